@@ -1,0 +1,115 @@
+/**
+ * Small file-system helpers shared by every module: atomic writes and
+ * existence checks.
+ *
+ * @module
+ */
+
+/**
+ * Write `data` to `path` atomically: the bytes go to a temporary file in the
+ * same directory, which is then renamed over `path`. A reader never sees a
+ * half-written file, and a crash leaves the old file intact.
+ *
+ * @example
+ * ```ts
+ * import { atomicWrite } from "./fs.ts";
+ * await atomicWrite("/tmp/example.json", JSON.stringify({ ok: true }));
+ * ```
+ */
+export async function atomicWrite(
+  path: string,
+  data: string | Uint8Array,
+): Promise<void> {
+  const dir = dirname(path);
+  await Deno.mkdir(dir, { recursive: true });
+  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Write JSON (pretty-printed, trailing newline) atomically.
+ *
+ * @example
+ * ```ts
+ * import { atomicWriteJson } from "./fs.ts";
+ * await atomicWriteJson("/tmp/example.json", { ok: true });
+ * ```
+ */
+export function atomicWriteJson(path: string, value: unknown): Promise<void> {
+  return atomicWrite(path, JSON.stringify(value, null, 2) + "\n");
+}
+
+/**
+ * True when `path` exists (file or directory).
+ *
+ * @example
+ * ```ts
+ * import { exists } from "./fs.ts";
+ * console.log(await exists("/tmp"));
+ * ```
+ */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/**
+ * The directory part of a path ("." when there is none).
+ *
+ * @example
+ * ```ts
+ * import { dirname } from "./fs.ts";
+ * console.log(dirname("a/b/c.json")); // "a/b"
+ * ```
+ */
+export function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  if (i < 0) return ".";
+  if (i === 0) return "/";
+  return path.slice(0, i);
+}
+
+/**
+ * Join path segments with "/", collapsing duplicate separators.
+ *
+ * @example
+ * ```ts
+ * import { join } from "./fs.ts";
+ * console.log(join("data", "cache/", "abc")); // "data/cache/abc"
+ * ```
+ */
+export function join(...parts: string[]): string {
+  return parts.filter((p) => p !== "").join("/").replace(/\/+/g, "/");
+}
+
+/**
+ * Hex SHA-256 of some bytes or a string.
+ *
+ * @example
+ * ```ts
+ * import { sha256Hex } from "./fs.ts";
+ * console.log(await sha256Hex("abc"));
+ * ```
+ */
+export async function sha256Hex(data: string | Uint8Array): Promise<string> {
+  const bytes = typeof data === "string"
+    ? new TextEncoder().encode(data)
+    : data;
+  const digest = await crypto.subtle.digest("SHA-256", bytes as BufferSource);
+  return Array.from(
+    new Uint8Array(digest),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
