@@ -1,0 +1,322 @@
+/**
+ * Checkpoint directories: `best.safetensors`, `final.safetensors`,
+ * `optimizer.safetensors`, `config.json` and `metrics.jsonl`, written
+ * atomically and validated on load.
+ *
+ * @module
+ */
+import type { TrainConfig } from "./config.ts";
+import { atomicWrite, atomicWriteJson, exists, join } from "./fs.ts";
+import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+
+/** Format tag of `config.json`. */
+export const CHECKPOINT_FORMAT = "phongtro-head/v1";
+
+/** Validation numbers of one epoch. */
+export interface EpochRecord {
+  epoch: number;
+  /** Mean training loss over the epoch; absent for epoch 0 (before training). */
+  trainLoss?: number;
+  valLoss: number;
+  /** Retrieval metrics of the projected head on the validation split. */
+  metrics?: Record<string, number>;
+  /** Learning rate at the end of the epoch. */
+  lr?: number;
+  /** Wall time of the epoch in seconds. */
+  seconds?: number;
+  /** Global norm of the last gradient, before clipping. */
+  gradNorm?: number;
+}
+
+/** The contents of `config.json`. */
+export interface RunInfo {
+  format: typeof CHECKPOINT_FORMAT;
+  status: "running" | "complete" | "interrupted" | "failed";
+  created: string;
+  updated: string;
+  config: TrainConfig;
+  encoder: { name: string; dir: string; fingerprint: string; dim: number; params: number };
+  dataset: {
+    path: string;
+    sha256: string;
+    format: string;
+    examples: number;
+    train: number;
+    val: number;
+    splitSeed: number;
+    valFraction: number;
+  };
+  head: { inDim: number; outDim: number; params: number };
+  backend: string;
+  /** The last epoch whose weights are in `final.safetensors`. */
+  lastEpoch: number;
+  /** Optimiser step count at `lastEpoch`. */
+  step: number;
+  best: { epoch: number; select: string; value: number; record: EpochRecord } | null;
+  /** Base-encoder validation metrics (1024-d), for comparison. */
+  baseMetrics?: Record<string, number>;
+  error?: string;
+}
+
+/** A head weight loaded from a checkpoint. */
+export interface LoadedCheckpoint {
+  dir: string;
+  which: "best" | "final";
+  info: RunInfo;
+  /** PyTorch `nn.Linear` layout `[outDim, inDim]`. */
+  weight: Float32Array;
+  inDim: number;
+  outDim: number;
+  metadata: Record<string, string>;
+}
+
+/** A checkpoint that cannot be used; the message names the file and the problem. */
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CheckpointError";
+  }
+}
+
+/**
+ * Save a head weight (`[outDim, inDim]`, F32) as `<dir>/<name>.safetensors`.
+ *
+ * @example
+ * ```ts
+ * import { saveWeight } from "./checkpoint.ts";
+ * await saveWeight("/tmp/ckpt", "best", new Float32Array(8), 2, 4, { epoch: "1" });
+ * ```
+ */
+export async function saveWeight(
+  dir: string,
+  name: string,
+  weight: Float32Array,
+  outDim: number,
+  inDim: number,
+  metadata: Record<string, string>,
+): Promise<string> {
+  const path = join(dir, `${name}.safetensors`);
+  await writeSafetensors(path, {
+    weight: { dtype: "F32", shape: [outDim, inDim], data: weight },
+  }, { format: CHECKPOINT_FORMAT, ...metadata });
+  return path;
+}
+
+/**
+ * Save the AdamW state (first and second moments, step) for `--resume`.
+ *
+ * @example
+ * ```ts
+ * import { saveOptimizerState } from "./checkpoint.ts";
+ * await saveOptimizerState("/tmp/ckpt", { m: new Float32Array(8), v: new Float32Array(8), step: 3, shape: [4, 2] });
+ * ```
+ */
+export async function saveOptimizerState(
+  dir: string,
+  state: { m: Float32Array; v: Float32Array; step: number; shape: [number, number] },
+): Promise<void> {
+  await writeSafetensors(join(dir, "optimizer.safetensors"), {
+    m: { dtype: "F32", shape: state.shape, data: state.m },
+    v: { dtype: "F32", shape: state.shape, data: state.v },
+  }, { format: CHECKPOINT_FORMAT, step: String(state.step) });
+}
+
+/**
+ * Load the AdamW state saved by {@link saveOptimizerState}, checking shapes.
+ *
+ * @example
+ * ```ts
+ * import { loadOptimizerState } from "./checkpoint.ts";
+ * const s = await loadOptimizerState("/tmp/ckpt", [4, 2]);
+ * console.log(s.step);
+ * ```
+ */
+export async function loadOptimizerState(
+  dir: string,
+  shape: [number, number],
+): Promise<{ m: Float32Array; v: Float32Array; step: number }> {
+  const path = join(dir, "optimizer.safetensors");
+  const st = await readSafetensors(path);
+  for (const name of ["m", "v"]) {
+    const t = st.tensors[name];
+    if (!t) throw new CheckpointError(`${path}: tensor "${name}" is missing`);
+    if (t.shape.join(",") !== shape.join(",")) {
+      throw new CheckpointError(
+        `${path}: tensor "${name}" has shape [${t.shape}], expected [${shape}]`,
+      );
+    }
+  }
+  const step = Number(st.metadata.step);
+  if (!Number.isInteger(step) || step < 0) {
+    throw new CheckpointError(`${path}: metadata "step" is not a step count: ${st.metadata.step}`);
+  }
+  return { m: st.tensors.m.data, v: st.tensors.v.data, step };
+}
+
+/**
+ * Write `config.json` atomically.
+ *
+ * @example
+ * ```ts
+ * import { writeRunInfo, type RunInfo } from "./checkpoint.ts";
+ * declare const info: RunInfo;
+ * await writeRunInfo("/tmp/ckpt", info);
+ * ```
+ */
+export function writeRunInfo(dir: string, info: RunInfo): Promise<void> {
+  return atomicWriteJson(join(dir, "config.json"), { ...info, updated: new Date().toISOString() });
+}
+
+/**
+ * Rewrite `metrics.jsonl` atomically with one line per epoch record.
+ *
+ * @example
+ * ```ts
+ * import { writeMetrics } from "./checkpoint.ts";
+ * await writeMetrics("/tmp/ckpt", [{ epoch: 0, valLoss: 2.5 }]);
+ * ```
+ */
+export function writeMetrics(dir: string, history: EpochRecord[]): Promise<void> {
+  return atomicWrite(
+    join(dir, "metrics.jsonl"),
+    history.map((r) => JSON.stringify(r)).join("\n") + "\n",
+  );
+}
+
+/**
+ * Read and validate `config.json` of a checkpoint directory.
+ *
+ * @example
+ * ```ts
+ * import { readRunInfo } from "./checkpoint.ts";
+ * const info = await readRunInfo("checkpoints/latest");
+ * console.log(info.encoder.name, info.best?.epoch);
+ * ```
+ */
+export async function readRunInfo(dir: string): Promise<RunInfo> {
+  const path = join(dir, "config.json");
+  if (!await exists(dir)) {
+    throw new CheckpointError(
+      `checkpoint directory not found: ${dir} (train one with deno task train)`,
+    );
+  }
+  let info: RunInfo;
+  try {
+    info = JSON.parse(await Deno.readTextFile(path));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(`${path} is missing: ${dir} is not a checkpoint directory`);
+    }
+    throw new CheckpointError(`${path}: invalid JSON: ${(err as Error).message}`);
+  }
+  if (info?.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(
+      `${path}: field "format" is ${JSON.stringify(info?.format)}, expected "${CHECKPOINT_FORMAT}"`,
+    );
+  }
+  for (const field of ["config", "encoder", "dataset", "head"] as const) {
+    if (typeof info[field] !== "object" || info[field] === null) {
+      throw new CheckpointError(`${path}: field "${field}" is missing`);
+    }
+  }
+  if (typeof info.encoder.fingerprint !== "string") {
+    throw new CheckpointError(`${path}: field "encoder.fingerprint" is missing`);
+  }
+  return info;
+}
+
+/**
+ * Read `metrics.jsonl` (one JSON object per line).
+ *
+ * @example
+ * ```ts
+ * import { readMetrics } from "./checkpoint.ts";
+ * console.log((await readMetrics("checkpoints/latest")).length);
+ * ```
+ */
+export async function readMetrics(dir: string): Promise<EpochRecord[]> {
+  const path = join(dir, "metrics.jsonl");
+  const text = await Deno.readTextFile(path);
+  return text.split("\n").filter((l) => l.trim() !== "").map((line, i) => {
+    try {
+      return JSON.parse(line) as EpochRecord;
+    } catch {
+      throw new CheckpointError(`${path}: line ${i + 1} is not valid JSON`);
+    }
+  });
+}
+
+/**
+ * Load a head from a checkpoint directory, validating `config.json`, the
+ * safetensors header, dtype and shape. With `fingerprint`, the checkpoint's
+ * encoder fingerprint must match, unless `force` (then `onWarning` is told).
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ * const ckpt = await loadCheckpoint("checkpoints/latest", { which: "best" });
+ * console.log(ckpt.outDim, ckpt.inDim);
+ * ```
+ */
+export async function loadCheckpoint(
+  dir: string,
+  opts: {
+    which?: "best" | "final";
+    fingerprint?: string;
+    force?: boolean;
+    onWarning?: (msg: string) => void;
+  } = {},
+): Promise<LoadedCheckpoint> {
+  const info = await readRunInfo(dir);
+  const which = opts.which ?? "best";
+  if (opts.fingerprint && opts.fingerprint !== info.encoder.fingerprint) {
+    const msg = `${join(dir, "config.json")}: the checkpoint was trained on encoder ` +
+      `"${info.encoder.name}" (fingerprint ${info.encoder.fingerprint.slice(0, 12)}), ` +
+      `but the encoder in use has fingerprint ${opts.fingerprint.slice(0, 12)}`;
+    if (!opts.force) throw new CheckpointError(`${msg}. Use --force to load it anyway.`);
+    (opts.onWarning ?? console.warn)(`warning: ${msg}; loading anyway (--force)`);
+  }
+  const path = join(dir, `${which}.safetensors`);
+  if (!await exists(path)) throw new CheckpointError(`${path} is missing`);
+  const st = await readSafetensors(path);
+  const t = st.tensors.weight;
+  if (!t) throw new CheckpointError(`${path}: tensor "weight" is missing`);
+  const expected = [info.head.outDim, info.head.inDim];
+  if (t.shape.length !== 2 || t.shape[0] !== expected[0] || t.shape[1] !== expected[1]) {
+    throw new CheckpointError(
+      `${path}: tensor "weight" has shape [${t.shape}], config.json says [${expected}]`,
+    );
+  }
+  for (let i = 0; i < t.data.length; i++) {
+    if (!Number.isFinite(t.data[i])) {
+      throw new CheckpointError(`${path}: tensor "weight" holds a non-finite value at ${i}`);
+    }
+  }
+  return {
+    dir,
+    which,
+    info,
+    weight: t.data,
+    outDim: t.shape[0],
+    inDim: t.shape[1],
+    metadata: st.metadata,
+  };
+}
+
+/**
+ * Point `<root>/latest` at `dir` (a relative symlink, replaced atomically).
+ *
+ * @example
+ * ```ts
+ * import { updateLatest } from "./checkpoint.ts";
+ * await updateLatest("checkpoints", "checkpoints/2026-01-01T00-00-00");
+ * ```
+ */
+export async function updateLatest(root: string, dir: string): Promise<void> {
+  const name = dir.replace(/\/+$/, "").split("/").pop()!;
+  const link = join(root, "latest");
+  const tmp = `${link}.${Deno.pid}.tmp`;
+  await Deno.remove(tmp).catch(() => {});
+  await Deno.symlink(name, tmp);
+  await Deno.rename(tmp, link);
+}

@@ -1,0 +1,91 @@
+/**
+ * Inference: the frozen encoder followed by a trained head, the Deno
+ * equivalent of the original project's `BGEM3WithHead(...)(queries)`.
+ *
+ * @module
+ */
+import { initBackend } from "./backend.ts";
+import { loadCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
+import { ensureDefaultModel } from "./default_model.ts";
+import { type Encoder, loadEncoder } from "./encoder.ts";
+import type { Embeddings } from "./encoder.ts";
+import { ProjectionHead } from "./head.ts";
+
+/** An encoder with a projection head on top. */
+export interface ProjectionModel {
+  /** The frozen encoder. */
+  encoder: Encoder;
+  /** The checkpoint the head came from. */
+  checkpoint: LoadedCheckpoint;
+  /** Output dimension (256). */
+  dim: number;
+  /** Encode texts to L2-normalised `[n, dim]` vectors. */
+  encode(texts: string[], opts?: { batchSize?: number }): Promise<Embeddings>;
+  /** Project base-encoder embeddings (`[n, inDim]`) through the head. */
+  project(base: Float32Array, n: number): Float32Array;
+  /** Release the encoder session and the head's tensors. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Load a checkpoint directory and the encoder it was trained on (the
+ * `encoder.dir` in its `config.json`, or `opts.model`). The encoder's
+ * fingerprint must match the checkpoint's unless `force`.
+ *
+ * @example
+ * ```ts
+ * import { loadProjectionModel } from "./inference.ts";
+ * const model = await loadProjectionModel("checkpoints/latest");
+ * const { dim, data } = await model.encode(["phòng trọ q10 giá rẻ"]);
+ * console.log(dim, data.length); // 256 256
+ * await model.dispose();
+ * ```
+ */
+export async function loadProjectionModel(
+  dir: string,
+  opts: {
+    which?: "best" | "final";
+    model?: string;
+    force?: boolean;
+    device?: "auto" | "wasm" | "cpu" | "gpu";
+    onWarning?: (msg: string) => void;
+  } = {},
+): Promise<ProjectionModel> {
+  const { readRunInfo } = await import("./checkpoint.ts");
+  const info = await readRunInfo(dir);
+  const modelDir = opts.model ?? (info.config.model || await ensureDefaultModel());
+  const encoder = await loadEncoder(modelDir);
+  const checkpoint = await loadCheckpoint(dir, {
+    which: opts.which ?? "best",
+    fingerprint: encoder.fingerprint,
+    force: opts.force,
+    onWarning: opts.onWarning,
+  });
+  if (checkpoint.inDim !== encoder.dim) {
+    throw new Error(
+      `${dir}: the head expects ${checkpoint.inDim}-d input, encoder "${encoder.name}" gives ${encoder.dim}-d`,
+    );
+  }
+  await initBackend(opts.device ?? "auto");
+  const head = ProjectionHead.create({
+    inDim: checkpoint.inDim,
+    outDim: checkpoint.outDim,
+    init: "orthogonal",
+    seed: 0,
+  });
+  head.setWeight(checkpoint.weight);
+  return {
+    encoder,
+    checkpoint,
+    dim: checkpoint.outDim,
+    async encode(texts, o = {}) {
+      const base = await encoder.encode(texts, { batchSize: o.batchSize });
+      return { dim: checkpoint.outDim, data: head.project(base.data, texts.length) };
+    },
+    project: (base, n) => head.project(base, n),
+    async dispose() {
+      head.dispose();
+      await encoder.dispose();
+    },
+  };
+}

@@ -1,0 +1,689 @@
+/**
+ * The training loop. Two steps, so that a notebook can train several
+ * variants on the same data without re-encoding anything:
+ *
+ * 1. {@link prepareTraining} loads the dataset, splits it, and fills one
+ *    embedding matrix from the frozen encoder through the cache;
+ * 2. {@link trainHead} runs the loop: AdamW with warm-up + cosine decay,
+ *    validation (loss and retrieval metrics) each epoch, best/final
+ *    checkpoints, NaN guard, early stopping, resume and interruption.
+ *
+ * Progress is reported through an `onEvent` callback; the CLI renders it.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "./backend.ts";
+import { embedTexts } from "./cache.ts";
+import {
+  type EpochRecord,
+  loadOptimizerState,
+  readMetrics,
+  readRunInfo,
+  type RunInfo,
+  saveOptimizerState,
+  saveWeight,
+  updateLatest,
+  writeMetrics,
+  writeRunInfo,
+} from "./checkpoint.ts";
+import type { TrainConfig } from "./config.ts";
+import {
+  batches,
+  type Dataset,
+  type Example,
+  loadDataset,
+  loadWeightConfig,
+  splitDataset,
+  uniqueTexts,
+} from "./dataset.ts";
+import { loadEncoder } from "./encoder.ts";
+import { ensureDefaultModel } from "./default_model.ts";
+import { dirname, join } from "./fs.ts";
+import { ProjectionHead } from "./head.ts";
+import { weightedInfoNCE } from "./loss.ts";
+import { evaluateRetrieval, featureErrors } from "./metrics.ts";
+import { writeReport } from "./report.ts";
+import { learningRate, scheduleCurve } from "./schedule.ts";
+
+/** Everything the loop needs, computed once. */
+export interface PreparedData {
+  dataset: Dataset;
+  train: Example[];
+  val: Example[];
+  encoder: { name: string; dir: string; fingerprint: string; dim: number; params: number };
+  /** All unique texts of the dataset, row-aligned with `embeddings`. */
+  texts: string[];
+  /** Base-encoder embeddings, row-major `[texts.length, dim]`, L2-normalised. */
+  embeddings: Float32Array;
+  /** text → row of `embeddings`. */
+  rowOf: Map<string, number>;
+  cache: { hits: number; misses: number; truncated: number };
+}
+
+/** What the loop reports. The CLI turns these into lines and a progress bar. */
+export type TrainEvent =
+  | { type: "info"; message: string }
+  | {
+    type: "step";
+    epoch: number;
+    step: number;
+    steps: number;
+    loss: number;
+    avgLoss: number;
+    lr: number;
+  }
+  | { type: "epoch"; record: EpochRecord; isBest: boolean; bestPath?: string; select: string }
+  | { type: "done"; result: TrainResult };
+
+/** The outcome of {@link trainHead}. */
+export interface TrainResult {
+  outDir: string;
+  status: "complete" | "interrupted";
+  history: EpochRecord[];
+  best: RunInfo["best"];
+  baseMetrics: Record<string, number>;
+  finalMetrics: Record<string, number>;
+  perFeature?: { base: FeatureTable; projected: FeatureTable };
+  seconds: number;
+  stoppedEarly: boolean;
+}
+
+type FeatureTable = Record<string, { total: number; errors: number; rate: number }>;
+
+/** Training stopped because the loss became NaN or infinite. */
+export class NonFiniteLossError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NonFiniteLossError";
+  }
+}
+
+/**
+ * Load the dataset and its split, and fetch every unique text's embedding
+ * from the cache (encoding only the misses).
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "./config.ts";
+ * import { prepareTraining } from "./trainer.ts";
+ * const data = await prepareTraining(resolveConfig({}, { epochs: 1 }));
+ * console.log(data.train.length, data.val.length, data.cache);
+ * ```
+ */
+export async function prepareTraining(
+  config: TrainConfig,
+  onEvent: (e: TrainEvent) => void = () => {},
+  onEncodeProgress?: (done: number, total: number) => void,
+): Promise<PreparedData> {
+  const weights = await loadWeightConfig(config.weights);
+  const dataset = await loadDataset(config.data, { weights });
+  const { train, val } = splitDataset(dataset.examples, {
+    valFraction: config.valFraction,
+    seed: config.seed,
+  });
+  const modelDir = config.model || await ensureDefaultModel();
+  const encoder = await loadEncoder(modelDir);
+  onEvent({
+    type: "info",
+    message: `Model: ${encoder.name} (${modelDir}, fingerprint ${
+      encoder.fingerprint.slice(0, 12)
+    })`,
+  });
+  const params = await encoder.paramCount();
+  const texts = uniqueTexts(dataset.examples);
+  const emb = await embedTexts(encoder, texts, {
+    cacheRoot: config.cacheRoot,
+    batchSize: config.encodeBatchSize,
+    onProgress: onEncodeProgress,
+  });
+  await encoder.dispose();
+  onEvent({
+    type: "info",
+    message:
+      `Embeddings: ${texts.length} unique texts, ${emb.misses} encoded, ${emb.hits} from cache` +
+      (emb.truncated ? ` (${emb.truncated} truncated)` : ""),
+  });
+  const rowOf = new Map<string, number>();
+  texts.forEach((t, i) => rowOf.set(t, i));
+  return {
+    dataset,
+    train,
+    val,
+    encoder: {
+      name: encoder.name,
+      dir: modelDir,
+      fingerprint: encoder.fingerprint,
+      dim: emb.dim,
+      params,
+    },
+    texts,
+    embeddings: emb.data,
+    rowOf,
+    cache: { hits: emb.hits, misses: emb.misses, truncated: emb.truncated },
+  };
+}
+
+/** A retrieval task over some examples: unique queries, listing corpus, relevant ids. */
+interface RetrievalSet {
+  queryRows: Int32Array;
+  docRows: Int32Array;
+  relevant: number[][];
+}
+
+/**
+ * The validation retrieval task: every unique query of `examples` against
+ * every unique listing (positives and hard negatives) of `examples`. A
+ * query's relevant documents are its positives (all of them, when the same
+ * query appears in several examples).
+ */
+function retrievalSet(examples: Example[], rowOf: Map<string, number>): RetrievalSet {
+  const docIndex = new Map<string, number>();
+  const docRows: number[] = [];
+  const addDoc = (text: string) => {
+    let i = docIndex.get(text);
+    if (i === undefined) {
+      i = docRows.length;
+      docIndex.set(text, i);
+      docRows.push(rowOf.get(text)!);
+    }
+    return i;
+  };
+  const queryIndex = new Map<string, number>();
+  const queryRows: number[] = [];
+  const relevant: number[][] = [];
+  for (const ex of examples) {
+    let qi = queryIndex.get(ex.query);
+    if (qi === undefined) {
+      qi = queryRows.length;
+      queryIndex.set(ex.query, qi);
+      queryRows.push(rowOf.get(ex.query)!);
+      relevant.push([]);
+    }
+    const d = addDoc(ex.positive);
+    if (!relevant[qi].includes(d)) relevant[qi].push(d);
+    for (const n of ex.negatives) addDoc(n.text);
+  }
+  return { queryRows: Int32Array.from(queryRows), docRows: Int32Array.from(docRows), relevant };
+}
+
+/** Copy rows of a row-major matrix into a new one. */
+function gatherRows(src: Float32Array, dim: number, rows: Int32Array): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  for (let i = 0; i < rows.length; i++) {
+    out.set(src.subarray(rows[i] * dim, rows[i] * dim + dim), i * dim);
+  }
+  return out;
+}
+
+/** A batch as row indices into the embedding matrix. */
+interface IndexBatch {
+  q: tf.Tensor1D;
+  p: tf.Tensor1D;
+  n: tf.Tensor1D;
+  w: tf.Tensor2D;
+  ids: number[];
+  size: number;
+}
+
+function toIndexBatches(
+  examples: Example[],
+  rowOf: Map<string, number>,
+  config: TrainConfig,
+  seed: number,
+  epoch: number,
+): IndexBatch[] {
+  const out: IndexBatch[] = [];
+  const rows = (texts: string[]) => tf.tensor1d(texts.map((t) => rowOf.get(t)!), "int32");
+  for (
+    const b of batches(examples, {
+      batchSize: config.batchSize,
+      negatives: config.negatives,
+      seed,
+      epoch,
+      fill: config.fill,
+    })
+  ) {
+    const size = b.queries.length;
+    out.push({
+      q: rows(b.queries),
+      p: rows(b.positives),
+      n: rows(b.negatives),
+      w: tf.tensor2d(b.weights, [size, config.negatives]),
+      ids: b.positiveIds,
+      size,
+    });
+  }
+  return out;
+}
+
+function disposeBatches(list: IndexBatch[]): void {
+  for (const b of list) tf.dispose([b.q, b.p, b.n, b.w]);
+}
+
+/**
+ * The loss of one batch: gather the rows, project them with one matmul,
+ * split into queries, positives and negatives, and apply the weighted
+ * InfoNCE loss.
+ */
+function batchLoss(
+  head: ProjectionHead,
+  all: tf.Tensor2D,
+  b: IndexBatch,
+  config: TrainConfig,
+): tf.Scalar {
+  const k = config.negatives;
+  const x = tf.concat(
+    [tf.gather(all, b.q), tf.gather(all, b.p), tf.gather(all, b.n)],
+    0,
+  ) as tf.Tensor2D;
+  const y = head.apply(x);
+  const q = y.slice([0, 0], [b.size, -1]);
+  const p = y.slice([b.size, 0], [b.size, -1]);
+  const hn = y.slice([2 * b.size, 0], [b.size * k, -1]).reshape([b.size, k, -1]) as tf.Tensor3D;
+  return weightedInfoNCE(q as tf.Tensor2D, p as tf.Tensor2D, hn, b.w, {
+    temperature: config.temperature,
+    symmetric: config.symmetric,
+    weighting: config.weighting,
+    positiveIds: b.ids,
+  });
+}
+
+/** Mean loss over batches without gradients. */
+function meanLoss(
+  head: ProjectionHead,
+  all: tf.Tensor2D,
+  list: IndexBatch[],
+  config: TrainConfig,
+): number {
+  let sum = 0, n = 0;
+  for (const b of list) {
+    const v = tf.tidy(() => batchLoss(head, all, b, config)).arraySync() as number;
+    sum += v * b.size;
+    n += b.size;
+  }
+  return n ? sum / n : NaN;
+}
+
+/** AdamW state for one weight matrix. */
+interface AdamW {
+  m: tf.Variable;
+  v: tf.Variable;
+  step: number;
+}
+
+const BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8;
+
+/**
+ * One AdamW update (decoupled weight decay, Loshchilov & Hutter 2019) with
+ * optional global-norm clipping. Returns the gradient norm before clipping.
+ */
+function adamWStep(
+  weight: tf.Variable,
+  grad: tf.Tensor,
+  opt: AdamW,
+  lr: number,
+  config: TrainConfig,
+): number {
+  opt.step += 1;
+  const t = opt.step;
+  return tf.tidy(() => {
+    const norm = tf.norm(grad);
+    const normValue = norm.dataSync()[0];
+    let g = grad;
+    if (config.clipNorm > 0 && normValue > config.clipNorm) {
+      g = grad.mul(config.clipNorm / normValue);
+    }
+    const m = opt.m.mul(BETA1).add(g.mul(1 - BETA1));
+    const v = opt.v.mul(BETA2).add(g.square().mul(1 - BETA2));
+    opt.m.assign(m);
+    opt.v.assign(v);
+    const mHat = m.div(1 - BETA1 ** t);
+    const vHat = v.div(1 - BETA2 ** t);
+    const update = mHat.div(vHat.sqrt().add(EPS)).add(weight.mul(config.weightDecay));
+    weight.assign(weight.sub(update.mul(lr)));
+    return normValue;
+  });
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, "-").replace(/Z$/, "");
+}
+
+/** Options of {@link trainHead}. */
+export interface TrainOptions {
+  onEvent?: (e: TrainEvent) => void;
+  /** Abort to stop after the current step, saving a checkpoint marked interrupted. */
+  signal?: AbortSignal;
+  /** Continue the run in this directory at its next epoch. */
+  resumeDir?: string;
+  /** Write `report.html` (default true). */
+  report?: boolean;
+  /** Backend name already initialised by the caller (skips {@link initBackend}). */
+  backend?: string;
+}
+
+/**
+ * Train the projection head on prepared embeddings. Writes, in `outDir`:
+ * `best.safetensors`, `final.safetensors`, `optimizer.safetensors`,
+ * `config.json`, `metrics.jsonl` (epoch 0 measured before the first step)
+ * and `report.html`.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "./config.ts";
+ * import { prepareTraining, trainHead } from "./trainer.ts";
+ * const config = resolveConfig({}, { epochs: 2, out: "/tmp/run" });
+ * const data = await prepareTraining(config);
+ * const result = await trainHead(config, data);
+ * console.log(result.best?.epoch, result.finalMetrics["mrr@10"]);
+ * ```
+ */
+export async function trainHead(
+  config: TrainConfig,
+  data: PreparedData,
+  opts: TrainOptions = {},
+): Promise<TrainResult> {
+  const emit = opts.onEvent ?? (() => {});
+  const t0 = performance.now();
+  const backend = opts.backend ?? await initBackend(config.device);
+  const dim = data.encoder.dim;
+
+  // Resume: the saved config wins except for the epoch count.
+  let resumeInfo: RunInfo | undefined;
+  let history: EpochRecord[] = [];
+  if (opts.resumeDir) {
+    resumeInfo = await readRunInfo(opts.resumeDir);
+    if (resumeInfo.encoder.fingerprint !== data.encoder.fingerprint) {
+      throw new Error(
+        `cannot resume ${opts.resumeDir}: it was trained with encoder fingerprint ` +
+          `${resumeInfo.encoder.fingerprint.slice(0, 12)}, the current one is ${
+            data.encoder.fingerprint.slice(0, 12)
+          }`,
+      );
+    }
+    history = (await readMetrics(opts.resumeDir)).filter((r) => r.epoch <= resumeInfo!.lastEpoch);
+  }
+  const outDir = opts.resumeDir ?? (config.out || join("checkpoints", timestamp()));
+  await Deno.mkdir(outDir, { recursive: true });
+
+  const all = tf.tensor2d(data.embeddings, [data.texts.length, dim]);
+  const head = ProjectionHead.create({
+    inDim: dim,
+    outDim: config.outDim,
+    init: config.init,
+    seed: config.seed,
+    corpus: config.init === "pca" ? trainCorpus(data) : undefined,
+  });
+  const shape: [number, number] = [dim, config.outDim];
+  const opt: AdamW = { m: tf.variable(tf.zeros(shape)), v: tf.variable(tf.zeros(shape)), step: 0 };
+  let startEpoch = 1;
+  if (resumeInfo) {
+    const { loadCheckpoint } = await import("./checkpoint.ts");
+    const ckpt = await loadCheckpoint(opts.resumeDir!, { which: "final" });
+    head.setWeight(ckpt.weight);
+    const st = await loadOptimizerState(opts.resumeDir!, [config.outDim, dim]);
+    // Stored in PyTorch layout [out, in]; the variables are [in, out].
+    opt.m.assign(tf.tidy(() => tf.tensor2d(st.m, [config.outDim, dim]).transpose()));
+    opt.v.assign(tf.tidy(() => tf.tensor2d(st.v, [config.outDim, dim]).transpose()));
+    opt.step = st.step;
+    startEpoch = resumeInfo.lastEpoch + 1;
+  }
+
+  const valBatches = toIndexBatches(data.val, data.rowOf, config, config.seed, 0);
+  const stepsPerEpoch = toIndexBatchesCount(data.train.length, config.batchSize);
+  const totalSteps = stepsPerEpoch * config.epochs;
+
+  // Retrieval set of the validation split; base (1024-d) metrics once.
+  const valSet = retrievalSet(data.val, data.rowOf);
+  const baseQ = gatherRows(data.embeddings, dim, valSet.queryRows);
+  const baseD = gatherRows(data.embeddings, dim, valSet.docRows);
+  const baseMetrics = evaluateRetrieval({
+    queryVecs: baseQ,
+    docVecs: baseD,
+    dim,
+    nq: valSet.queryRows.length,
+    nd: valSet.docRows.length,
+    relevant: valSet.relevant,
+  });
+  const projectedMetrics = () =>
+    evaluateRetrieval({
+      queryVecs: head.project(baseQ, valSet.queryRows.length),
+      docVecs: head.project(baseD, valSet.docRows.length),
+      dim: config.outDim,
+      nq: valSet.queryRows.length,
+      nd: valSet.docRows.length,
+      relevant: valSet.relevant,
+    });
+
+  const info: RunInfo = resumeInfo ?? {
+    format: "phongtro-head/v1",
+    status: "running",
+    created: new Date().toISOString(),
+    updated: "",
+    config,
+    encoder: data.encoder,
+    dataset: {
+      path: data.dataset.path,
+      sha256: data.dataset.sha256,
+      format: data.dataset.format,
+      examples: data.dataset.examples.length,
+      train: data.train.length,
+      val: data.val.length,
+      splitSeed: config.seed,
+      valFraction: config.valFraction,
+    },
+    head: { inDim: dim, outDim: config.outDim, params: dim * config.outDim },
+    backend,
+    lastEpoch: 0,
+    step: 0,
+    best: null,
+    baseMetrics,
+  };
+  info.config = config;
+  info.status = "running";
+  info.baseMetrics = baseMetrics;
+  const selectValue = (r: EpochRecord) =>
+    config.select === "val_loss" ? r.valLoss : r.metrics?.[config.select] ?? NaN;
+  const better = (a: number, b: number) => config.select === "val_loss" ? a < b : a > b;
+
+  const saveState = async (epoch: number) => {
+    const meta = { epoch: String(epoch), fingerprint: data.encoder.fingerprint };
+    await saveWeight(outDir, "final", head.getWeight(), config.outDim, dim, {
+      ...meta,
+      status: info.status,
+    });
+    const toPt = (v: tf.Variable) => tf.tidy(() => v.transpose().dataSync() as Float32Array);
+    await saveOptimizerState(outDir, {
+      m: toPt(opt.m),
+      v: toPt(opt.v),
+      step: opt.step,
+      shape: [config.outDim, dim],
+    });
+    info.lastEpoch = epoch;
+    info.step = opt.step;
+    await writeRunInfo(outDir, info);
+    await writeMetrics(outDir, history);
+  };
+
+  const recordEpoch = async (record: EpochRecord) => {
+    history.push(record);
+    const value = selectValue(record);
+    const isBest = info.best === null || better(value, info.best.value);
+    let bestPath: string | undefined;
+    if (isBest) {
+      info.best = { epoch: record.epoch, select: config.select, value, record };
+      bestPath = await saveWeight(outDir, "best", head.getWeight(), config.outDim, dim, {
+        epoch: String(record.epoch),
+        fingerprint: data.encoder.fingerprint,
+        select: config.select,
+        value: String(value),
+      });
+    }
+    await saveState(record.epoch);
+    emit({ type: "epoch", record, isBest, bestPath, select: config.select });
+    return isBest;
+  };
+
+  let status: "complete" | "interrupted" = "complete";
+  let stoppedEarly = false;
+  try {
+    if (startEpoch === 1) {
+      const e0 = performance.now();
+      await recordEpoch({
+        epoch: 0,
+        valLoss: meanLoss(head, all, valBatches, config),
+        metrics: projectedMetrics(),
+        lr: 0,
+        seconds: (performance.now() - e0) / 1000,
+      });
+    }
+    let sinceBest = 0;
+    for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
+      const e0 = performance.now();
+      const trainBatches = toIndexBatches(data.train, data.rowOf, config, config.seed, epoch);
+      let sum = 0, count = 0, lr = 0, gradNorm = 0;
+      for (let s = 0; s < trainBatches.length; s++) {
+        const b = trainBatches[s];
+        lr = learningRate(opt.step, totalSteps, config.lr, config.warmupFraction);
+        const { value, grads } = tf.variableGrads(() => batchLoss(head, all, b, config), [
+          head.weight,
+        ]);
+        const loss = value.dataSync()[0];
+        if (!Number.isFinite(loss)) {
+          tf.dispose([value, grads]);
+          disposeBatches(trainBatches);
+          info.status = "failed";
+          info.error = `non-finite loss (${loss}) at epoch ${epoch}, step ${s + 1}`;
+          await writeRunInfo(outDir, info);
+          throw new NonFiniteLossError(
+            `training stopped: the loss is ${loss} at epoch ${epoch}, step ${s + 1}. ` +
+              `The last good checkpoint (epoch ${info.lastEpoch}) is kept in ${outDir}. ` +
+              `Check the inputs for NaN, or lower --lr (${config.lr}) / raise --temperature (${config.temperature}).`,
+          );
+        }
+        gradNorm = adamWStep(head.weight, grads[head.weight.name], opt, lr, config);
+        tf.dispose([value, grads]);
+        sum += loss * b.size;
+        count += b.size;
+        emit({
+          type: "step",
+          epoch,
+          step: s + 1,
+          steps: trainBatches.length,
+          loss,
+          avgLoss: sum / count,
+          lr,
+        });
+        if (opts.signal?.aborted) break;
+      }
+      disposeBatches(trainBatches);
+      if (opts.signal?.aborted) {
+        status = "interrupted";
+        info.status = "interrupted";
+        // The partial epoch's weights are saved as final, marked interrupted.
+        history.push({
+          epoch,
+          trainLoss: sum / count,
+          valLoss: meanLoss(head, all, valBatches, config),
+          lr,
+        });
+        await saveState(epoch - 1);
+        emit({
+          type: "info",
+          message:
+            `Interrupted during epoch ${epoch}: saved ${outDir}/final.safetensors (marked interrupted)`,
+        });
+        break;
+      }
+      const record: EpochRecord = {
+        epoch,
+        trainLoss: sum / count,
+        valLoss: meanLoss(head, all, valBatches, config),
+        metrics: projectedMetrics(),
+        lr,
+        gradNorm,
+        seconds: (performance.now() - e0) / 1000,
+      };
+      const isBest = await recordEpoch(record);
+      sinceBest = isBest ? 0 : sinceBest + 1;
+      if (config.patience > 0 && sinceBest >= config.patience && epoch < config.epochs) {
+        stoppedEarly = true;
+        emit({
+          type: "info",
+          message: `Early stopping: no better ${config.select} for ${config.patience} epochs`,
+        });
+        break;
+      }
+    }
+
+    const finalMetrics = projectedMetrics();
+    const perFeature = featureTables(data, head, dim);
+    info.status = status;
+    await writeRunInfo(outDir, info);
+    if (outDir.startsWith("checkpoints/") && dirname(outDir) === "checkpoints") {
+      await updateLatest("checkpoints", outDir);
+    }
+    if (opts.report !== false) {
+      const { steps, lrs } = scheduleCurve(totalSteps, config.lr, config.warmupFraction);
+      await writeReport(join(outDir, "report.html"), {
+        title: `Training report: ${outDir}`,
+        config: { ...config, encoder: data.encoder.name, backend, status },
+        history,
+        lrSteps: { step: steps, lr: lrs },
+        table: { base: baseMetrics, projected: finalMetrics },
+        perFeature,
+      });
+    }
+    const result: TrainResult = {
+      outDir,
+      status,
+      history,
+      best: info.best,
+      baseMetrics,
+      finalMetrics,
+      perFeature,
+      seconds: (performance.now() - t0) / 1000,
+      stoppedEarly,
+    };
+    emit({ type: "done", result });
+    return result;
+  } finally {
+    disposeBatches(valBatches);
+    tf.dispose([all, opt.m, opt.v]);
+    head.dispose();
+  }
+}
+
+function toIndexBatchesCount(n: number, batchSize: number): number {
+  const full = Math.floor(n / batchSize);
+  return n % batchSize >= 2 ? full + 1 : Math.max(1, full);
+}
+
+/** Embeddings of the training split's unique texts, for PCA initialisation. */
+function trainCorpus(data: PreparedData): Float32Array {
+  const rows = Int32Array.from(new Set(uniqueTexts(data.train).map((t) => data.rowOf.get(t)!)));
+  return gatherRows(data.embeddings, data.encoder.dim, rows);
+}
+
+/** Per-feature error rates on the validation split, base vs projected. */
+function featureTables(
+  data: PreparedData,
+  head: ProjectionHead,
+  dim: number,
+): { base: FeatureTable; projected: FeatureTable } {
+  const baseOf = (text: string) => {
+    const r = data.rowOf.get(text)!;
+    return data.embeddings.subarray(r * dim, r * dim + dim);
+  };
+  const projectedCache = new Map<string, Float32Array>();
+  const texts = uniqueTexts(data.val);
+  const rows = Int32Array.from(texts.map((t) => data.rowOf.get(t)!));
+  const projected = head.project(gatherRows(data.embeddings, dim, rows), rows.length);
+  const out = head.outDim;
+  texts.forEach((t, i) => projectedCache.set(t, projected.subarray(i * out, i * out + out)));
+  return {
+    base: featureErrors({ examples: data.val, vectorOf: baseOf }),
+    projected: featureErrors({ examples: data.val, vectorOf: (t) => projectedCache.get(t)! }),
+  };
+}

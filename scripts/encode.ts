@@ -1,0 +1,51 @@
+/**
+ * `deno task encode "text" ... --checkpoint DIR [--json]`: encode texts with
+ * the encoder + trained head and print each vector's shape and norm.
+ *
+ * @module
+ */
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { loadProjectionModel } from "../lib/inference.ts";
+
+const SPEC: CommandSpec = {
+  name: "encode",
+  usage: 'deno task encode "phòng trọ q10 giá rẻ" [more texts] --checkpoint DIR [--json]',
+  description: "Encode texts with the frozen encoder and a trained head (256-d, L2-normalised).",
+  flags: {
+    checkpoint: { type: "string", help: "checkpoint directory", default: "checkpoints/latest" },
+    which: { type: "choice", choices: ["best", "final"], help: "which weights", default: "best" },
+    model: { type: "string", help: "encoder model dir (default: the checkpoint's)" },
+    json: { type: "boolean", help: "print the vectors as JSON" },
+    force: { type: "boolean", help: "load even if the encoder fingerprint differs" },
+  },
+};
+
+async function main() {
+  const { flags, positionals, help } = parseCommand(Deno.args, SPEC);
+  if (help) return console.log(helpText(SPEC));
+  if (positionals.length === 0) throw new CliError("encode: give at least one text to encode");
+  const model = await loadProjectionModel((flags.checkpoint as string) ?? "checkpoints/latest", {
+    which: flags.which as "best" | "final" | undefined,
+    model: flags.model as string | undefined,
+    force: flags.force === true,
+  });
+  const t0 = performance.now();
+  const { dim, data } = await model.encode(positionals);
+  const ms = performance.now() - t0;
+  const vectors = positionals.map((_, i) => Array.from(data.subarray(i * dim, (i + 1) * dim)));
+  if (flags.json) {
+    console.log(JSON.stringify({ model: model.encoder.name, dim, vectors }));
+  } else {
+    console.log(
+      `Model: ${model.encoder.name} + head ${model.checkpoint.dir} (${model.checkpoint.which})`,
+    );
+    console.log(`Shape: [${positionals.length}, ${dim}] in ${ms.toFixed(1)} ms`);
+    vectors.forEach((v, i) => {
+      const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+      console.log(`  [${i}] norm ${norm.toFixed(6)}  "${positionals[i]}"`);
+    });
+  }
+  await model.dispose();
+}
+
+if (import.meta.main) await runMain(main);
