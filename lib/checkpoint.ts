@@ -61,7 +61,7 @@ export interface RunInfo {
 /** A head weight loaded from a checkpoint. */
 export interface LoadedCheckpoint {
   dir: string;
-  which: "best" | "final";
+  which: "best" | "final" | "interrupted";
   info: RunInfo;
   /** PyTorch `nn.Linear` layout `[outDim, inDim]`. */
   weight: Float32Array;
@@ -261,7 +261,7 @@ export async function readMetrics(dir: string): Promise<EpochRecord[]> {
 export async function loadCheckpoint(
   dir: string,
   opts: {
-    which?: "best" | "final";
+    which?: "best" | "final" | "interrupted";
     fingerprint?: string;
     force?: boolean;
     onWarning?: (msg: string) => void;

@@ -139,9 +139,7 @@ export function convertFlag(
   if (f.type === "choice") {
     if (!f.choices!.includes(value)) {
       throw new CliError(
-        `${command}: --${name} must be one of ${
-          f.choices!.join("|")
-        }, got "${value}"`,
+        `${command}: --${name} must be one of ${f.choices!.join("|")}, got "${value}"`,
       );
     }
     return value;
@@ -183,9 +181,7 @@ export function helpText(spec: CommandSpec): string {
       : f.type === "string"
       ? " <value>"
       : " <n>";
-    const def = f.default === undefined
-      ? ""
-      : ` (default: ${JSON.stringify(f.default)})`;
+    const def = f.default === undefined ? "" : ` (default: ${JSON.stringify(f.default)})`;
     const neg = f.type === "boolean" ? `, --no-${name}` : "";
     lines.push(`  --${name}${neg}${value}`.padEnd(40) + ` ${f.help}${def}`);
   }

@@ -104,9 +104,7 @@ export function join(...parts: string[]): string {
  * ```
  */
 export async function sha256Hex(data: string | Uint8Array): Promise<string> {
-  const bytes = typeof data === "string"
-    ? new TextEncoder().encode(data)
-    : data;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const digest = await crypto.subtle.digest("SHA-256", bytes as BufferSource);
   return Array.from(
     new Uint8Array(digest),

@@ -540,6 +540,13 @@ export async function trainHead(
     }
     let sinceBest = 0;
     for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
+      if (opts.signal?.aborted) {
+        status = "interrupted";
+        info.status = "interrupted";
+        await writeRunInfo(outDir, info);
+        emit({ type: "info", message: `Interrupted before epoch ${epoch}; ${outDir} is at epoch ${info.lastEpoch}` });
+        break;
+      }
       const e0 = performance.now();
       const trainBatches = toIndexBatches(data.train, data.rowOf, config, config.seed, epoch);
       let sum = 0, count = 0, lr = 0, gradNorm = 0;
@@ -579,20 +586,22 @@ export async function trainHead(
       }
       disposeBatches(trainBatches);
       if (opts.signal?.aborted) {
+        // final.safetensors and optimizer.safetensors stay at the last complete
+        // epoch, so --resume continues exactly; the partial epoch's weights go
+        // to interrupted.safetensors.
         status = "interrupted";
         info.status = "interrupted";
-        // The partial epoch's weights are saved as final, marked interrupted.
-        history.push({
-          epoch,
-          trainLoss: sum / count,
-          valLoss: meanLoss(head, all, valBatches, config),
-          lr,
+        const path = await saveWeight(outDir, "interrupted", head.getWeight(), config.outDim, dim, {
+          epoch: String(epoch),
+          step: String(opt.step),
+          fingerprint: data.encoder.fingerprint,
+          status: "interrupted",
         });
-        await saveState(epoch - 1);
+        await writeRunInfo(outDir, info);
         emit({
           type: "info",
-          message:
-            `Interrupted during epoch ${epoch}: saved ${outDir}/final.safetensors (marked interrupted)`,
+          message: `Interrupted in epoch ${epoch}: saved ${path}; ` +
+            `--resume ${outDir} continues from epoch ${info.lastEpoch + 1}`,
         });
         break;
       }

@@ -1,0 +1,538 @@
+/**
+ * The frozen text encoder: a local ONNX model folder run with
+ * `onnxruntime-node`, tokenised with `@huggingface/tokenizers`.
+ *
+ * A model folder holds `model.onnx` (+ `model.onnx_data` when the weights are
+ * stored externally), `tokenizer.json` (+ optional `tokenizer_config.json`)
+ * and `encoder.json` ({@link EncoderConfig}). Loading is cheap (config,
+ * tokenizer, fingerprint); the ONNX Runtime session is created on the first
+ * {@link Encoder.encode}.
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+import { createHash } from "node:crypto";
+import { exists, join } from "./fs.ts";
+import { countInitializerParams } from "./onnx_build.ts";
+import { loadTokenizer, type TextTokenizer } from "./tokenizer.ts";
+
+/** Where the offline default model lives. */
+export const DEFAULT_MODEL_DIR = "data/models/lexical-1024";
+/** The offline default model's name (its `encoder.json` `name`). */
+export const DEFAULT_MODEL_NAME = "lexical-1024";
+/** Where `deno task fetch-model` puts BGE-M3. */
+export const BGE_M3_DIR = "data/models/bge-m3";
+
+/** `encoder.json`: how to run and pool a model. */
+export interface EncoderConfig {
+  /** Display name, e.g. "bge-m3". */
+  name: string;
+  /** Embedding dimension. */
+  dim: number;
+  /** `cls` (`last_hidden_state[:, 0]`), masked `mean`, or a named model output. */
+  pooling: "cls" | "mean" | `output:${string}`;
+  /** L2-normalise the pooled vectors. */
+  normalize: boolean;
+  /** Most tokens per text, special tokens included; longer texts are truncated. */
+  maxLength: number;
+  /** Prefix callers add to queries (not added by `encode`). BGE-M3 needs none. */
+  queryPrefix?: string;
+}
+
+/** Row-major `[n, dim]` vectors. */
+export interface Embeddings {
+  dim: number;
+  data: Float32Array;
+}
+
+/** Options of {@link Encoder.encode}. */
+export interface EncodeOptions {
+  /** Texts per ONNX run (default 32). */
+  batchSize?: number;
+  /** Called after each batch with texts done so far and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A loaded encoder (see {@link loadEncoder}). */
+export interface Encoder {
+  name: string;
+  dim: number;
+  dir: string;
+  config: EncoderConfig;
+  /** Hex SHA-256 of the model files and `encoder.json`. */
+  fingerprint: string;
+  /** Number of parameters in the ONNX initializers (floating-point tensors). */
+  paramCount(): Promise<number>;
+  /** Encode texts; results are in input order. */
+  encode(texts: string[], opts?: EncodeOptions): Promise<Embeddings & { truncated: number }>;
+  /** Release the ONNX Runtime session (if one was created). */
+  dispose(): Promise<void>;
+}
+
+/** A problem with a model folder; the message names the path and the fix. */
+export class EncoderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EncoderError";
+  }
+}
+
+/**
+ * How to obtain the model in `dir`, for error messages.
+ *
+ * @example
+ * ```ts
+ * import { howToGetModel } from "./encoder.ts";
+ * console.log(howToGetModel("data/models/bge-m3")); // mentions `deno task fetch-model`
+ * ```
+ */
+export function howToGetModel(dir: string): string {
+  const d = dir.replace(/\/+$/, "");
+  if (d.endsWith(DEFAULT_MODEL_NAME)) {
+    return "Build the offline default model with `deno task build-model`.";
+  }
+  if (/bge-m3/i.test(d)) {
+    return "Download BGE-M3 with `deno task fetch-model` (see README, \"Using the real BGE-M3\").";
+  }
+  return "Get BGE-M3 with `deno task fetch-model` (into data/models/bge-m3), or build the " +
+    "offline default model with `deno task build-model` (data/models/lexical-1024).";
+}
+
+function fail(message: string): never {
+  throw new EncoderError(message);
+}
+
+/**
+ * Read and check `<dir>/encoder.json`. Errors name the file and the field.
+ *
+ * @example
+ * ```ts
+ * import { readEncoderConfig } from "./encoder.ts";
+ * const cfg = await readEncoderConfig("data/models/lexical-1024");
+ * console.log(cfg.dim, cfg.pooling);
+ * ```
+ */
+export async function readEncoderConfig(dir: string): Promise<EncoderConfig> {
+  const path = join(dir, "encoder.json");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(path));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      fail(`Model file missing: ${path}. ${howToGetModel(dir)}`);
+    }
+    fail(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    fail(`${path}: expected a JSON object`);
+  }
+  const c = raw as Record<string, unknown>;
+  const field = (name: string, ok: boolean, what: string) => {
+    if (!ok) fail(`${path}: field "${name}" must be ${what}, got ${JSON.stringify(c[name])}`);
+  };
+  field("name", typeof c.name === "string" && c.name !== "", "a non-empty string");
+  field("dim", Number.isInteger(c.dim) && (c.dim as number) > 0, "a positive integer");
+  field(
+    "pooling",
+    c.pooling === "cls" || c.pooling === "mean" ||
+      (typeof c.pooling === "string" && /^output:.+/.test(c.pooling)),
+    '"cls", "mean" or "output:<name>"',
+  );
+  field("normalize", typeof c.normalize === "boolean", "true or false");
+  field(
+    "maxLength",
+    Number.isInteger(c.maxLength) && (c.maxLength as number) >= 3,
+    "an integer >= 3",
+  );
+  if (c.queryPrefix !== undefined) field("queryPrefix", typeof c.queryPrefix === "string", "a string");
+  return {
+    name: c.name as string,
+    dim: c.dim as number,
+    pooling: c.pooling as EncoderConfig["pooling"],
+    normalize: c.normalize as boolean,
+    maxLength: c.maxLength as number,
+    ...(c.queryPrefix !== undefined ? { queryPrefix: c.queryPrefix as string } : {}),
+  };
+}
+
+/** Files that identify a model, in fingerprint order (optional ones when present). */
+const FINGERPRINT_FILES = [
+  { name: "encoder.json", required: true },
+  { name: "tokenizer.json", required: true },
+  { name: "tokenizer_config.json", required: false },
+  { name: "model.onnx", required: true },
+  { name: "model.onnx_data", required: false },
+];
+
+/** Above this many bytes, the fingerprint is memoised in `<dir>/.fingerprint.json`. */
+const MEMO_THRESHOLD = 256 * 1024 * 1024;
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path, { read: true });
+  const buf = new Uint8Array(8 * 1024 * 1024);
+  for (;;) {
+    const n = await file.read(buf);
+    if (n === null) break;
+    hash.update(buf.subarray(0, n));
+  }
+  return hash.digest("hex");
+}
+
+/**
+ * Fingerprint of a model folder: SHA-256 over the name, size and SHA-256 of
+ * each of `encoder.json`, `tokenizer.json`, `tokenizer_config.json`,
+ * `model.onnx`, `model.onnx_data` (those present). Hashing streams the files;
+ * for models over 256 MB the result is memoised in `<dir>/.fingerprint.json`
+ * keyed by file sizes and mtimes (best effort: skipped when not writable).
+ *
+ * @example
+ * ```ts
+ * import { modelFingerprint } from "./encoder.ts";
+ * console.log(await modelFingerprint("data/models/lexical-1024"));
+ * ```
+ */
+export async function modelFingerprint(dir: string): Promise<string> {
+  const stats: { name: string; size: number; mtime: number }[] = [];
+  for (const f of FINGERPRINT_FILES) {
+    const path = join(dir, f.name);
+    try {
+      const st = await Deno.stat(path);
+      stats.push({ name: f.name, size: st.size, mtime: st.mtime?.getTime() ?? 0 });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      if (f.required) fail(`Model file missing: ${path}. ${howToGetModel(dir)}`);
+    }
+  }
+  const total = stats.reduce((a, s) => a + s.size, 0);
+  const memoPath = join(dir, ".fingerprint.json");
+  const key = JSON.stringify(stats);
+  if (total > MEMO_THRESHOLD) {
+    try {
+      const memo = JSON.parse(await Deno.readTextFile(memoPath));
+      if (memo.key === key && typeof memo.fingerprint === "string") return memo.fingerprint;
+    } catch { /* no memo yet */ }
+  }
+  const outer = createHash("sha256");
+  for (const s of stats) {
+    outer.update(`${s.name}\t${s.size}\t${await hashFile(join(dir, s.name))}\n`);
+  }
+  const fingerprint = outer.digest("hex");
+  if (total > MEMO_THRESHOLD) {
+    try {
+      await Deno.writeTextFile(memoPath, JSON.stringify({ key, fingerprint }) + "\n");
+    } catch { /* read-only folder: recompute next time */ }
+  }
+  return fingerprint;
+}
+
+/**
+ * L2-normalise each row of a row-major `[n, dim]` matrix in place (zero rows
+ * stay zero).
+ *
+ * @example
+ * ```ts
+ * import { l2NormalizeRows } from "./encoder.ts";
+ * console.log(l2NormalizeRows(new Float32Array([3, 4]), 2)); // [0.6, 0.8]
+ * ```
+ */
+export function l2NormalizeRows(data: Float32Array, dim: number): Float32Array {
+  for (let off = 0; off < data.length; off += dim) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += data[off + j] * data[off + j];
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let j = 0; j < dim; j++) data[off + j] *= inv;
+  }
+  return data;
+}
+
+/**
+ * One line naming the model in use, printed first by every CLI.
+ *
+ * @example
+ * ```ts
+ * import { describeEncoder, loadEncoder } from "./encoder.ts";
+ * console.log(describeEncoder(await loadEncoder()));
+ * ```
+ */
+export function describeEncoder(enc: Pick<Encoder, "name" | "dir" | "dim" | "fingerprint">): string {
+  const standIn = enc.name === DEFAULT_MODEL_NAME
+    ? " (offline lexical stand-in, NOT BGE-M3; see README)"
+    : "";
+  return `Model: ${enc.name}${standIn}, dim ${enc.dim}, from ${enc.dir}, fingerprint ${
+    enc.fingerprint.slice(0, 12)
+  }`;
+}
+
+const KNOWN_INPUTS = ["input_ids", "attention_mask", "token_type_ids"];
+const HIDDEN_OUTPUTS = ["last_hidden_state", "token_embeddings"];
+
+interface SessionInfo {
+  session: ort.InferenceSession;
+  inputTypes: Map<string, "int64" | "int32">;
+  output: string;
+}
+
+class OnnxEncoder implements Encoder {
+  readonly name: string;
+  readonly dim: number;
+  #session?: Promise<SessionInfo>;
+  #params?: number;
+
+  constructor(
+    readonly dir: string,
+    readonly config: EncoderConfig,
+    readonly fingerprint: string,
+    readonly tokenizer: TextTokenizer,
+  ) {
+    this.name = config.name;
+    this.dim = config.dim;
+  }
+
+  get modelPath(): string {
+    return join(this.dir, "model.onnx");
+  }
+
+  async paramCount(): Promise<number> {
+    if (this.#params === undefined) {
+      this.#params = countInitializerParams(await Deno.readFile(this.modelPath));
+    }
+    return this.#params;
+  }
+
+  #openSession(): Promise<SessionInfo> {
+    this.#session ??= this.#createSession().catch((err) => {
+      this.#session = undefined;
+      throw err;
+    });
+    return this.#session;
+  }
+
+  async #createSession(): Promise<SessionInfo> {
+    const path = this.modelPath;
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(path, {
+        executionProviders: ["cpu"],
+        graphOptimizationLevel: "all",
+        logSeverityLevel: 3,
+      });
+    } catch (err) {
+      fail(`${path}: ONNX Runtime cannot load the model (${(err as Error).message})`);
+    }
+    const describe = (list: readonly ort.InferenceSession.ValueMetadata[]) =>
+      list.map((m) =>
+        m.isTensor ? `${m.name} (${m.type} [${m.shape.join(", ")}])` : `${m.name} (non-tensor)`
+      ).join(", ");
+    const inputs = session.inputMetadata;
+    const outputs = session.outputMetadata;
+    const inputTypes = new Map<string, "int64" | "int32">();
+    const unknown = inputs.filter((m) => !KNOWN_INPUTS.includes(m.name));
+    if (!inputs.some((m) => m.name === "input_ids") || unknown.length > 0) {
+      await session.release();
+      fail(
+        `${path}: expected inputs input_ids, attention_mask (and optionally token_type_ids); ` +
+          `the model has: ${describe(inputs)}`,
+      );
+    }
+    for (const m of inputs) {
+      if (!m.isTensor || (m.type !== "int64" && m.type !== "int32")) {
+        await session.release();
+        fail(`${path}: input ${m.name} must be an int64 or int32 tensor; the model has: ${describe(inputs)}`);
+      }
+      inputTypes.set(m.name, m.type);
+    }
+    let output: string;
+    if (this.config.pooling.startsWith("output:")) {
+      output = this.config.pooling.slice("output:".length);
+    } else {
+      output = HIDDEN_OUTPUTS.find((n) => outputs.some((m) => m.name === n)) ?? HIDDEN_OUTPUTS[0];
+    }
+    const meta = outputs.find((m) => m.name === output);
+    if (!meta) {
+      await session.release();
+      fail(
+        `${path}: pooling "${this.config.pooling}" needs output ${
+          this.config.pooling.startsWith("output:") ? output : HIDDEN_OUTPUTS.join(" or ")
+        }; the model has outputs: ${describe(outputs)}`,
+      );
+    }
+    if (meta.isTensor) {
+      const last = meta.shape[meta.shape.length - 1];
+      const rankOk = this.config.pooling.startsWith("output:")
+        ? meta.shape.length === 2
+        : meta.shape.length === 3;
+      if (!rankOk && meta.shape.length > 0) {
+        await session.release();
+        fail(
+          `${path}: output ${output} has shape [${meta.shape.join(", ")}], expected ${
+            this.config.pooling.startsWith("output:") ? "[batch, dim]" : "[batch, sequence, dim]"
+          } for pooling "${this.config.pooling}"`,
+        );
+      }
+      if (typeof last === "number" && last !== this.dim) {
+        await session.release();
+        fail(
+          `${path}: output ${output} has dimension ${last} but ${
+            join(this.dir, "encoder.json")
+          } says dim ${this.dim}`,
+        );
+      }
+    }
+    return { session, inputTypes, output };
+  }
+
+  async encode(
+    texts: string[],
+    opts: EncodeOptions = {},
+  ): Promise<Embeddings & { truncated: number }> {
+    const batchSize = Math.max(1, opts.batchSize ?? 32);
+    const n = texts.length;
+    const dim = this.dim;
+    const data = new Float32Array(n * dim);
+    if (n === 0) return { dim, data, truncated: 0 };
+    const { session, inputTypes, output } = await this.#openSession();
+    const ids: number[][] = new Array(n);
+    let truncated = 0;
+    for (let i = 0; i < n; i++) {
+      const t = this.tokenizer.encode(texts[i], this.config.maxLength);
+      ids[i] = t.ids;
+      if (t.truncated) truncated++;
+    }
+    const order = Array.from({ length: n }, (_, i) => i)
+      .sort((a, b) => ids[a].length - ids[b].length || a - b);
+    const pad = this.tokenizer.padId;
+    let done = 0;
+    for (let start = 0; start < n; start += batchSize) {
+      const rows = order.slice(start, start + batchSize);
+      const b = rows.length;
+      const len = Math.max(...rows.map((r) => ids[r].length));
+      const idBuf = new Array<number>(b * len).fill(pad);
+      const maskBuf = new Array<number>(b * len).fill(0);
+      rows.forEach((r, k) => {
+        const row = ids[r];
+        for (let j = 0; j < row.length; j++) {
+          idBuf[k * len + j] = row[j];
+          maskBuf[k * len + j] = 1;
+        }
+      });
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, type] of inputTypes) {
+        const src = name === "input_ids"
+          ? idBuf
+          : name === "attention_mask"
+          ? maskBuf
+          : new Array<number>(b * len).fill(0);
+        const arr = type === "int64"
+          ? BigInt64Array.from(src, (v) => BigInt(v))
+          : Int32Array.from(src);
+        feeds[name] = new ort.Tensor(type, arr, [b, len]);
+      }
+      const result = await session.run(feeds, [output]);
+      const out = result[output];
+      try {
+        this.#pool(out, output, rows, maskBuf, len, data);
+      } finally {
+        for (const t of Object.values(result)) t.dispose();
+      }
+      done += b;
+      opts.onProgress?.(done, n);
+    }
+    if (this.config.normalize) l2NormalizeRows(data, dim);
+    return { dim, data, truncated };
+  }
+
+  #pool(
+    out: ort.Tensor,
+    output: string,
+    rows: number[],
+    mask: number[],
+    len: number,
+    data: Float32Array,
+  ) {
+    const dim = this.dim;
+    const dims = out.dims;
+    if (out.type !== "float32") {
+      fail(`${this.modelPath}: output ${output} is ${out.type}, expected float32`);
+    }
+    if (dims[dims.length - 1] !== dim) {
+      fail(
+        `${this.modelPath}: output ${output} has dimension ${dims[dims.length - 1]} but ${
+          join(this.dir, "encoder.json")
+        } says dim ${dim}`,
+      );
+    }
+    const src = out.data as Float32Array;
+    const b = rows.length;
+    if (this.config.pooling.startsWith("output:")) {
+      if (dims.length !== 2 || dims[0] !== b) {
+        fail(`${this.modelPath}: output ${output} has shape [${dims}], expected [${b}, ${dim}]`);
+      }
+      rows.forEach((r, k) => data.set(src.subarray(k * dim, (k + 1) * dim), r * dim));
+      return;
+    }
+    if (dims.length !== 3 || dims[0] !== b || dims[1] !== len) {
+      fail(`${this.modelPath}: output ${output} has shape [${dims}], expected [${b}, ${len}, ${dim}]`);
+    }
+    if (this.config.pooling === "cls") {
+      rows.forEach((r, k) => data.set(src.subarray(k * len * dim, k * len * dim + dim), r * dim));
+      return;
+    }
+    // Masked mean, accumulated in float64 for order-independent precision.
+    const acc = new Float64Array(dim);
+    rows.forEach((r, k) => {
+      acc.fill(0);
+      let count = 0;
+      for (let t = 0; t < len; t++) {
+        if (mask[k * len + t] === 0) continue;
+        count++;
+        const off = (k * len + t) * dim;
+        for (let j = 0; j < dim; j++) acc[j] += src[off + j];
+      }
+      const inv = count > 0 ? 1 / count : 0;
+      for (let j = 0; j < dim; j++) data[r * dim + j] = acc[j] * inv;
+    });
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.#session;
+    this.#session = undefined;
+    if (s) {
+      const info = await s.catch(() => undefined);
+      await info?.session.release();
+    }
+  }
+}
+
+/**
+ * Load the encoder in `dir` (default: the offline model). Cheap: reads
+ * `encoder.json` and the tokenizer and hashes the files; the ONNX Runtime
+ * session is created on the first `encode`. Errors name the missing path and
+ * how to get the model.
+ *
+ * @example
+ * ```ts
+ * import { loadEncoder } from "./encoder.ts";
+ * const enc = await loadEncoder();
+ * const { dim, data } = await enc.encode(["phòng trọ quận 10"]);
+ * console.log(dim, data.length);
+ * await enc.dispose();
+ * ```
+ */
+export async function loadEncoder(dir: string = DEFAULT_MODEL_DIR): Promise<Encoder> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(dir);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) fail(`Model folder not found: ${dir}. ${howToGetModel(dir)}`);
+    throw err;
+  }
+  if (!st.isDirectory) fail(`Model path is not a folder: ${dir}. ${howToGetModel(dir)}`);
+  for (const f of ["model.onnx", "tokenizer.json", "encoder.json"]) {
+    if (!(await exists(join(dir, f)))) fail(`Model file missing: ${join(dir, f)}. ${howToGetModel(dir)}`);
+  }
+  const config = await readEncoderConfig(dir);
+  const tokenizer = await loadTokenizer(dir);
+  const fingerprint = await modelFingerprint(dir);
+  return new OnnxEncoder(dir, config, fingerprint, tokenizer);
+}

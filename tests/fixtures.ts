@@ -1,0 +1,46 @@
+/**
+ * Shared test fixtures: a small generated dataset in a temp dir, and a
+ * runner for the project's CLIs as child processes.
+ *
+ * @module
+ */
+import { generate } from "../scripts/gen_data.ts";
+
+/** Write a small generated dataset and the committed weight config into a new temp dir. */
+export async function smallDataset(
+  count = 48,
+  seed = 7,
+): Promise<{ dir: string; data: string; weights: string; cache: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "phongtro-test-" });
+  const data = `${dir}/data.json`;
+  await Deno.writeTextFile(data, generate({ count, seed }));
+  const weights = `${dir}/weight-config.json`;
+  await Deno.copyFile("data/weight-config.json", weights);
+  return { dir, data, weights, cache: `${dir}/cache` };
+}
+
+/** Permissions for CLI runs in tests: read the repo and /tmp, write /tmp only. */
+export const TEST_PERMISSIONS = [
+  "--allow-read=.,/tmp",
+  "--allow-write=/tmp",
+  "--allow-ffi",
+  "--allow-env",
+  "--allow-sys",
+];
+
+/** Run `deno run <perms> scripts/<script> <args>` and capture its output. */
+export async function runScript(
+  script: string,
+  args: string[],
+  opts: { permissions?: string[] } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cmd = new Deno.Command("deno", {
+    args: ["run", ...(opts.permissions ?? TEST_PERMISSIONS), `scripts/${script}`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
