@@ -42,7 +42,14 @@ import { ensureDefaultModel } from "./default_model.ts";
 import { dirname, join } from "./fs.ts";
 import { ProjectionHead } from "./head.ts";
 import { weightedInfoNCE } from "./loss.ts";
-import { evaluateRetrieval, featureErrors } from "./metrics.ts";
+import { evaluateRetrieval, type FeatureErrors } from "./metrics.ts";
+import {
+  compareBaseAndHead,
+  type EmbeddingTable,
+  gatherRows,
+  lookup,
+  retrievalTask,
+} from "./evaluation.ts";
 import { writeReport } from "./report.ts";
 import { learningRate, scheduleCurve } from "./schedule.ts";
 
@@ -89,7 +96,7 @@ export interface TrainResult {
   stoppedEarly: boolean;
 }
 
-type FeatureTable = Record<string, { total: number; errors: number; rate: number }>;
+type FeatureTable = FeatureErrors;
 
 /** Training stopped because the loss became NaN or infinite. */
 export class NonFiniteLossError extends Error {
@@ -162,58 +169,6 @@ export async function prepareTraining(
     rowOf,
     cache: { hits: emb.hits, misses: emb.misses, truncated: emb.truncated },
   };
-}
-
-/** A retrieval task over some examples: unique queries, listing corpus, relevant ids. */
-interface RetrievalSet {
-  queryRows: Int32Array;
-  docRows: Int32Array;
-  relevant: number[][];
-}
-
-/**
- * The validation retrieval task: every unique query of `examples` against
- * every unique listing (positives and hard negatives) of `examples`. A
- * query's relevant documents are its positives (all of them, when the same
- * query appears in several examples).
- */
-function retrievalSet(examples: Example[], rowOf: Map<string, number>): RetrievalSet {
-  const docIndex = new Map<string, number>();
-  const docRows: number[] = [];
-  const addDoc = (text: string) => {
-    let i = docIndex.get(text);
-    if (i === undefined) {
-      i = docRows.length;
-      docIndex.set(text, i);
-      docRows.push(rowOf.get(text)!);
-    }
-    return i;
-  };
-  const queryIndex = new Map<string, number>();
-  const queryRows: number[] = [];
-  const relevant: number[][] = [];
-  for (const ex of examples) {
-    let qi = queryIndex.get(ex.query);
-    if (qi === undefined) {
-      qi = queryRows.length;
-      queryIndex.set(ex.query, qi);
-      queryRows.push(rowOf.get(ex.query)!);
-      relevant.push([]);
-    }
-    const d = addDoc(ex.positive);
-    if (!relevant[qi].includes(d)) relevant[qi].push(d);
-    for (const n of ex.negatives) addDoc(n.text);
-  }
-  return { queryRows: Int32Array.from(queryRows), docRows: Int32Array.from(docRows), relevant };
-}
-
-/** Copy rows of a row-major matrix into a new one. */
-function gatherRows(src: Float32Array, dim: number, rows: Int32Array): Float32Array {
-  const out = new Float32Array(rows.length * dim);
-  for (let i = 0; i < rows.length; i++) {
-    out.set(src.subarray(rows[i] * dim, rows[i] * dim + dim), i * dim);
-  }
-  return out;
 }
 
 /** A batch as row indices into the embedding matrix. */
@@ -434,27 +389,23 @@ export async function trainHead(
   const stepsPerEpoch = toIndexBatchesCount(data.train.length, config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
 
-  // Retrieval set of the validation split; base (1024-d) metrics once.
-  const valSet = retrievalSet(data.val, data.rowOf);
-  const baseQ = gatherRows(data.embeddings, dim, valSet.queryRows);
-  const baseD = gatherRows(data.embeddings, dim, valSet.docRows);
-  const baseMetrics = evaluateRetrieval({
-    queryVecs: baseQ,
-    docVecs: baseD,
-    dim,
-    nq: valSet.queryRows.length,
-    nd: valSet.docRows.length,
-    relevant: valSet.relevant,
-  });
-  const projectedMetrics = () =>
-    evaluateRetrieval({
-      queryVecs: head.project(baseQ, valSet.queryRows.length),
-      docVecs: head.project(baseD, valSet.docRows.length),
+  // Retrieval task of the validation split; base (1024-d) metrics once.
+  const table: EmbeddingTable = { dim, data: data.embeddings, rowOf: data.rowOf };
+  const task = retrievalTask(data.val);
+  const baseQ = lookup(table, task.queries);
+  const baseD = lookup(table, task.docs);
+  const evalIn = { dim, nq: task.queries.length, nd: task.docs.length, relevant: task.relevant };
+  const baseMetrics: Record<string, number> = {
+    ...await evaluateRetrieval({ ...evalIn, queryVecs: baseQ, docVecs: baseD }),
+  };
+  const projectedMetrics = async (): Promise<Record<string, number>> => ({
+    ...await evaluateRetrieval({
+      ...evalIn,
       dim: config.outDim,
-      nq: valSet.queryRows.length,
-      nd: valSet.docRows.length,
-      relevant: valSet.relevant,
-    });
+      queryVecs: head.project(baseQ, evalIn.nq),
+      docVecs: head.project(baseD, evalIn.nd),
+    }),
+  });
 
   const info: RunInfo = resumeInfo ?? {
     format: "phongtro-head/v1",
@@ -533,7 +484,7 @@ export async function trainHead(
       await recordEpoch({
         epoch: 0,
         valLoss: meanLoss(head, all, valBatches, config),
-        metrics: projectedMetrics(),
+        metrics: await projectedMetrics(),
         lr: 0,
         seconds: (performance.now() - e0) / 1000,
       });
@@ -544,7 +495,10 @@ export async function trainHead(
         status = "interrupted";
         info.status = "interrupted";
         await writeRunInfo(outDir, info);
-        emit({ type: "info", message: `Interrupted before epoch ${epoch}; ${outDir} is at epoch ${info.lastEpoch}` });
+        emit({
+          type: "info",
+          message: `Interrupted before epoch ${epoch}; ${outDir} is at epoch ${info.lastEpoch}`,
+        });
         break;
       }
       const e0 = performance.now();
@@ -609,7 +563,7 @@ export async function trainHead(
         epoch,
         trainLoss: sum / count,
         valLoss: meanLoss(head, all, valBatches, config),
-        metrics: projectedMetrics(),
+        metrics: await projectedMetrics(),
         lr,
         gradNorm,
         seconds: (performance.now() - e0) / 1000,
@@ -626,8 +580,15 @@ export async function trainHead(
       }
     }
 
-    const finalMetrics = projectedMetrics();
-    const perFeature = featureTables(data, head, dim);
+    const final = await compareBaseAndHead({
+      examples: data.val,
+      task,
+      table,
+      project: (x, n) => head.project(x, n),
+      outDim: config.outDim,
+    });
+    const finalMetrics: Record<string, number> = { ...final.projected };
+    const perFeature = final.perFeature;
     info.status = status;
     await writeRunInfo(outDir, info);
     if (outDir.startsWith("checkpoints/") && dirname(outDir) === "checkpoints") {
@@ -673,26 +634,4 @@ function toIndexBatchesCount(n: number, batchSize: number): number {
 function trainCorpus(data: PreparedData): Float32Array {
   const rows = Int32Array.from(new Set(uniqueTexts(data.train).map((t) => data.rowOf.get(t)!)));
   return gatherRows(data.embeddings, data.encoder.dim, rows);
-}
-
-/** Per-feature error rates on the validation split, base vs projected. */
-function featureTables(
-  data: PreparedData,
-  head: ProjectionHead,
-  dim: number,
-): { base: FeatureTable; projected: FeatureTable } {
-  const baseOf = (text: string) => {
-    const r = data.rowOf.get(text)!;
-    return data.embeddings.subarray(r * dim, r * dim + dim);
-  };
-  const projectedCache = new Map<string, Float32Array>();
-  const texts = uniqueTexts(data.val);
-  const rows = Int32Array.from(texts.map((t) => data.rowOf.get(t)!));
-  const projected = head.project(gatherRows(data.embeddings, dim, rows), rows.length);
-  const out = head.outDim;
-  texts.forEach((t, i) => projectedCache.set(t, projected.subarray(i * out, i * out + out)));
-  return {
-    base: featureErrors({ examples: data.val, vectorOf: baseOf }),
-    projected: featureErrors({ examples: data.val, vectorOf: (t) => projectedCache.get(t)! }),
-  };
 }

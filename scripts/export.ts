@@ -1,0 +1,65 @@
+/**
+ * `deno task export --checkpoint DIR [--which best|final] [--out FILE]`:
+ * write the head as `head.onnx` (input `embedding` [N,inDim] float32, output
+ * `projected` [N,outDim], L2-normalised), to chain after any ONNX encoder.
+ *
+ * @module
+ */
+import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { loadCheckpoint } from "../lib/checkpoint.ts";
+import { atomicWrite, join } from "../lib/fs.ts";
+import { linearHeadGraph } from "../lib/onnx_build.ts";
+
+const SPEC: CommandSpec = {
+  name: "export",
+  usage: "deno task export --checkpoint DIR [--which best|final] [--out FILE]",
+  description:
+    "Export the trained head to ONNX: embedding [N,1024] -> projected [N,256] (L2-normalised).",
+  flags: {
+    checkpoint: { type: "string", help: "checkpoint directory", default: "checkpoints/latest" },
+    which: { type: "choice", choices: ["best", "final"], help: "which weights", default: "best" },
+    out: { type: "string", help: "output file (default: <checkpoint>/head.onnx)" },
+  },
+};
+
+/**
+ * The checkpoint's head as ONNX bytes.
+ *
+ * @example
+ * ```ts
+ * import { exportHead } from "./export.ts";
+ * const { bytes } = await exportHead("checkpoints/latest", "best");
+ * console.log(bytes.length);
+ * ```
+ */
+export async function exportHead(
+  dir: string,
+  which: "best" | "final",
+): Promise<{ bytes: Uint8Array; inDim: number; outDim: number }> {
+  const ckpt = await loadCheckpoint(dir, { which });
+  // The checkpoint holds the PyTorch layout [out, in]; ONNX MatMul wants [in, out].
+  const w = new Float32Array(ckpt.inDim * ckpt.outDim);
+  for (let o = 0; o < ckpt.outDim; o++) {
+    for (let i = 0; i < ckpt.inDim; i++) w[i * ckpt.outDim + o] = ckpt.weight[o * ckpt.inDim + i];
+  }
+  return {
+    bytes: linearHeadGraph(w, ckpt.inDim, ckpt.outDim),
+    inDim: ckpt.inDim,
+    outDim: ckpt.outDim,
+  };
+}
+
+async function main() {
+  const { flags, help } = parseCommand(Deno.args, SPEC);
+  if (help) return console.log(helpText(SPEC));
+  const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
+  const which = (flags.which as "best" | "final" | undefined) ?? "best";
+  const out = (flags.out as string | undefined) ?? join(dir, "head.onnx");
+  const { bytes, inDim, outDim } = await exportHead(dir, which);
+  await atomicWrite(out, bytes);
+  console.log(
+    `Wrote ${out}: embedding [N,${inDim}] -> projected [N,${outDim}] (L2-normalised), ${bytes.length} bytes`,
+  );
+}
+
+if (import.meta.main) await runMain(main);

@@ -1,0 +1,129 @@
+/**
+ * `deno task search "phòng trọ q10 giá rẻ có máy lạnh" [--checkpoint DIR]
+ * [--corpus FILE] [--k 5] [--base]`: rank listings for a query with the
+ * trained head (or the base encoder with --base). Corpus embeddings come
+ * from the cache, so a repeated search encodes only the query.
+ *
+ * @module
+ */
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { embedTexts } from "../lib/cache.ts";
+import { loadCheckpoint, readRunInfo } from "../lib/checkpoint.ts";
+import { readCorpus } from "../lib/corpus.ts";
+import { loadDataset } from "../lib/dataset.ts";
+import { ensureDefaultModel } from "../lib/default_model.ts";
+import { loadEncoder } from "../lib/encoder.ts";
+import { exists } from "../lib/fs.ts";
+import { initBackend } from "../lib/backend.ts";
+import { ProjectionHead } from "../lib/head.ts";
+import { topK } from "../lib/metrics.ts";
+
+const SPEC: CommandSpec = {
+  name: "search",
+  usage:
+    'deno task search "phòng trọ q10 giá rẻ có máy lạnh" [--checkpoint DIR] [--corpus FILE] [--k 5] [--base]',
+  description: "Search the listings with the trained head (256-d) or the base encoder (--base).",
+  flags: {
+    checkpoint: { type: "string", help: "checkpoint directory", default: "checkpoints/latest" },
+    which: { type: "choice", choices: ["best", "final"], help: "which weights", default: "best" },
+    corpus: {
+      type: "string",
+      help: "listings: one per line, or JSONL with text (default: the dataset's listings)",
+    },
+    data: {
+      type: "string",
+      help: "dataset whose listings form the corpus",
+      default: "data/gen-data-set.json",
+    },
+    k: { type: "int", help: "results to show", default: 5 },
+    base: { type: "boolean", help: "use the base encoder (1024-d) without the head" },
+    model: {
+      type: "string",
+      help: "encoder model dir (default: the checkpoint's, or lexical-1024)",
+    },
+    "cache-root": { type: "string", help: "embedding cache root", default: "data/cache" },
+    json: { type: "boolean", help: "print JSON" },
+    force: { type: "boolean", help: "use the head even if the encoder fingerprint differs" },
+  },
+};
+
+async function main() {
+  const t0 = performance.now();
+  const { flags, positionals, help } = parseCommand(Deno.args, SPEC);
+  if (help) return console.log(helpText(SPEC));
+  const query = positionals.join(" ").trim();
+  if (!query) {
+    throw new CliError('search: give a query, e.g. deno task search "phòng trọ q10 giá rẻ"');
+  }
+  const k = (flags.k as number | undefined) ?? 5;
+  if (k <= 0) throw new CliError(`search: --k must be a positive integer, got ${k}`);
+  const useBase = flags.base === true;
+  const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
+  const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
+
+  const info = useBase && !(await exists(`${dir}/config.json`))
+    ? undefined
+    : await readRunInfo(dir);
+  const modelDir = (flags.model as string | undefined) ??
+    (info?.config.model || await ensureDefaultModel());
+  const encoder = await loadEncoder(modelDir);
+  const say = (s: string) => flags.json ? undefined : console.log(s);
+  say(`Model: ${encoder.name}${useBase ? " (base, 1024-d)" : ` + head ${dir}`}`);
+
+  const corpus = flags.corpus ? await readCorpus(flags.corpus as string) : await datasetListings(
+    (flags.data as string | undefined) ?? info?.dataset.path ?? "data/gen-data-set.json",
+  );
+  const docs = await embedTexts(encoder, corpus, { cacheRoot });
+  const q = await embedTexts(encoder, [query], { cacheRoot });
+  await encoder.dispose();
+
+  let qv = q.data, dv = docs.data, dim = docs.dim;
+  if (!useBase) {
+    const ckpt = await loadCheckpoint(dir, {
+      which: (flags.which as "best" | "final" | undefined) ?? "best",
+      fingerprint: encoder.fingerprint,
+      force: flags.force === true,
+      onWarning: (m) => console.error(m),
+    });
+    await initBackend("auto");
+    const head = ProjectionHead.create({ inDim: ckpt.inDim, outDim: ckpt.outDim, seed: 0 });
+    head.setWeight(ckpt.weight);
+    qv = head.project(q.data, 1);
+    dv = head.project(docs.data, corpus.length);
+    dim = ckpt.outDim;
+    head.dispose();
+  }
+  const r = await topK(qv, 1, dv, corpus.length, dim, Math.min(k, corpus.length));
+  const ms = performance.now() - t0;
+  const hits = Array.from(
+    r.indices,
+    (idx, i) => ({ rank: i + 1, score: r.scores[i], text: corpus[idx] }),
+  );
+  if (flags.json) {
+    console.log(
+      JSON.stringify({ query, base: useBase, results: hits, encoded: q.misses + docs.misses, ms }),
+    );
+    return;
+  }
+  say(
+    `Corpus: ${corpus.length} listings (${docs.misses} encoded, ${docs.hits} from cache); query ${
+      q.misses ? "encoded" : "from cache"
+    }`,
+  );
+  say(`Query: ${query}\n`);
+  for (const h of hits) say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
+  say(`\nTime: ${ms.toFixed(0)} ms`);
+}
+
+/** Every unique listing text (positives and hard negatives) of a dataset. */
+async function datasetListings(path: string): Promise<string[]> {
+  const ds = await loadDataset(path);
+  const seen = new Set<string>();
+  for (const ex of ds.examples) {
+    seen.add(ex.positive);
+    for (const n of ex.negatives) seen.add(n.text);
+  }
+  return [...seen];
+}
+
+if (import.meta.main) await runMain(main);
