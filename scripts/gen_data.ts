@@ -17,7 +17,17 @@ import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts
 // ---------------------------------------------------------------------------------------------
 // Types
 
-/** Structured features of one listing. Prices are in triệu/tháng, areas in m². */
+/**
+ * Structured features of one listing. Prices are in triệu/tháng, areas in m².
+ *
+ * @example
+ * ```ts
+ * import type { Features } from "./gen_data.ts";
+ * const f: Features = { city: "Hà Nội", district: "Cầu Giấy", landmark: "ĐH Quốc Gia Hà Nội",
+ *   price: 4, area: 25, room_type: "chung cư mini", amenities: ["thang máy"], rules: [] };
+ * console.log(f.price);
+ * ```
+ */
 export interface Features {
   city: string;
   district: string;
@@ -29,7 +39,16 @@ export interface Features {
   rules: string[];
 }
 
-/** The constraints a query names; a listing satisfies the query when it meets all of them. */
+/**
+ * The constraints a query names; a listing satisfies the query when it meets all of them.
+ *
+ * @example
+ * ```ts
+ * import type { Constraints } from "./gen_data.ts";
+ * const c: Constraints = { district: "Quận 10", price: { max: 3 }, amenities: ["WC riêng"] };
+ * console.log(c);
+ * ```
+ */
 export interface Constraints {
   city?: string;
   district?: string;
@@ -45,7 +64,16 @@ export interface Constraints {
   rules?: string[];
 }
 
-/** One generated record, as written to `data/gen-data-set.json`. */
+/**
+ * One generated record, as written to `data/gen-data-set.json`.
+ *
+ * @example
+ * ```ts
+ * import { generateExamples, type GeneratedExample } from "./gen_data.ts";
+ * const [e]: GeneratedExample[] = generateExamples({ count: 1, seed: 1 });
+ * console.log(e.constraints, e.negatives[0].differs);
+ * ```
+ */
 export interface GeneratedExample {
   query: string;
   constraints: Constraints;
@@ -65,36 +93,162 @@ interface District {
   landmarks: string[];
 }
 
-/** Cities with their real districts and a few well-known landmarks per district. */
+/**
+ * Cities with their real districts and a few well-known landmarks per district.
+ *
+ * @example
+ * ```ts
+ * import { CITIES } from "./gen_data.ts";
+ * console.log(CITIES["Hà Nội"].map((d) => d.name));
+ * ```
+ */
 export const CITIES: Record<string, District[]> = {
   "Hồ Chí Minh": [
-    { name: "Quận 1", num: 1, landmarks: ["chợ Bến Thành", "phố đi bộ Nguyễn Huệ", "công viên Tao Đàn", "ĐH KHXH&NV"] },
-    { name: "Quận 3", num: 3, landmarks: ["hồ Con Rùa", "ĐH Kinh Tế", "ga Sài Gòn", "công viên Lê Văn Tám"] },
-    { name: "Quận 4", num: 4, landmarks: ["ĐH Nguyễn Tất Thành", "cầu Khánh Hội", "chợ Xóm Chiếu"] },
-    { name: "Quận 5", num: 5, landmarks: ["ĐH Y Dược", "ĐH Sư Phạm", "ĐH Khoa Học Tự Nhiên", "chợ An Đông"] },
-    { name: "Quận 7", num: 7, landmarks: ["ĐH Tôn Đức Thắng", "Crescent Mall", "ĐH RMIT", "Lotte Mart Quận 7"] },
-    { name: "Quận 10", num: 10, landmarks: ["ĐH Bách Khoa", "Vạn Hạnh Mall", "chợ Nguyễn Tri Phương", "công viên Lê Thị Riêng"] },
+    {
+      name: "Quận 1",
+      num: 1,
+      landmarks: ["chợ Bến Thành", "phố đi bộ Nguyễn Huệ", "công viên Tao Đàn", "ĐH KHXH&NV"],
+    },
+    {
+      name: "Quận 3",
+      num: 3,
+      landmarks: ["hồ Con Rùa", "ĐH Kinh Tế", "ga Sài Gòn", "công viên Lê Văn Tám"],
+    },
+    {
+      name: "Quận 4",
+      num: 4,
+      landmarks: ["ĐH Nguyễn Tất Thành", "cầu Khánh Hội", "chợ Xóm Chiếu"],
+    },
+    {
+      name: "Quận 5",
+      num: 5,
+      landmarks: ["ĐH Y Dược", "ĐH Sư Phạm", "ĐH Khoa Học Tự Nhiên", "chợ An Đông"],
+    },
+    {
+      name: "Quận 7",
+      num: 7,
+      landmarks: ["ĐH Tôn Đức Thắng", "Crescent Mall", "ĐH RMIT", "Lotte Mart Quận 7"],
+    },
+    {
+      name: "Quận 10",
+      num: 10,
+      landmarks: [
+        "ĐH Bách Khoa",
+        "Vạn Hạnh Mall",
+        "chợ Nguyễn Tri Phương",
+        "công viên Lê Thị Riêng",
+      ],
+    },
     { name: "Quận 11", num: 11, landmarks: ["Đầm Sen", "chợ Bình Thới", "BV Trưng Vương"] },
-    { name: "Bình Thạnh", prefix: "quận", landmarks: ["ĐH Hutech", "Landmark 81", "chợ Bà Chiểu", "ngã tư Hàng Xanh", "ĐH Giao Thông Vận Tải"] },
-    { name: "Gò Vấp", prefix: "quận", landmarks: ["ĐH Công Nghiệp", "Emart Gò Vấp", "chợ Hạnh Thông Tây", "công viên Gia Định"] },
-    { name: "Phú Nhuận", prefix: "quận", landmarks: ["ngã tư Phú Nhuận", "chợ Phú Nhuận", "ĐH Văn Hiến"] },
-    { name: "Tân Bình", prefix: "quận", landmarks: ["sân bay Tân Sơn Nhất", "công viên Hoàng Văn Thụ", "chợ Tân Bình", "Etown Cộng Hòa"] },
-    { name: "Tân Phú", prefix: "quận", landmarks: ["Aeon Mall Tân Phú", "ĐH Công Thương", "chợ Tân Hương"] },
-    { name: "Thủ Đức", prefix: "TP", landmarks: ["Làng Đại học", "ĐH Sư Phạm Kỹ Thuật", "Vincom Thủ Đức", "ĐH Nông Lâm"] },
-    { name: "Bình Tân", prefix: "quận", landmarks: ["Aeon Mall Bình Tân", "bến xe Miền Tây", "chợ Bình Trị Đông"] },
+    {
+      name: "Bình Thạnh",
+      prefix: "quận",
+      landmarks: [
+        "ĐH Hutech",
+        "Landmark 81",
+        "chợ Bà Chiểu",
+        "ngã tư Hàng Xanh",
+        "ĐH Giao Thông Vận Tải",
+      ],
+    },
+    {
+      name: "Gò Vấp",
+      prefix: "quận",
+      landmarks: ["ĐH Công Nghiệp", "Emart Gò Vấp", "chợ Hạnh Thông Tây", "công viên Gia Định"],
+    },
+    {
+      name: "Phú Nhuận",
+      prefix: "quận",
+      landmarks: ["ngã tư Phú Nhuận", "chợ Phú Nhuận", "ĐH Văn Hiến"],
+    },
+    {
+      name: "Tân Bình",
+      prefix: "quận",
+      landmarks: [
+        "sân bay Tân Sơn Nhất",
+        "công viên Hoàng Văn Thụ",
+        "chợ Tân Bình",
+        "Etown Cộng Hòa",
+      ],
+    },
+    {
+      name: "Tân Phú",
+      prefix: "quận",
+      landmarks: ["Aeon Mall Tân Phú", "ĐH Công Thương", "chợ Tân Hương"],
+    },
+    {
+      name: "Thủ Đức",
+      prefix: "TP",
+      landmarks: ["Làng Đại học", "ĐH Sư Phạm Kỹ Thuật", "Vincom Thủ Đức", "ĐH Nông Lâm"],
+    },
+    {
+      name: "Bình Tân",
+      prefix: "quận",
+      landmarks: ["Aeon Mall Bình Tân", "bến xe Miền Tây", "chợ Bình Trị Đông"],
+    },
   ],
   "Hà Nội": [
-    { name: "Cầu Giấy", prefix: "quận", landmarks: ["ĐH Quốc Gia Hà Nội", "ĐH Sư Phạm Hà Nội", "công viên Cầu Giấy", "Học viện Báo chí"] },
-    { name: "Đống Đa", prefix: "quận", landmarks: ["ĐH Y Hà Nội", "Văn Miếu", "ĐH Thủy Lợi", "ĐH Công Đoàn"] },
-    { name: "Thanh Xuân", prefix: "quận", landmarks: ["Royal City", "ĐH Hà Nội", "ngã tư Sở", "ĐH Khoa Học Tự Nhiên Hà Nội"] },
-    { name: "Hai Bà Trưng", prefix: "quận", landmarks: ["ĐH Bách Khoa Hà Nội", "ĐH Kinh Tế Quốc Dân", "Times City", "công viên Thống Nhất"] },
-    { name: "Ba Đình", prefix: "quận", landmarks: ["Lăng Bác", "Lotte Center", "công viên Thủ Lệ"] },
-    { name: "Hoàng Mai", prefix: "quận", landmarks: ["bến xe Giáp Bát", "bán đảo Linh Đàm", "công viên Yên Sở"] },
-    { name: "Nam Từ Liêm", prefix: "quận", landmarks: ["bến xe Mỹ Đình", "sân vận động Mỹ Đình", "Keangnam"] },
-    { name: "Bắc Từ Liêm", prefix: "quận", landmarks: ["ĐH Mỏ Địa Chất", "ĐH Công Nghiệp Hà Nội", "công viên Hòa Bình"] },
-    { name: "Hà Đông", prefix: "quận", landmarks: ["Aeon Mall Hà Đông", "Học viện Bưu chính", "ĐH Kiến Trúc"] },
+    {
+      name: "Cầu Giấy",
+      prefix: "quận",
+      landmarks: [
+        "ĐH Quốc Gia Hà Nội",
+        "ĐH Sư Phạm Hà Nội",
+        "công viên Cầu Giấy",
+        "Học viện Báo chí",
+      ],
+    },
+    {
+      name: "Đống Đa",
+      prefix: "quận",
+      landmarks: ["ĐH Y Hà Nội", "Văn Miếu", "ĐH Thủy Lợi", "ĐH Công Đoàn"],
+    },
+    {
+      name: "Thanh Xuân",
+      prefix: "quận",
+      landmarks: ["Royal City", "ĐH Hà Nội", "ngã tư Sở", "ĐH Khoa Học Tự Nhiên Hà Nội"],
+    },
+    {
+      name: "Hai Bà Trưng",
+      prefix: "quận",
+      landmarks: [
+        "ĐH Bách Khoa Hà Nội",
+        "ĐH Kinh Tế Quốc Dân",
+        "Times City",
+        "công viên Thống Nhất",
+      ],
+    },
+    {
+      name: "Ba Đình",
+      prefix: "quận",
+      landmarks: ["Lăng Bác", "Lotte Center", "công viên Thủ Lệ"],
+    },
+    {
+      name: "Hoàng Mai",
+      prefix: "quận",
+      landmarks: ["bến xe Giáp Bát", "bán đảo Linh Đàm", "công viên Yên Sở"],
+    },
+    {
+      name: "Nam Từ Liêm",
+      prefix: "quận",
+      landmarks: ["bến xe Mỹ Đình", "sân vận động Mỹ Đình", "Keangnam"],
+    },
+    {
+      name: "Bắc Từ Liêm",
+      prefix: "quận",
+      landmarks: ["ĐH Mỏ Địa Chất", "ĐH Công Nghiệp Hà Nội", "công viên Hòa Bình"],
+    },
+    {
+      name: "Hà Đông",
+      prefix: "quận",
+      landmarks: ["Aeon Mall Hà Đông", "Học viện Bưu chính", "ĐH Kiến Trúc"],
+    },
     { name: "Tây Hồ", prefix: "quận", landmarks: ["hồ Tây", "Lotte Mall Tây Hồ", "chợ Quảng An"] },
-    { name: "Long Biên", prefix: "quận", landmarks: ["Aeon Mall Long Biên", "Vinhomes Riverside", "cầu Chương Dương"] },
+    {
+      name: "Long Biên",
+      prefix: "quận",
+      landmarks: ["Aeon Mall Long Biên", "Vinhomes Riverside", "cầu Chương Dương"],
+    },
     { name: "Hoàn Kiếm", prefix: "quận", landmarks: ["hồ Gươm", "phố cổ", "chợ Đồng Xuân"] },
   ],
 };
@@ -115,7 +269,15 @@ interface RoomType {
   areas: number[];
 }
 
-/** Room types with rendering variants and plausible price (triệu) and area (m²) values. */
+/**
+ * Room types with rendering variants and plausible price (triệu) and area (m²) values.
+ *
+ * @example
+ * ```ts
+ * import { ROOM_TYPES } from "./gen_data.ts";
+ * console.log(Object.keys(ROOM_TYPES));
+ * ```
+ */
 export const ROOM_TYPES: Record<string, RoomType> = {
   "phòng trọ": {
     text: ["phòng trọ", "nhà trọ", "phòng trọ khép kín"],
@@ -150,16 +312,45 @@ export const ROOM_TYPES: Record<string, RoomType> = {
 };
 const TYPE_NAMES = Object.keys(ROOM_TYPES);
 
-/** Amenities (canonical name → listing variants, query variants), in rendering order. */
+/**
+ * Amenities (canonical name → listing variants, query variants), in rendering order.
+ *
+ * @example
+ * ```ts
+ * import { AMENITIES } from "./gen_data.ts";
+ * console.log(AMENITIES["WC riêng"].text); // ["wc riêng", "toilet riêng", ...]
+ * ```
+ */
 export const AMENITIES: Record<string, { text: string[]; query: string[] }> = {
-  "máy lạnh": { text: ["máy lạnh", "điều hòa", "máy lạnh"], query: ["có máy lạnh", "máy lạnh", "có điều hòa", "điều hòa"] },
-  "WC riêng": { text: ["wc riêng", "toilet riêng", "vệ sinh riêng", "WC riêng"], query: ["wc riêng", "toilet riêng", "vệ sinh riêng", "vs riêng"] },
-  "gác lửng": { text: ["gác lửng", "gác xép", "có gác"], query: ["có gác", "gác lửng", "có gác lửng"] },
-  "ban công": { text: ["ban công", "ban công thoáng", "ban công rộng"], query: ["có ban công", "ban công"] },
-  "máy giặt": { text: ["máy giặt", "máy giặt riêng", "máy giặt"], query: ["có máy giặt", "máy giặt"] },
+  "máy lạnh": {
+    text: ["máy lạnh", "điều hòa", "máy lạnh"],
+    query: ["có máy lạnh", "máy lạnh", "có điều hòa", "điều hòa"],
+  },
+  "WC riêng": {
+    text: ["wc riêng", "toilet riêng", "vệ sinh riêng", "WC riêng"],
+    query: ["wc riêng", "toilet riêng", "vệ sinh riêng", "vs riêng"],
+  },
+  "gác lửng": {
+    text: ["gác lửng", "gác xép", "có gác"],
+    query: ["có gác", "gác lửng", "có gác lửng"],
+  },
+  "ban công": {
+    text: ["ban công", "ban công thoáng", "ban công rộng"],
+    query: ["có ban công", "ban công"],
+  },
+  "máy giặt": {
+    text: ["máy giặt", "máy giặt riêng", "máy giặt"],
+    query: ["có máy giặt", "máy giặt"],
+  },
   "thang máy": { text: ["thang máy"], query: ["có thang máy", "thang máy"] },
-  "chỗ để xe": { text: ["chỗ để xe", "để xe miễn phí", "chỗ để xe rộng"], query: ["có chỗ để xe", "để xe free", "chỗ để xe"] },
-  "nội thất": { text: ["full nội thất", "nội thất đầy đủ", "đầy đủ nội thất"], query: ["full nội thất", "có nội thất", "đủ nội thất"] },
+  "chỗ để xe": {
+    text: ["chỗ để xe", "để xe miễn phí", "chỗ để xe rộng"],
+    query: ["có chỗ để xe", "để xe free", "chỗ để xe"],
+  },
+  "nội thất": {
+    text: ["full nội thất", "nội thất đầy đủ", "đầy đủ nội thất"],
+    query: ["full nội thất", "có nội thất", "đủ nội thất"],
+  },
 };
 const AMENITY_NAMES = Object.keys(AMENITIES);
 
@@ -219,13 +410,17 @@ function findLandmark(name: string): { city: string; district: District } {
 }
 
 function districtText(d: District, style: number): string {
-  if (d.num !== undefined) return at(["q{n}", "Q.{n}", "quận {n}", "Q{n}"], style).replace("{n}", `${d.num}`);
+  if (d.num !== undefined) {
+    return at(["q{n}", "Q.{n}", "quận {n}", "Q{n}"], style).replace("{n}", `${d.num}`);
+  }
   const p = d.prefix === "TP" ? "TP" : "quận";
   return at([`${p} ${d.name}`, `${p === "TP" ? "TP." : "Q."} ${d.name}`, d.name, d.name], style);
 }
 
 function districtQuery(d: District, style: number): string {
-  if (d.num !== undefined) return at(["q{n}", "quận {n}", "q{n}", "q.{n}"], style).replace("{n}", `${d.num}`);
+  if (d.num !== undefined) {
+    return at(["q{n}", "quận {n}", "q{n}", "q.{n}"], style).replace("{n}", `${d.num}`);
+  }
   const name = d.name.toLowerCase();
   return at([name, `quận ${name}`, name, `q ${name}`], style);
 }
@@ -234,7 +429,15 @@ function tenths(p: number): number {
   return Math.round(p * 10);
 }
 
-/** Render a price in triệu in one of four common styles: 3tr5, 3,5 triệu, 3.500.000đ, 3.5tr. */
+/**
+ * Render a price in triệu in one of four common styles: 3tr5, 3,5 triệu, 3.500.000đ, 3.5tr.
+ *
+ * @example
+ * ```ts
+ * import { priceText } from "./gen_data.ts";
+ * console.log([0, 1, 2, 3].map((s) => priceText(3.5, s))); // 3tr5, 3,5 triệu, 3.500.000đ, 3.5tr
+ * ```
+ */
 export function priceText(p: number, style: number): string {
   const t = tenths(p);
   const whole = Math.floor(t / 10);
@@ -257,7 +460,9 @@ function areaText(a: number, style: number): string {
 }
 
 function amenityText(f: Features, style: number, sep: string): string {
-  return AMENITY_NAMES.filter((a) => f.amenities.includes(a)).map((a) => at(AMENITIES[a].text, style))
+  return AMENITY_NAMES.filter((a) => f.amenities.includes(a)).map((a) =>
+    at(AMENITIES[a].text, style)
+  )
     .join(sep);
 }
 
@@ -273,13 +478,19 @@ function cap(s: string): string {
 const TEMPLATES: ((f: Features, s: Style) => string)[] = [
   (f, s) =>
     `Cho thuê ${T(f, s)} ${D(f, s)}, ${C(f, s)}. Diện tích ${A(f, s)}, giá ${P(f, s)}/tháng. ` +
-    `Tiện ích: ${amenityText(f, s.amenity, ", ")}. ${cap(rulesText(f, s.rule))}. Gần ${f.landmark}.`,
+    `Tiện ích: ${amenityText(f, s.amenity, ", ")}. ${
+      cap(rulesText(f, s.rule))
+    }. Gần ${f.landmark}.`,
   (f, s) =>
     `${cap(T(f, s))} ${D(f, s)} ${C(f, s)} giá chỉ ${P(f, s)}, ${A(f, s)}, ` +
-    `${amenityText(f, s.amenity, ", ")}, ${rulesText(f, s.rule)}. Cách ${f.landmark} ${M(s)} phút đi bộ.`,
+    `${amenityText(f, s.amenity, ", ")}, ${rulesText(f, s.rule)}. Cách ${f.landmark} ${
+      M(s)
+    } phút đi bộ.`,
   (f, s) =>
     `[${D(f, s)}] Còn trống ${T(f, s)} ${A(f, s)} - ${P(f, s)}/tháng - ` +
-    `${amenityText(f, s.amenity, " - ")} - ${rulesText(f, s.rule)} - gần ${f.landmark} (${C(f, s)}), ib mình nha`,
+    `${amenityText(f, s.amenity, " - ")} - ${rulesText(f, s.rule)} - gần ${f.landmark} (${
+      C(f, s)
+    }), ib mình nha`,
   (f, s) =>
     `Chính chủ cho thuê ${T(f, s)} mới xây tại ${D(f, s)}, ${C(f, s)}, gần ${f.landmark}. ` +
     `Giá thuê: ${P(f, s)}. DT: ${A(f, s)}. Có ${amenityText(f, s.amenity, ", ")}. ` +
@@ -289,7 +500,9 @@ const TEMPLATES: ((f: Features, s: Style) => string)[] = [
     `${rulesText(f, s.rule)}. Giá ${P(f, s)}. Vị trí gần ${f.landmark}, đi lại thuận tiện.`,
   (f, s) =>
     `Trống ${T(f, s)} cuối tháng ở ${D(f, s)} (${C(f, s)}), ${M(s)} phút tới ${f.landmark}. ` +
-    `${A(f, s)}, ${P(f, s)}/th. ${cap(amenityText(f, s.amenity, ", "))}. ${cap(rulesText(f, s.rule))}.`,
+    `${A(f, s)}, ${P(f, s)}/th. ${cap(amenityText(f, s.amenity, ", "))}. ${
+      cap(rulesText(f, s.rule))
+    }.`,
 ];
 
 function T(f: Features, s: Style): string {
@@ -330,7 +543,15 @@ function randomStyle(rng: Rng): Style {
   };
 }
 
-/** Lowercase-insensitive Vietnamese without diacritics ("phòng trọ" → "phong tro"). */
+/**
+ * Lowercase-insensitive Vietnamese without diacritics ("phòng trọ" → "phong tro").
+ *
+ * @example
+ * ```ts
+ * import { stripDiacritics } from "./gen_data.ts";
+ * console.log(stripDiacritics("phòng trọ đống đa")); // "phong tro dong da"
+ * ```
+ */
 export function stripDiacritics(s: string): string {
   return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/đ/g, "d").replace(/Đ/g, "D")
     .normalize("NFC");
@@ -451,7 +672,10 @@ function makeQuery(f: Features, rng: Rng): { query: string; constraints: Constra
   }
   if (has("city")) {
     c.city = f.city;
-    parts.push({ slot: 1, text: rng.pick(["ở ", "tại ", "", "khu vực "]) + at(CITY_QUERY[f.city], ds) });
+    parts.push({
+      slot: 1,
+      text: rng.pick(["ở ", "tại ", "", "khu vực "]) + at(CITY_QUERY[f.city], ds),
+    });
   }
   if (has("landmark")) {
     c.landmark = f.landmark;
@@ -462,7 +686,7 @@ function makeQuery(f: Features, rng: Rng): { query: string; constraints: Constra
     c.room_type = f.room_type;
     parts.push({ slot: 0, text: rng.pick(ROOM_TYPES[f.room_type].query) });
   } else {
-    parts.push({ slot: 0, text: rng.pick(["phòng", "phòng", "chỗ ở", "phòng cho thuê", ""]) });
+    parts.push({ slot: 0, text: rng.pick(["phòng", "phòng", "chỗ ở", "phòng trống", ""]) });
   }
   if (has("price")) {
     const ps = rng.int(4);
@@ -479,14 +703,21 @@ function makeQuery(f: Features, rng: Rng): { query: string; constraints: Constra
     } else if (form < 0.8) {
       const mid = Math.round(t / 5) * 5 / 10;
       c.price = { min: Math.max(0, mid - 0.5), max: mid + 0.5 };
-      parts.push({ slot: 2, text: rng.pick(["khoảng ", "tầm ", "giá tầm ", "giá khoảng "]) + pq(mid) });
+      parts.push({
+        slot: 2,
+        text: rng.pick(["khoảng ", "tầm ", "giá tầm ", "giá khoảng "]) + pq(mid),
+      });
     } else {
       const lo = Math.max(0.5, Math.floor(t / 10) - rng.int(2));
       const hi = Math.max(lo + 1, Math.ceil(t / 10)) + rng.int(2);
       c.price = { min: lo, max: hi };
       parts.push({
         slot: 2,
-        text: rng.pick([`từ ${pq(lo)} đến ${pq(hi)}`, `${pq(lo)} - ${pq(hi)}`, `giá ${pq(lo)}-${pq(hi)}`]),
+        text: rng.pick([
+          `từ ${pq(lo)} đến ${pq(hi)}`,
+          `${pq(lo)} - ${pq(hi)}`,
+          `giá ${pq(lo)}-${pq(hi)}`,
+        ]),
       });
     }
   }
@@ -497,7 +728,12 @@ function makeQuery(f: Features, rng: Rng): { query: string; constraints: Constra
     const unit = rng.pick(["m2", "m2", "m²", "m"]);
     parts.push({
       slot: 3,
-      text: rng.pick([`trên ${min}${unit}`, `rộng ${min}${unit} trở lên`, `>${min}${unit}`, `dt trên ${min}${unit}`]),
+      text: rng.pick([
+        `trên ${min}${unit}`,
+        `rộng ${min}${unit} trở lên`,
+        `>${min}${unit}`,
+        `dt trên ${min}${unit}`,
+      ]),
     });
   }
   const amen = chosen.filter((a) => a.kind === "amenity").map((a) => (a as { name: string }).name);
@@ -511,11 +747,21 @@ function makeQuery(f: Features, rng: Rng): { query: string; constraints: Constra
     parts.push({ slot: 5, text: rng.pick(RULE_QUERY[rule.name]) });
   }
   // Colloquial order: mostly "type location price extras", sometimes price before location.
-  if (rng.next() < 0.25) for (const p of parts) if (p.slot === 2) p.slot = 0.5;
+  if (rng.next() < 0.25) { for (const p of parts) if (p.slot === 2) p.slot = 0.5; }
   parts.sort((a, b) => a.slot - b.slot);
   const words = parts.map((p) => p.text).filter((t) => t !== "");
   let query = words.join(rng.next() < 0.8 ? " " : ", ");
-  const prefix = rng.pick(["", "", "", "tìm ", "cần thuê ", "cần tìm ", "thuê ", "ai có ", "tìm gấp "]);
+  const prefix = rng.pick([
+    "",
+    "",
+    "",
+    "tìm ",
+    "cần thuê ",
+    "cần tìm ",
+    "thuê ",
+    "ai có ",
+    "tìm gấp ",
+  ]);
   const suffix = rng.pick(["", "", "", "", " ạ", " nha", " gấp", " ko ạ"]);
   query = prefix + query + suffix;
   query = query.toLowerCase();
@@ -550,7 +796,9 @@ function conform(c: Constraints, rng: Rng): Features | null {
       f.landmark = c.landmark;
     }
     if (c.price) {
-      const ok = rt.prices.filter((p) => violations({ ...f, price: p }, { price: c.price }).length === 0);
+      const ok = rt.prices.filter((p) =>
+        violations({ ...f, price: p }, { price: c.price }).length === 0
+      );
       if (ok.length === 0) continue;
       f.price = rng.pick(ok);
     }
@@ -601,8 +849,8 @@ function perturb(f: Features, c: Constraints, key: string, rng: Rng): Features |
       const lo = c.price!.min !== undefined ? tenths(c.price!.min) : undefined;
       const hi = c.price!.max !== undefined ? tenths(c.price!.max) : undefined;
       const opts: number[] = [];
-      if (hi !== undefined) for (const d of [5, 10, 15, 20, 30]) opts.push(hi + d);
-      if (lo !== undefined) for (const d of [5, 10, 15]) if (lo - d >= 5) opts.push(lo - d);
+      if (hi !== undefined) { for (const d of [5, 10, 15, 20, 30]) opts.push(hi + d); }
+      if (lo !== undefined) { for (const d of [5, 10, 15]) if (lo - d >= 5) opts.push(lo - d); }
       const cand = opts.filter((x) => x !== t);
       if (cand.length === 0) return null;
       g.price = rng.pick(cand) / 10;
@@ -639,7 +887,16 @@ function perturb(f: Features, c: Constraints, key: string, rng: Rng): Features |
 
 /** Feature names a query constrains (in a fixed order). */
 function constrainedKeys(c: Constraints): string[] {
-  const order = ["city", "district", "landmark", "price", "area", "room_type", "amenities", "rules"];
+  const order = [
+    "city",
+    "district",
+    "landmark",
+    "price",
+    "area",
+    "room_type",
+    "amenities",
+    "rules",
+  ];
   return order.filter((k) => (c as Record<string, unknown>)[k] !== undefined);
 }
 
@@ -677,7 +934,16 @@ function makeNegatives(
 // ---------------------------------------------------------------------------------------------
 // Generation
 
-/** Options of {@link generate}. */
+/**
+ * Options of {@link generate}.
+ *
+ * @example
+ * ```ts
+ * import { generate, type GenerateOptions } from "./gen_data.ts";
+ * const opts: GenerateOptions = { count: 10, seed: 42 };
+ * console.log(generate(opts).length);
+ * ```
+ */
 export interface GenerateOptions {
   /** Number of examples. */
   count: number;
@@ -744,7 +1010,16 @@ export function generate(opts: GenerateOptions): string {
   },\n  "examples": [\n${lines.join(",\n")}\n  ]\n}\n`;
 }
 
-/** The `gen-data` command line. */
+/**
+ * The `gen-data` command line.
+ *
+ * @example
+ * ```ts
+ * import { GEN_DATA_COMMAND } from "./gen_data.ts";
+ * import { helpText } from "../lib/cli.ts";
+ * console.log(helpText(GEN_DATA_COMMAND));
+ * ```
+ */
 export const GEN_DATA_COMMAND: CommandSpec = {
   name: "gen-data",
   usage: "deno task gen-data [--count N] [--seed S] [--out PATH]",
