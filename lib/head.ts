@@ -15,7 +15,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "./rng.ts";
 
-/** How the head's weight is initialised. */
+/**
+ * How the head's weight is initialised.
+ *
+ * @example
+ * ```ts
+ * import type { HeadInit } from "./head.ts";
+ * const init: HeadInit = "orthogonal";
+ * ```
+ */
 export type HeadInit = "orthogonal" | "pca";
 
 /**
@@ -335,8 +343,8 @@ function gramSchmidtRows(m: Float64Array, rows: number, cols: number): void {
  *
  * Method: covariance `C = XcᵀXc / (n-1)` (tfjs, explicit transpose), plus a
  * tiny ridge so `C` is full rank, then seeded subspace iteration `Q ← orth(C Q)`
- * with a shifted Cholesky QR (float64 Cholesky of the `k × k` Gram matrix in
- * JS), finished by two unshifted Cholesky QR passes. Like Gram–Schmidt,
+ * with a Cholesky QR (Gram matrix and Cholesky in float64 JS, matmuls in
+ * tfjs), finished by two more Cholesky QR passes for float32 orthonormality. Like Gram–Schmidt,
  * Cholesky QR keeps column `j` in the span of the first `j` columns, so the
  * columns converge to the eigenvectors in order.
  *
@@ -372,12 +380,12 @@ export function pcaDirections(
   let q = tf.tensor2d(start, [dim, k]);
   try {
     for (let it = 0; it < iterations; it++) {
-      const next = tf.tidy(() => choleskyQR(tf.matMul(cov, q), true));
+      const next = tf.tidy(() => choleskyQR(tf.matMul(cov, q)));
       q.dispose();
       q = next;
     }
     for (let pass = 0; pass < 2; pass++) {
-      const next = tf.tidy(() => choleskyQR(q, false));
+      const next = tf.tidy(() => choleskyQR(q));
       q.dispose();
       q = next;
     }
@@ -390,16 +398,28 @@ export function pcaDirections(
 }
 
 /**
- * One (optionally shifted) Cholesky QR pass: columns of `z` [m,k] scaled to
- * unit norm, `G = ZᵀZ (+ shift I) = RᵀR`, return `Z R⁻¹`.
+ * One Cholesky QR pass: columns of `z` [m,k] scaled to unit norm, the Gram
+ * matrix `G = ZᵀZ` accumulated in float64 in JS (a float32 Gram matrix loses
+ * everything beyond κ(Z) ≈ 3000), `G = RᵀR`, return `Z R⁻¹` (float32 matmul).
  */
-function choleskyQR(z: tf.Tensor2D, shift: boolean): tf.Tensor2D {
-  const k = z.shape[1];
+function choleskyQR(z: tf.Tensor2D): tf.Tensor2D {
+  const [m, k] = z.shape;
   const norms = tf.sqrt(tf.add(tf.sum(tf.square(z), 0, true), 1e-30));
   const zs = tf.div(z, norms) as tf.Tensor2D;
-  const g = Float64Array.from(tf.matMul(tf.transpose(zs), zs).dataSync());
-  // Shift for float32 round-off in G (columns are unit norm, so ‖G‖ ≤ k).
-  if (shift) { for (let i = 0; i < k; i++) g[i * k + i] += 1e-5 * k; }
+  const zd = zs.dataSync() as Float32Array;
+  const g = new Float64Array(k * k);
+  const row = new Float64Array(k);
+  for (let r = 0; r < m; r++) {
+    for (let a = 0; a < k; a++) row[a] = zd[r * k + a];
+    for (let a = 0; a < k; a++) {
+      const va = row[a];
+      if (va === 0) continue;
+      const ga = a * k;
+      for (let b = a; b < k; b++) g[ga + b] += va * row[b];
+    }
+  }
+  // Tiny ridge: a rank-deficient Z (e.g. k above the data rank) stays factorable.
+  for (let i = 0; i < k; i++) g[i * k + i] += 1e-10;
   const rInv = upperInverse(cholesky(g, k), k);
   return tf.matMul(zs, tf.tensor2d(Float32Array.from(rInv), [k, k]));
 }
@@ -410,11 +430,11 @@ function cholesky(g: Float64Array, k: number): Float64Array {
   for (let j = 0; j < k; j++) {
     let d = g[j * k + j];
     for (let p = 0; p < j; p++) d -= r[p * k + j] * r[p * k + j];
-    if (!(d > 0)) d = 1e-12; // rank-deficient column: keep going, QR passes recover
+    if (!(d > 1e-10)) d = 1e-10; // rank-deficient column: keep going, later passes recover
     const rjj = Math.sqrt(d);
     r[j * k + j] = rjj;
     for (let i = j + 1; i < k; i++) {
-      let s = g[j * k + i];
+      let s = g[j * k + i]; // upper triangle of G
       for (let p = 0; p < j; p++) s -= r[p * k + j] * r[p * k + i];
       r[j * k + i] = s / rjj;
     }

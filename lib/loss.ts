@@ -37,7 +37,16 @@
 
 import * as tf from "@tensorflow/tfjs";
 
-/** How a hard negative's weight enters the loss. */
+/**
+ * How a hard negative's weight enters the loss: "exp" (`w · exp(s)`, correct)
+ * or "logit" (`exp(w · s)`, the original bug).
+ *
+ * @example
+ * ```ts
+ * import type { Weighting } from "./loss.ts";
+ * const weighting: Weighting = "exp";
+ * ```
+ */
 export type Weighting = "exp" | "logit";
 
 /**

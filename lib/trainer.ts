@@ -232,7 +232,7 @@ function batchLoss(
     [tf.gather(all, b.q), tf.gather(all, b.p), tf.gather(all, b.n)],
     0,
   ) as tf.Tensor2D;
-  const y = head.apply(x);
+  const y = head.apply(x, { inputGrad: false });
   const q = y.slice([0, 0], [b.size, -1]);
   const p = y.slice([b.size, 0], [b.size, -1]);
   const hn = y.slice([2 * b.size, 0], [b.size * k, -1]).reshape([b.size, k, -1]) as tf.Tensor3D;
