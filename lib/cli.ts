@@ -208,7 +208,19 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
       Deno.exit(2);
     }
     console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
-    if (Deno.env.get("DEBUG")) console.error(err);
+    if (debugEnabled()) console.error(err);
     Deno.exit(1);
+  }
+}
+
+/** True when `DEBUG` is set and readable (no permission prompt or error otherwise). */
+function debugEnabled(): boolean {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: "DEBUG" }).state !== "granted") {
+      return false;
+    }
+    return Boolean(Deno.env.get("DEBUG"));
+  } catch {
+    return false;
   }
 }

@@ -10,17 +10,41 @@
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
+import type * as ort from "onnxruntime-node";
 import { createHash } from "node:crypto";
 import { exists, join } from "./fs.ts";
 import { countInitializerParams } from "./onnx_build.ts";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer.ts";
 
-/** Where the offline default model lives. */
+/**
+ * Where the offline default model lives.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MODEL_DIR, loadEncoder } from "./encoder.ts";
+ * const enc = await loadEncoder(DEFAULT_MODEL_DIR);
+ * ```
+ */
 export const DEFAULT_MODEL_DIR = "data/models/lexical-1024";
-/** The offline default model's name (its `encoder.json` `name`). */
+/**
+ * The offline default model's name (its `encoder.json` `name`).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MODEL_NAME } from "./encoder.ts";
+ * console.log(DEFAULT_MODEL_NAME); // "lexical-1024"
+ * ```
+ */
 export const DEFAULT_MODEL_NAME = "lexical-1024";
-/** Where `deno task fetch-model` puts BGE-M3. */
+/**
+ * Where `deno task fetch-model` puts BGE-M3.
+ *
+ * @example
+ * ```ts
+ * import { BGE_M3_DIR, loadEncoder } from "./encoder.ts";
+ * const enc = await loadEncoder(BGE_M3_DIR); // after `deno task fetch-model`
+ * ```
+ */
 export const BGE_M3_DIR = "data/models/bge-m3";
 
 /** `encoder.json`: how to run and pool a model. */
@@ -63,13 +87,28 @@ export interface Encoder {
   fingerprint: string;
   /** Number of parameters in the ONNX initializers (floating-point tensors). */
   paramCount(): Promise<number>;
-  /** Encode texts; results are in input order. */
+  /**
+   * Encode texts; results are in input order. `truncated` counts texts cut to
+   * `maxLength` (this implementation also lists them in `truncatedIndices`).
+   */
   encode(texts: string[], opts?: EncodeOptions): Promise<Embeddings & { truncated: number }>;
   /** Release the ONNX Runtime session (if one was created). */
   dispose(): Promise<void>;
 }
 
-/** A problem with a model folder; the message names the path and the fix. */
+/**
+ * A problem with a model folder; the message names the path and the fix.
+ *
+ * @example
+ * ```ts
+ * import { EncoderError, loadEncoder } from "./encoder.ts";
+ * try {
+ *   await loadEncoder("data/models/missing");
+ * } catch (err) {
+ *   if (err instanceof EncoderError) console.error(err.message);
+ * }
+ * ```
+ */
 export class EncoderError extends Error {
   constructor(message: string) {
     super(message);
@@ -92,7 +131,7 @@ export function howToGetModel(dir: string): string {
     return "Build the offline default model with `deno task build-model`.";
   }
   if (/bge-m3/i.test(d)) {
-    return "Download BGE-M3 with `deno task fetch-model` (see README, \"Using the real BGE-M3\").";
+    return 'Download BGE-M3 with `deno task fetch-model` (see README, "Using the real BGE-M3").';
   }
   return "Get BGE-M3 with `deno task fetch-model` (into data/models/bge-m3), or build the " +
     "offline default model with `deno task build-model` (data/models/lexical-1024).";
@@ -144,7 +183,9 @@ export async function readEncoderConfig(dir: string): Promise<EncoderConfig> {
     Number.isInteger(c.maxLength) && (c.maxLength as number) >= 3,
     "an integer >= 3",
   );
-  if (c.queryPrefix !== undefined) field("queryPrefix", typeof c.queryPrefix === "string", "a string");
+  if (c.queryPrefix !== undefined) {
+    field("queryPrefix", typeof c.queryPrefix === "string", "a string");
+  }
   return {
     name: c.name as string,
     dim: c.dim as number,
@@ -255,7 +296,9 @@ export function l2NormalizeRows(data: Float32Array, dim: number): Float32Array {
  * console.log(describeEncoder(await loadEncoder()));
  * ```
  */
-export function describeEncoder(enc: Pick<Encoder, "name" | "dir" | "dim" | "fingerprint">): string {
+export function describeEncoder(
+  enc: Pick<Encoder, "name" | "dir" | "dim" | "fingerprint">,
+): string {
   const standIn = enc.name === DEFAULT_MODEL_NAME
     ? " (offline lexical stand-in, NOT BGE-M3; see README)"
     : "";
@@ -267,7 +310,17 @@ export function describeEncoder(enc: Pick<Encoder, "name" | "dir" | "dim" | "fin
 const KNOWN_INPUTS = ["input_ids", "attention_mask", "token_type_ids"];
 const HIDDEN_OUTPUTS = ["last_hidden_state", "token_embeddings"];
 
+type Ort = typeof import("onnxruntime-node");
+
+/** `onnxruntime-node`, imported on first use so that loading an encoder needs no FFI. */
+let ortModule: Promise<Ort> | undefined;
+function loadOrt(): Promise<Ort> {
+  ortModule ??= import("onnxruntime-node");
+  return ortModule;
+}
+
 interface SessionInfo {
+  ort: Ort;
   session: ort.InferenceSession;
   inputTypes: Map<string, "int64" | "int32">;
   output: string;
@@ -310,6 +363,7 @@ class OnnxEncoder implements Encoder {
 
   async #createSession(): Promise<SessionInfo> {
     const path = this.modelPath;
+    const ort = await loadOrt();
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(path, {
@@ -338,7 +392,11 @@ class OnnxEncoder implements Encoder {
     for (const m of inputs) {
       if (!m.isTensor || (m.type !== "int64" && m.type !== "int32")) {
         await session.release();
-        fail(`${path}: input ${m.name} must be an int64 or int32 tensor; the model has: ${describe(inputs)}`);
+        fail(
+          `${path}: input ${m.name} must be an int64 or int32 tensor; the model has: ${
+            describe(inputs)
+          }`,
+        );
       }
       inputTypes.set(m.name, m.type);
     }
@@ -379,25 +437,26 @@ class OnnxEncoder implements Encoder {
         );
       }
     }
-    return { session, inputTypes, output };
+    return { ort, session, inputTypes, output };
   }
 
   async encode(
     texts: string[],
     opts: EncodeOptions = {},
-  ): Promise<Embeddings & { truncated: number }> {
+  ): Promise<Embeddings & { truncated: number; truncatedIndices: number[] }> {
     const batchSize = Math.max(1, opts.batchSize ?? 32);
     const n = texts.length;
     const dim = this.dim;
     const data = new Float32Array(n * dim);
-    if (n === 0) return { dim, data, truncated: 0 };
-    const { session, inputTypes, output } = await this.#openSession();
+    if (n === 0) return { dim, data, truncated: 0, truncatedIndices: [] };
+    opts.onProgress?.(0, n);
+    const { ort, session, inputTypes, output } = await this.#openSession();
     const ids: number[][] = new Array(n);
-    let truncated = 0;
+    const truncatedIndices: number[] = [];
     for (let i = 0; i < n; i++) {
       const t = this.tokenizer.encode(texts[i], this.config.maxLength);
       ids[i] = t.ids;
-      if (t.truncated) truncated++;
+      if (t.truncated) truncatedIndices.push(i);
     }
     const order = Array.from({ length: n }, (_, i) => i)
       .sort((a, b) => ids[a].length - ids[b].length || a - b);
@@ -439,7 +498,7 @@ class OnnxEncoder implements Encoder {
       opts.onProgress?.(done, n);
     }
     if (this.config.normalize) l2NormalizeRows(data, dim);
-    return { dim, data, truncated };
+    return { dim, data, truncated: truncatedIndices.length, truncatedIndices };
   }
 
   #pool(
@@ -472,7 +531,9 @@ class OnnxEncoder implements Encoder {
       return;
     }
     if (dims.length !== 3 || dims[0] !== b || dims[1] !== len) {
-      fail(`${this.modelPath}: output ${output} has shape [${dims}], expected [${b}, ${len}, ${dim}]`);
+      fail(
+        `${this.modelPath}: output ${output} has shape [${dims}], expected [${b}, ${len}, ${dim}]`,
+      );
     }
     if (this.config.pooling === "cls") {
       rows.forEach((r, k) => data.set(src.subarray(k * len * dim, k * len * dim + dim), r * dim));
@@ -524,12 +585,16 @@ export async function loadEncoder(dir: string = DEFAULT_MODEL_DIR): Promise<Enco
   try {
     st = await Deno.stat(dir);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) fail(`Model folder not found: ${dir}. ${howToGetModel(dir)}`);
+    if (err instanceof Deno.errors.NotFound) {
+      fail(`Model folder not found: ${dir}. ${howToGetModel(dir)}`);
+    }
     throw err;
   }
   if (!st.isDirectory) fail(`Model path is not a folder: ${dir}. ${howToGetModel(dir)}`);
   for (const f of ["model.onnx", "tokenizer.json", "encoder.json"]) {
-    if (!(await exists(join(dir, f)))) fail(`Model file missing: ${join(dir, f)}. ${howToGetModel(dir)}`);
+    if (!(await exists(join(dir, f)))) {
+      fail(`Model file missing: ${join(dir, f)}. ${howToGetModel(dir)}`);
+    }
   }
   const config = await readEncoderConfig(dir);
   const tokenizer = await loadTokenizer(dir);

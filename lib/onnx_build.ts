@@ -13,7 +13,15 @@ import onnxProto from "onnx-proto";
 
 const { onnx } = onnxProto;
 
-/** ONNX element types used here (`onnx.TensorProto.DataType`). */
+/**
+ * ONNX element types used here (`onnx.TensorProto.DataType`).
+ *
+ * @example
+ * ```ts
+ * import { DataType, valueInfo } from "./onnx_build.ts";
+ * const ids = valueInfo("input_ids", DataType.INT64, ["batch", "sequence"]);
+ * ```
+ */
 export const DataType = { FLOAT: 1, INT32: 6, INT64: 7 } as const;
 
 /** One ONNX element type code from {@link DataType}. */

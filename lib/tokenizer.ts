@@ -125,10 +125,26 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
   }
 }
 
-/** The word-start marker of SentencePiece / Metaspace. */
+/**
+ * The word-start marker of SentencePiece / Metaspace.
+ *
+ * @example
+ * ```ts
+ * import { METASPACE } from "./tokenizer.ts";
+ * console.log(METASPACE + "phòng"); // "▁phòng"
+ * ```
+ */
 export const METASPACE = "\u2581";
 
-/** Special tokens in XLM-R order: `<s>`=0, `<pad>`=1, `</s>`=2, `<unk>`=3. */
+/**
+ * Special tokens in XLM-R order: `<s>`=0, `<pad>`=1, `</s>`=2, `<unk>`=3.
+ *
+ * @example
+ * ```ts
+ * import { SPECIAL_TOKENS } from "./tokenizer.ts";
+ * console.log(SPECIAL_TOKENS.indexOf("</s>")); // 2
+ * ```
+ */
 export const SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>"] as const;
 
 /** Lower-case Vietnamese vowels; each also takes the five tone marks. */
@@ -159,7 +175,15 @@ export function fallbackCharacters(): string[] {
   return [...chars];
 }
 
-/** Normalise like the default tokenizer: NFKC, then lowercase. */
+/**
+ * Normalise like the default tokenizer: NFKC, then lowercase.
+ *
+ * @example
+ * ```ts
+ * import { normalizeLexical } from "./tokenizer.ts";
+ * console.log(normalizeLexical("PHÒNG Trọ")); // "phòng trọ"
+ * ```
+ */
 export function normalizeLexical(text: string): string {
   return text.normalize("NFKC").toLowerCase();
 }

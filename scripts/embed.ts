@@ -1,0 +1,81 @@
+/**
+ * `deno task embed [--data FILE] [--model DIR] [--batch-size N] [--cache DIR]`:
+ * precompute the dataset's embeddings into the cache, so training and
+ * evaluation encode nothing. A second run encodes 0 texts.
+ *
+ * @module
+ */
+import { DEFAULT_CACHE_ROOT, embedTexts } from "../lib/cache.ts";
+import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
+import { ensureDefaultModel } from "../lib/default_model.ts";
+import { DEFAULT_MODEL_DIR, describeEncoder, loadEncoder } from "../lib/encoder.ts";
+import { Progress } from "../lib/progress.ts";
+
+/**
+ * The command line of `deno task embed`.
+ *
+ * @example
+ * ```ts
+ * import { helpText } from "../lib/cli.ts";
+ * import { EMBED_COMMAND } from "./embed.ts";
+ * console.log(helpText(EMBED_COMMAND));
+ * ```
+ */
+export const EMBED_COMMAND: CommandSpec = {
+  name: "embed",
+  usage: "deno task embed [--data FILE] [--model DIR] [--batch-size N] [--cache DIR]",
+  description: "Precompute the dataset's embeddings into the embedding cache.",
+  flags: {
+    data: {
+      type: "string",
+      help: "dataset (.json native or .jsonl)",
+      default: "data/gen-data-set.json",
+    },
+    model: { type: "string", help: "encoder model folder", default: DEFAULT_MODEL_DIR },
+    "batch-size": { type: "int", help: "texts per ONNX run", default: 32, min: 1 },
+    cache: { type: "string", help: "cache root", default: DEFAULT_CACHE_ROOT },
+  },
+};
+
+async function main() {
+  const { flags, help } = parseCommand(Deno.args, EMBED_COMMAND);
+  if (help) return console.log(helpText(EMBED_COMMAND));
+  const modelDir = (flags.model as string | undefined) ?? await ensureDefaultModel();
+  const encoder = await loadEncoder(modelDir);
+  console.log(describeEncoder(encoder));
+  const dataPath = (flags.data as string | undefined) ?? "data/gen-data-set.json";
+  const cacheRoot = (flags.cache as string | undefined) ?? DEFAULT_CACHE_ROOT;
+  const ds = await loadDataset(dataPath);
+  const prefix = encoder.config.queryPrefix ?? "";
+  const texts = prefix
+    ? [
+      ...new Set([
+        ...uniqueTexts(ds.examples, { kind: "queries" }).map((q) => prefix + q),
+        ...uniqueTexts(ds.examples, { kind: "passages" }),
+      ]),
+    ]
+    : uniqueTexts(ds.examples);
+  console.log(`Dataset: ${dataPath}: ${ds.examples.length} examples, ${texts.length} unique texts`);
+  let bar: Progress | undefined;
+  const t0 = performance.now();
+  const r = await embedTexts(encoder, texts, {
+    cacheRoot,
+    batchSize: flags.batchSize as number | undefined,
+    onProgress: (done, total) => {
+      bar ??= new Progress(total, { label: "embed", unit: "texts" });
+      bar.update(done);
+    },
+  });
+  bar?.finish();
+  const secs = (performance.now() - t0) / 1000;
+  const rate = r.misses > 0 ? `, ${(r.misses / secs).toFixed(1)} texts/s` : "";
+  console.log(`Cache: ${cacheRoot}/${encoder.fingerprint}: hits ${r.hits}, misses ${r.misses}`);
+  console.log(
+    `Encoded ${r.misses} texts in ${secs.toFixed(2)} s${rate}; ${r.truncated} truncated to ` +
+      `${encoder.config.maxLength} tokens`,
+  );
+  await encoder.dispose();
+}
+
+if (import.meta.main) await runMain(main);
