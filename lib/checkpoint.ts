@@ -6,7 +6,7 @@
  * @module
  */
 import type { TrainConfig } from "./config.ts";
-import { atomicWrite, atomicWriteJson, exists, join } from "./fs.ts";
+import { atomicWrite, atomicWriteJson, dirname, exists, join } from "./fs.ts";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";
 
 /** Format tag of `config.json`. */
@@ -234,8 +234,8 @@ export async function readRunInfo(dir: string): Promise<RunInfo> {
  * console.log((await readMetrics("checkpoints/latest")).length);
  * ```
  */
-export async function readMetrics(dir: string): Promise<EpochRecord[]> {
-  const path = join(dir, "metrics.jsonl");
+export async function readMetrics(runDir: string): Promise<EpochRecord[]> {
+  const path = join(await resolveRunDir(runDir), "metrics.jsonl");
   const text = await Deno.readTextFile(path);
   return text.split("\n").filter((l) => l.trim() !== "").map((line, i) => {
     try {
@@ -259,7 +259,7 @@ export async function readMetrics(dir: string): Promise<EpochRecord[]> {
  * ```
  */
 export async function loadCheckpoint(
-  dir: string,
+  runDir: string,
   opts: {
     which?: "best" | "final" | "interrupted";
     fingerprint?: string;
@@ -267,6 +267,7 @@ export async function loadCheckpoint(
     onWarning?: (msg: string) => void;
   } = {},
 ): Promise<LoadedCheckpoint> {
+  const dir = await resolveRunDir(runDir);
   const info = await readRunInfo(dir);
   const which = opts.which ?? "best";
   if (opts.fingerprint && opts.fingerprint !== info.encoder.fingerprint) {
@@ -304,7 +305,10 @@ export async function loadCheckpoint(
 }
 
 /**
- * Point `<root>/latest` at `dir` (a relative symlink, replaced atomically).
+ * Record `dir` as the newest run: `<root>/latest` is a small text file that
+ * holds the run directory's name (a pointer file rather than a symlink, so
+ * that tasks need only path-scoped write permission). Every command that
+ * takes `--checkpoint` accepts it, see {@link resolveRunDir}.
  *
  * @example
  * ```ts
@@ -314,9 +318,40 @@ export async function loadCheckpoint(
  */
 export async function updateLatest(root: string, dir: string): Promise<void> {
   const name = dir.replace(/\/+$/, "").split("/").pop()!;
-  const link = join(root, "latest");
-  const tmp = `${link}.${Deno.pid}.tmp`;
-  await Deno.remove(tmp).catch(() => {});
-  await Deno.symlink(name, tmp);
-  await Deno.rename(tmp, link);
+  await atomicWrite(join(root, "latest"), name + "\n");
+}
+
+/**
+ * Resolve a `--checkpoint` argument: a checkpoint directory as is, or a
+ * pointer file such as `checkpoints/latest` (holding a run directory name,
+ * relative to the file's own directory) to the directory it names.
+ *
+ * @example
+ * ```ts
+ * import { resolveRunDir } from "./checkpoint.ts";
+ * console.log(await resolveRunDir("checkpoints/latest")); // "checkpoints/2026-..."
+ * ```
+ */
+export async function resolveRunDir(path: string): Promise<string> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new CheckpointError(
+        `checkpoint not found: ${path} (train one with deno task train, or pass --checkpoint DIR)`,
+      );
+    }
+    throw err;
+  }
+  if (stat.isDirectory) return path;
+  const name = (await Deno.readTextFile(path)).trim();
+  if (!name || name.includes("\n")) {
+    throw new CheckpointError(`${path}: not a checkpoint directory or a pointer to one`);
+  }
+  const target = name.startsWith("/") ? name : join(dirname(path), name);
+  if (!await exists(join(target, "config.json"))) {
+    throw new CheckpointError(`${path} points to ${target}, which is not a checkpoint directory`);
+  }
+  return target;
 }
