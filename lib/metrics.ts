@@ -12,8 +12,18 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
+import type * as Tf from "@tensorflow/tfjs";
+
+/** tfjs and its wasm backend, loaded on first use (the rank metrics don't need them). */
+let tfModule: Promise<typeof Tf> | undefined;
+function loadTf(): Promise<typeof Tf> {
+  tfModule ??= (async () => {
+    const tf = await import("@tensorflow/tfjs");
+    await import("@tensorflow/tfjs-backend-wasm");
+    return tf;
+  })();
+  return tfModule;
+}
 
 /** Result of {@linkcode topK}: row-major `[nq, k]` doc indices and scores, best first. */
 export interface TopKResult {
@@ -26,15 +36,29 @@ export interface TopKResult {
 }
 
 /** The five rank metrics reported everywhere in the project. */
-export interface Metrics {
+// A type alias (not an interface) so that it is assignable to `Record<string, number>`.
+export type Metrics = {
+  /** Share of relevant docs at rank 1. */
   "recall@1": number;
+  /** Share of relevant docs in the top 5. */
   "recall@5": number;
+  /** Share of relevant docs in the top 10. */
   "recall@10": number;
+  /** Mean reciprocal rank of the first relevant doc, 0 beyond rank 10. */
   "mrr@10": number;
+  /** Binary nDCG over the top 10. */
   "ndcg@10": number;
-}
+};
 
-/** The metric keys, in display order. */
+/**
+ * The metric keys, in display order.
+ *
+ * @example
+ * ```ts
+ * import { METRIC_KEYS } from "./metrics.ts";
+ * console.log(METRIC_KEYS.join(", ")); // recall@1, recall@5, recall@10, mrr@10, ndcg@10
+ * ```
+ */
 export const METRIC_KEYS: readonly (keyof Metrics)[] = [
   "recall@1",
   "recall@5",
@@ -55,18 +79,22 @@ function checkCount(name: string, v: number, min: number): void {
 }
 
 /**
- * Run `fn` with the tfjs wasm backend active, then restore the previous backend.
+ * Run `fn` with the tfjs wasm backend active, then restore the previous
+ * backend. Where wasm cannot be initialised, `fn` runs on the current backend
+ * (same matmul code, just slower on cpu).
  */
-async function withWasmBackend<T>(fn: () => T): Promise<T> {
+async function withWasmBackend<T>(fn: (tf: typeof Tf) => T): Promise<T> {
+  const tf = await loadTf();
   const prev = tf.getBackend();
+  let switched = false;
   if (prev !== "wasm") {
-    const ok = await tf.setBackend("wasm");
-    if (!ok) throw new Error("topK: could not initialise the tfjs wasm backend");
+    switched = await tf.setBackend("wasm").catch(() => false);
+    if (!switched && prev) await tf.setBackend(prev);
   }
   try {
-    return fn();
+    return fn(tf);
   } finally {
-    if (prev && prev !== "wasm") await tf.setBackend(prev);
+    if (switched && prev) await tf.setBackend(prev);
   }
 }
 
@@ -81,7 +109,8 @@ async function withWasmBackend<T>(fn: () => T): Promise<T> {
  * - Errors: `k` not a positive integer, `nd = 0` ("empty corpus"), or array
  *   lengths that do not match `nq * dim` / `nd * dim`.
  *
- * Runs on the tfjs wasm backend (switching to it for the call and back).
+ * Runs on the tfjs wasm backend, switching to it for the call and back (or on
+ * the current backend where wasm cannot be initialised).
  *
  * @example
  * ```ts
@@ -127,14 +156,15 @@ export async function topK(
   const heapSize = new Int32Array(nq);
   const threshold = new Float32Array(nq).fill(-Infinity);
   if (nq > 0) {
-    await withWasmBackend(() =>
-      scoreAll(queries, nq, docs, nd, dim, kk, heapScore, heapIdx, heapSize, threshold)
+    await withWasmBackend((tf) =>
+      scoreAll(tf, queries, nq, docs, nd, dim, kk, heapScore, heapIdx, heapSize, threshold)
     );
   }
   return { k: kk, ...sortHeaps(nq, kk, heapScore, heapIdx, heapSize) };
 }
 
 function scoreAll(
+  tf: typeof Tf,
   queries: Float32Array,
   nq: number,
   docs: Float32Array,
@@ -147,7 +177,7 @@ function scoreAll(
   threshold: Float32Array,
 ): void {
   // Transposed query blocks [dim, nb], uploaded once.
-  const qBlocks: { start: number; n: number; t: tf.Tensor2D }[] = [];
+  const qBlocks: { start: number; n: number; t: Tf.Tensor2D }[] = [];
   try {
     for (let q0 = 0; q0 < nq; q0 += QUERY_BLOCK) {
       const n = Math.min(QUERY_BLOCK, nq - q0);
@@ -372,8 +402,11 @@ export interface EvaluateInput {
   queryVecs: Float32Array;
   /** Row-major `[nd, dim]` document vectors (normalised). */
   docVecs: Float32Array;
+  /** Vector dimension. */
   dim: number;
+  /** Number of queries. */
   nq: number;
+  /** Number of documents. */
   nd: number;
   /** One relevant doc index per query, or a set of them per query. */
   relevant: number[][] | number[] | Int32Array;
@@ -405,6 +438,7 @@ export type FeatureErrors = Record<string, { total: number; errors: number; rate
 
 /** Input of {@linkcode featureErrors}. */
 export interface FeatureErrorsInput {
+  /** Examples with their hard negatives; `differs` names the features a negative changes. */
   examples: {
     query: string;
     positive: string;
@@ -492,6 +526,8 @@ function signed(x: number, digits: number): string {
 
 /**
  * Aligned plain-text table `metric | base (1024-d) | projected (256-d) | Δ`.
+ * Rows: the {@linkcode METRIC_KEYS} present, then any other keys; a value
+ * missing on one side shows as "-".
  *
  * @example
  * ```ts
@@ -502,8 +538,8 @@ function signed(x: number, digits: number): string {
  * ```
  */
 export function formatMetricsTable(
-  base: Metrics,
-  projected: Metrics,
+  base: Record<string, number>,
+  projected: Record<string, number>,
   opts: MetricsTableOptions = {},
 ): string {
   const d = opts.digits ?? 4;
@@ -513,15 +549,35 @@ export function formatMetricsTable(
     opts.projectedLabel ?? "projected (256-d)",
     "Δ",
   ]];
-  for (const key of METRIC_KEYS) {
+  for (const key of metricKeysOf(base, projected)) {
+    const b = base[key], p = projected[key];
+    const has = (x: number | undefined): x is number => typeof x === "number";
     rows.push([
       key,
-      base[key].toFixed(d),
-      projected[key].toFixed(d),
-      signed(projected[key] - base[key], d),
+      has(b) ? b.toFixed(d) : "-",
+      has(p) ? p.toFixed(d) : "-",
+      has(b) && has(p) ? signed(p - b, d) : "-",
     ]);
   }
   return alignTable(rows);
+}
+
+/**
+ * The metric names of one or more metric records: {@linkcode METRIC_KEYS}
+ * first (those present), then any other keys in order of appearance.
+ *
+ * @example
+ * ```ts
+ * import { metricKeysOf } from "./metrics.ts";
+ * console.log(metricKeysOf({ "mrr@10": 0.5, "recall@1": 0.4, "map": 0.3 })); // ["recall@1", "mrr@10", "map"]
+ * ```
+ */
+export function metricKeysOf(...records: Record<string, number>[]): string[] {
+  const seen = new Set(records.flatMap((r) => Object.keys(r)));
+  return [
+    ...METRIC_KEYS.filter((k) => seen.has(k)),
+    ...[...seen].filter((k) => !(METRIC_KEYS as readonly string[]).includes(k)),
+  ];
 }
 
 /**

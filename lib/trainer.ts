@@ -476,6 +476,27 @@ export async function trainHead(
     return isBest;
   };
 
+  /**
+   * Ctrl-C: final.safetensors and optimizer.safetensors stay at the last
+   * complete epoch, so --resume continues exactly; the current weights (the
+   * same, or part-way through `epoch`) go to interrupted.safetensors.
+   */
+  const saveInterrupted = async (epoch: number) => {
+    info.status = "interrupted";
+    const path = await saveWeight(outDir, "interrupted", head.getWeight(), config.outDim, dim, {
+      epoch: String(epoch),
+      step: String(opt.step),
+      fingerprint: data.encoder.fingerprint,
+      status: "interrupted",
+    });
+    await writeRunInfo(outDir, info);
+    emit({
+      type: "info",
+      message: `Interrupted: saved ${path} (step ${opt.step}); ` +
+        `--resume ${outDir} continues from epoch ${info.lastEpoch + 1}`,
+    });
+  };
+
   let status: "complete" | "interrupted" = "complete";
   let stoppedEarly = false;
   try {
@@ -493,12 +514,7 @@ export async function trainHead(
     for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
       if (opts.signal?.aborted) {
         status = "interrupted";
-        info.status = "interrupted";
-        await writeRunInfo(outDir, info);
-        emit({
-          type: "info",
-          message: `Interrupted before epoch ${epoch}; ${outDir} is at epoch ${info.lastEpoch}`,
-        });
+        await saveInterrupted(epoch - 1);
         break;
       }
       const e0 = performance.now();
@@ -540,23 +556,8 @@ export async function trainHead(
       }
       disposeBatches(trainBatches);
       if (opts.signal?.aborted) {
-        // final.safetensors and optimizer.safetensors stay at the last complete
-        // epoch, so --resume continues exactly; the partial epoch's weights go
-        // to interrupted.safetensors.
         status = "interrupted";
-        info.status = "interrupted";
-        const path = await saveWeight(outDir, "interrupted", head.getWeight(), config.outDim, dim, {
-          epoch: String(epoch),
-          step: String(opt.step),
-          fingerprint: data.encoder.fingerprint,
-          status: "interrupted",
-        });
-        await writeRunInfo(outDir, info);
-        emit({
-          type: "info",
-          message: `Interrupted in epoch ${epoch}: saved ${path}; ` +
-            `--resume ${outDir} continues from epoch ${info.lastEpoch + 1}`,
-        });
+        await saveInterrupted(epoch);
         break;
       }
       const record: EpochRecord = {

@@ -9,6 +9,7 @@ import {
   topK,
 } from "../lib/metrics.ts";
 import { Rng } from "../lib/rng.ts";
+import * as tf from "@tensorflow/tfjs";
 
 function randomUnit(rng: Rng, n: number, dim: number): Float32Array {
   const out = new Float32Array(n * dim);
@@ -108,6 +109,13 @@ Deno.test("topK breaks ties by the lower doc index", async () => {
   // all-equal scores (zero query): lowest indices win
   const z = await topK(new Float32Array(dim), 1, docs, nd, dim, 4);
   assertEquals([...z.indices], [0, 1, 2, 3]);
+});
+
+Deno.test("topK runs on wasm and restores the previous tfjs backend", async () => {
+  await tf.setBackend("cpu");
+  const r = await topK(new Float32Array([1, 0]), 1, new Float32Array([0, 1, 1, 0]), 2, 2, 1);
+  assertEquals([...r.indices], [1]);
+  assertEquals(tf.getBackend(), "cpu");
 });
 
 Deno.test("topK with zero queries returns empty arrays", async () => {
@@ -242,4 +250,8 @@ Deno.test("formatMetricsTable aligns columns and shows signed deltas", () => {
   assert(lines.every((l) => l.length === lines[0].length), t);
   assert(lines[2].includes("+0.1250"), t);
   assert(lines[6].includes("-0.0500"), t);
+  // loose records (e.g. from a JSON file): extra keys after the standard ones, gaps as "-"
+  const loose = formatMetricsTable({ "recall@1": 0.5, map: 0.2 }, { "recall@1": 0.75 }).split("\n");
+  assertEquals(loose.slice(2).map((l) => l.split("|")[0].trim()), ["recall@1", "map"]);
+  assert(loose[2].includes("+0.2500") && loose[3].trim().endsWith("-"), loose.join("\n"));
 });
