@@ -171,8 +171,8 @@ export async function prepareTraining(
   };
 }
 
-/** A batch as row indices into the embedding matrix. */
-interface IndexBatch {
+/** A batch as row indices into the embedding matrix (see {@link toIndexBatches}). */
+export interface IndexBatch {
   q: tf.Tensor1D;
   p: tf.Tensor1D;
   n: tf.Tensor1D;
@@ -181,7 +181,19 @@ interface IndexBatch {
   size: number;
 }
 
-function toIndexBatches(
+/**
+ * Turn the dataset's text batches into index batches for one epoch.
+ *
+ * @example
+ * ```ts
+ * import { toIndexBatches } from "./trainer.ts";
+ * declare const data: import("./trainer.ts").PreparedData;
+ * declare const config: import("./config.ts").TrainConfig;
+ * const list = toIndexBatches(data.train, data.rowOf, config, config.seed, 1);
+ * console.log(list.length);
+ * ```
+ */
+export function toIndexBatches(
   examples: Example[],
   rowOf: Map<string, number>,
   config: TrainConfig,
@@ -212,7 +224,16 @@ function toIndexBatches(
   return out;
 }
 
-function disposeBatches(list: IndexBatch[]): void {
+/**
+ * Free the tensors of index batches.
+ *
+ * @example
+ * ```ts
+ * import { disposeBatches } from "./trainer.ts";
+ * disposeBatches([]);
+ * ```
+ */
+export function disposeBatches(list: IndexBatch[]): void {
   for (const b of list) tf.dispose([b.q, b.p, b.n, b.w]);
 }
 
@@ -220,8 +241,14 @@ function disposeBatches(list: IndexBatch[]): void {
  * The loss of one batch: gather the rows, project them with one matmul,
  * split into queries, positives and negatives, and apply the weighted
  * InfoNCE loss.
+ *
+ * @example
+ * ```ts
+ * import { batchLoss } from "./trainer.ts";
+ * console.log(typeof batchLoss); // "function"
+ * ```
  */
-function batchLoss(
+export function batchLoss(
   head: ProjectionHead,
   all: tf.Tensor2D,
   b: IndexBatch,
@@ -261,7 +288,7 @@ function meanLoss(
 }
 
 /** AdamW state for one weight matrix. */
-interface AdamW {
+export interface AdamW {
   m: tf.Variable;
   v: tf.Variable;
   step: number;
@@ -272,8 +299,14 @@ const BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8;
 /**
  * One AdamW update (decoupled weight decay, Loshchilov & Hutter 2019) with
  * optional global-norm clipping. Returns the gradient norm before clipping.
+ *
+ * @example
+ * ```ts
+ * import { adamWStep } from "./trainer.ts";
+ * console.log(typeof adamWStep); // "function"
+ * ```
  */
-function adamWStep(
+export function adamWStep(
   weight: tf.Variable,
   grad: tf.Tensor,
   opt: AdamW,
