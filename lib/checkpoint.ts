@@ -193,13 +193,9 @@ export function writeMetrics(dir: string, history: EpochRecord[]): Promise<void>
  * console.log(info.encoder.name, info.best?.epoch);
  * ```
  */
-export async function readRunInfo(dir: string): Promise<RunInfo> {
+export async function readRunInfo(runDir: string): Promise<RunInfo> {
+  const dir = await resolveRunDir(runDir);
   const path = join(dir, "config.json");
-  if (!await exists(dir)) {
-    throw new CheckpointError(
-      `checkpoint directory not found: ${dir} (train one with deno task train)`,
-    );
-  }
   let info: RunInfo;
   try {
     info = JSON.parse(await Deno.readTextFile(path));
