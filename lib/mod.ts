@@ -109,6 +109,7 @@ export {
   rankingMetrics,
   topK,
 } from "./metrics.ts";
+export { exportHead } from "./export.ts";
 export { linearHeadGraph } from "./onnx_build.ts";
 export {
   barChart,

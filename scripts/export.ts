@@ -6,9 +6,9 @@
  * @module
  */
 import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { loadCheckpoint } from "../lib/checkpoint.ts";
+import { resolveRunDir } from "../lib/checkpoint.ts";
 import { atomicWrite, join } from "../lib/fs.ts";
-import { linearHeadGraph } from "../lib/onnx_build.ts";
+import { exportHead } from "../lib/export.ts";
 
 const SPEC: CommandSpec = {
   name: "export",
@@ -22,37 +22,10 @@ const SPEC: CommandSpec = {
   },
 };
 
-/**
- * The checkpoint's head as ONNX bytes.
- *
- * @example
- * ```ts
- * import { exportHead } from "./export.ts";
- * const { bytes } = await exportHead("checkpoints/latest", "best");
- * console.log(bytes.length);
- * ```
- */
-export async function exportHead(
-  dir: string,
-  which: "best" | "final",
-): Promise<{ bytes: Uint8Array; inDim: number; outDim: number }> {
-  const ckpt = await loadCheckpoint(dir, { which });
-  // The checkpoint holds the PyTorch layout [out, in]; ONNX MatMul wants [in, out].
-  const w = new Float32Array(ckpt.inDim * ckpt.outDim);
-  for (let o = 0; o < ckpt.outDim; o++) {
-    for (let i = 0; i < ckpt.inDim; i++) w[i * ckpt.outDim + o] = ckpt.weight[o * ckpt.inDim + i];
-  }
-  return {
-    bytes: linearHeadGraph(w, ckpt.inDim, ckpt.outDim),
-    inDim: ckpt.inDim,
-    outDim: ckpt.outDim,
-  };
-}
-
 async function main() {
   const { flags, help } = parseCommand(Deno.args, SPEC);
   if (help) return console.log(helpText(SPEC));
-  const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
+  const dir = await resolveRunDir((flags.checkpoint as string | undefined) ?? "checkpoints/latest");
   const which = (flags.which as "best" | "final" | undefined) ?? "best";
   const out = (flags.out as string | undefined) ?? join(dir, "head.onnx");
   const { bytes, inDim, outDim } = await exportHead(dir, which);
