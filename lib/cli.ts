@@ -182,7 +182,7 @@ export function helpText(spec: CommandSpec): string {
       ? " <value>"
       : " <n>";
     const def = f.default === undefined ? "" : ` (default: ${JSON.stringify(f.default)})`;
-    const neg = f.type === "boolean" ? `, --no-${name}` : "";
+    const neg = f.type === "boolean" && f.default === true ? `, --no-${name}` : "";
     lines.push(`  --${name}${neg}${value}`.padEnd(40) + ` ${f.help}${def}`);
   }
   lines.push("  --help, -h".padEnd(40) + " show this help");

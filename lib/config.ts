@@ -139,7 +139,9 @@ export const TRAIN_COMMAND: CommandSpec = {
     "Train the projection head on cached frozen-encoder embeddings.\nPrecedence: flags > --config file > defaults.",
   flags: Object.fromEntries(
     [
-      ...Object.entries(TRAIN_FLAGS).map(([k, f]) => [k, { ...f, default: defaultFor(k) }]),
+      ...Object.entries(TRAIN_FLAGS).map((
+        [k, f],
+      ) => [k, { ...f, default: defaultFor(k) === "" ? undefined : defaultFor(k) }]),
       ...Object.entries(TRAIN_CONTROL_FLAGS),
     ],
   ),
