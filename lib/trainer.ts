@@ -37,7 +37,7 @@ import {
   splitDataset,
   uniqueTexts,
 } from "./dataset.ts";
-import { loadEncoder } from "./encoder.ts";
+import { describeEncoder, loadEncoder } from "./encoder.ts";
 import { ensureDefaultModel } from "./default_model.ts";
 import { dirname, join } from "./fs.ts";
 import { ProjectionHead } from "./head.ts";
@@ -133,9 +133,7 @@ export async function prepareTraining(
   const encoder = await loadEncoder(modelDir);
   onEvent({
     type: "info",
-    message: `Model: ${encoder.name} (${modelDir}, fingerprint ${
-      encoder.fingerprint.slice(0, 12)
-    })`,
+    message: describeEncoder(encoder),
   });
   const params = await encoder.paramCount();
   const texts = uniqueTexts(dataset.examples);

@@ -10,7 +10,7 @@ import { loadCheckpoint } from "../lib/checkpoint.ts";
 import { readCorpus } from "../lib/corpus.ts";
 import { loadDataset, loadWeightConfig, splitDataset } from "../lib/dataset.ts";
 import { ensureDefaultModel } from "../lib/default_model.ts";
-import { loadEncoder } from "../lib/encoder.ts";
+import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
 import { compareBaseAndHead, retrievalTask } from "../lib/evaluation.ts";
 import { embedTexts } from "../lib/cache.ts";
 import { initBackend } from "../lib/backend.ts";
@@ -53,7 +53,7 @@ async function main() {
   const modelDir = (flags.model as string | undefined) ??
     (info.config.model || await ensureDefaultModel());
   const encoder = await loadEncoder(modelDir);
-  log(`Model: ${encoder.name} (${modelDir})`);
+  log(describeEncoder(encoder));
   const ckpt = await loadCheckpoint(dir, {
     which: (flags.which as "best" | "final" | undefined) ?? "best",
     fingerprint: encoder.fingerprint,

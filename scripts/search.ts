@@ -12,7 +12,7 @@ import { loadCheckpoint, readRunInfo } from "../lib/checkpoint.ts";
 import { readCorpus } from "../lib/corpus.ts";
 import { loadDataset } from "../lib/dataset.ts";
 import { ensureDefaultModel } from "../lib/default_model.ts";
-import { loadEncoder } from "../lib/encoder.ts";
+import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
 import { exists } from "../lib/fs.ts";
 import { initBackend } from "../lib/backend.ts";
 import { ProjectionHead } from "../lib/head.ts";
@@ -68,7 +68,7 @@ async function main() {
     (info?.config.model || await ensureDefaultModel());
   const encoder = await loadEncoder(modelDir);
   const say = (s: string) => flags.json ? undefined : console.log(s);
-  say(`Model: ${encoder.name}${useBase ? " (base, 1024-d)" : ` + head ${dir}`}`);
+  say(`${describeEncoder(encoder)}; ${useBase ? "base vectors (1024-d)" : `head ${dir} (256-d)`}`);
 
   const corpus = flags.corpus ? await readCorpus(flags.corpus as string) : await datasetListings(
     (flags.data as string | undefined) ?? info?.dataset.path ?? "data/gen-data-set.json",

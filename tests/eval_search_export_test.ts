@@ -124,7 +124,7 @@ Deno.test("search CLI: ranks listings, and a repeated search encodes only the qu
   assertEquals(out.encoded, 1); // the corpus came from the cache
   const base = await runScript("search.ts", [...args, "--base"]);
   assertEquals(base.code, 0, base.stderr);
-  assertStringIncludes(base.stdout, "(base, 1024-d)");
+  assertStringIncludes(base.stdout, "base vectors (1024-d)");
 });
 
 Deno.test("search CLI: k <= 0 and an empty corpus are clear errors", async () => {
