@@ -18,20 +18,10 @@ import {
   metricCurves,
   plotlyScriptTag,
 } from "./plots.ts";
+import type { EpochRecord } from "./checkpoint.ts";
 
-/** One epoch of training history. */
-export interface EpochRecord {
-  /** Epoch number (x axis). */
-  epoch: number;
-  /** Mean training loss of the epoch. */
-  trainLoss?: number;
-  /** Validation loss after the epoch. */
-  valLoss: number;
-  /** Validation metrics after this epoch (e.g. `Metrics` from metrics.ts). */
-  metrics?: Record<string, number>;
-  /** Learning rate at the end of the epoch (plotted when `lrSteps` is absent). */
-  lr?: number;
-}
+/** One epoch of training history (the trainer's `metrics.jsonl` record). */
+export type { EpochRecord };
 
 /** Input of {@linkcode renderReport}. */
 export interface ReportInput {
