@@ -92,6 +92,13 @@ export { atomicWrite, atomicWriteJson } from "./fs.ts";
 export { type HeadInit, type HeadOptions, ProjectionHead } from "./head.ts";
 export { loadProjectionModel, type ProjectionModel } from "./inference.ts";
 export {
+  hardNegativeSimilarities,
+  LOSS_BUG_WEIGHTS,
+  lossBugFigure,
+  type LossBugFigureOptions,
+  type SimilarityStats,
+} from "./loss_bug.ts";
+export {
   type InfoNCEOptions,
   lossDirections,
   negativeShare,
