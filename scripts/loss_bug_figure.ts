@@ -13,6 +13,7 @@
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import { resolveConfig } from "../lib/config.ts";
 import { type Figure, figureToHtmlDiv, plotlyScriptTag } from "../lib/plots.ts";
+import { runChromium } from "../lib/chromium.ts";
 import { prepareTraining } from "../lib/trainer.ts";
 import { hardNegativeSimilarities, lossBugFigure } from "../lib/loss_bug.ts";
 
@@ -72,39 +73,14 @@ export async function screenshotFigure(
     await Deno.writeTextFile(page, figurePage(fig, height));
     const absOut = abs(out);
     await Deno.mkdir(absOut.replace(/\/[^/]*$/, "") || "/", { recursive: true });
-    let res;
     try {
-      res = await new Deno.Command(chromium, {
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--no-first-run",
-          `--user-data-dir=${tmp}/profile`,
-          "--virtual-time-budget=5000",
-          "--hide-scrollbars",
-          `--screenshot=${absOut}`,
-          `--window-size=${width},${height}`,
-          `file://${page}`,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) {
-        throw new CliError(`${chromium} not found (install chromium, or pass --chromium PATH)`);
-      }
-      throw err;
-    }
-    if (res.code !== 0) {
-      throw new Error(
-        `${chromium} exited with code ${res.code}: ${
-          new TextDecoder().decode(res.stderr).slice(-2000)
-        }`,
+      await runChromium(
+        [`--screenshot=${absOut}`, `--window-size=${width},${height}`, `file://${page}`],
+        `${tmp}/profile`,
+        chromium,
       );
+    } catch (err) {
+      throw new CliError((err as Error).message + " (or pass --chromium PATH)");
     }
     return (await Deno.stat(absOut)).size;
   } finally {

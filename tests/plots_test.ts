@@ -1,4 +1,5 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
+import { runChromium } from "../lib/chromium.ts";
 import {
   barChart,
   combineFigures,
@@ -198,33 +199,7 @@ Deno.test("displayPlot fallbacks render offline in headless Chromium (as in nbco
       outputs.map((o) => `<div class="output">${o}</div>`).join("\n")
     }</body></html>`,
   );
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command("chromium", {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        `--user-data-dir=${dir}/profile`,
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        `file://${page}`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new Error('this test needs headless Chromium: "chromium" was not found on PATH');
-    }
-    throw err;
-  }
-  assert(out.success, new TextDecoder().decode(out.stderr));
-  const dom = new TextDecoder().decode(out.stdout);
+  const { stdout: dom } = await runChromium(["--dump-dom", `file://${page}`], `${dir}/profile`);
   // 3 figures; the third has two panels but one main svg pair
   const svgs = dom.match(/class="main-svg"/g)?.length ?? 0;
   assert(svgs >= 3, `expected ≥ 3 main-svg, found ${svgs}`);

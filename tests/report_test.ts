@@ -2,8 +2,7 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import { plotlyJsSource } from "../lib/plots.ts";
 import { renderReport, reportFigures, type ReportInput, writeReport } from "../lib/report.ts";
-
-const CHROMIUM = "chromium";
+import { runChromium } from "../lib/chromium.ts";
 
 function sampleInput(): ReportInput {
   const keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"] as const;
@@ -37,40 +36,6 @@ function sampleInput(): ReportInput {
   };
 }
 
-/** Run headless Chromium; a missing binary is a clear failure, not a skip. */
-async function chromium(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(CHROMIUM, {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        ...args,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new Error(
-        `report_test needs headless Chromium: "${CHROMIUM}" was not found on PATH. ` +
-          `Install it (Debian/Ubuntu: apt-get install chromium); CI installs it.`,
-      );
-    }
-    throw err;
-  }
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`chromium exited with ${out.code}:\n${stderr.slice(-2000)}`);
-  return { stdout, stderr };
-}
-
 Deno.test("renderReport: self-contained, plotly inlined once, no network references", () => {
   const input = sampleInput();
   const html = renderReport(input);
@@ -100,12 +65,7 @@ Deno.test("writeReport: renders SVG plots in headless Chromium, with a screensho
   assertEquals(await writeReport(`${dir}/named.html`, input), `${dir}/named.html`);
   const nPlots = reportFigures(input).length;
   const url = `file://${file}`;
-  const { stdout: dom } = await chromium([
-    `--user-data-dir=${dir}/profile-dom`,
-    "--virtual-time-budget=5000",
-    "--dump-dom",
-    url,
-  ]);
+  const { stdout: dom } = await runChromium(["--dump-dom", url], `${dir}/profile-dom`);
   const svgs = dom.match(/class="main-svg"/g)?.length ?? 0;
   assert(svgs >= nPlots, `expected ≥ ${nPlots} plotly main-svg elements, found ${svgs}`);
   for (const id of ["plot-loss", "plot-metrics", "plot-lr", "plot-features"]) {
@@ -122,13 +82,7 @@ Deno.test("writeReport: renders SVG plots in headless Chromium, with a screensho
   assert(dom.includes('class="point"'), "bars drawn");
 
   const png = `${dir}/report.png`;
-  await chromium([
-    `--user-data-dir=${dir}/profile-shot`,
-    "--virtual-time-budget=5000",
-    `--screenshot=${png}`,
-    "--window-size=1200,2400",
-    url,
-  ]);
+  await runChromium([`--screenshot=${png}`, "--window-size=1200,2400", url], `${dir}/profile-shot`);
   const bytes = await Deno.readFile(png);
   assert(bytes.length > 10_000, `screenshot too small: ${bytes.length} bytes`);
   assertEquals([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
