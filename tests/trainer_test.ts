@@ -140,3 +140,30 @@ Deno.test("trainer: validation loss after training is lower than at epoch 0", as
   assertGreater(result.history[0].valLoss, result.history.at(-1)!.valLoss);
   assertStringIncludes(Object.keys(result.finalMetrics).join(","), "mrr@10");
 });
+
+Deno.test("trainer: early stopping with --patience, and --select mrr@10 picks best by MRR", async () => {
+  // lr 0: nothing improves after epoch 0, so patience 2 stops after epoch 2.
+  const { config, data } = await setup(48, {
+    epochs: 10,
+    batchSize: 16,
+    negatives: 3,
+    lr: 0,
+    patience: 2,
+  });
+  const result = await trainHead(config, data, { report: false });
+  assertEquals(result.stoppedEarly, true);
+  assertEquals(result.history.map((r) => r.epoch), [0, 1, 2]);
+  assertEquals(result.best?.epoch, 0);
+
+  const sel = await trainHead(
+    { ...config, lr: 0.01, patience: 0, epochs: 3, select: "mrr@10" },
+    data,
+    {
+      report: false,
+    },
+  );
+  const mrrs = sel.history.map((r) => r.metrics!["mrr@10"]);
+  assertEquals(sel.best?.select, "mrr@10");
+  assertEquals(sel.best?.value, Math.max(...mrrs));
+  assertEquals(sel.best?.epoch, sel.history[mrrs.indexOf(Math.max(...mrrs))].epoch);
+});
