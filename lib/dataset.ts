@@ -690,6 +690,24 @@ function epochSeed(seed: number, epoch: number): number {
 }
 
 /**
+ * How many batches {@link batches} yields for `n` examples: full batches of
+ * `batchSize`, plus the last partial one unless it has a single row (a
+ * one-row batch has no in-batch negatives).
+ *
+ * @example
+ * ```ts
+ * import { batchCount } from "./dataset.ts";
+ * console.log(batchCount(900, 128)); // 8 (7 full + one of 4 rows)
+ * console.log(batchCount(129, 128)); // 1 (the 1-row remainder is dropped)
+ * ```
+ */
+export function batchCount(n: number, batchSize: number): number {
+  const full = Math.floor(n / batchSize);
+  const rest = n - full * batchSize;
+  return full + (rest >= 2 ? 1 : 0);
+}
+
+/**
  * Seeded iterator over fixed-shape batches for one epoch. The examples are shuffled with a seed
  * derived from (seed, epoch) and cut into batches of `batchSize` rows. The last, partial batch
  * is kept (with fewer rows) unless it has fewer than 2 rows, which is dropped: a 1-row batch has
@@ -725,9 +743,9 @@ export function* batches(examples: readonly Example[], opts: BatchOptions): Gene
   const groups = queryGroups(examples);
   const rng = new Rng(epochSeed(seed, epoch));
   const order = rng.shuffle(Array.from({ length: examples.length }, (_, i) => i));
-  for (let start = 0; start < order.length; start += B) {
+  const count = batchCount(order.length, B);
+  for (let start = 0; start < count * B; start += B) {
     const rows = order.slice(start, start + B);
-    if (rows.length < 2 && rows.length < B) break;
     const n = rows.length;
     const batch: Batch = {
       queries: [],

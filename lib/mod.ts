@@ -55,6 +55,7 @@ export {
 export { readCorpus } from "./corpus.ts";
 export {
   type Batch,
+  batchCount,
   batches,
   type Dataset,
   DatasetError,

@@ -29,6 +29,7 @@ import {
 } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import {
+  batchCount,
   batches,
   type Dataset,
   type Example,
@@ -417,7 +418,7 @@ export async function trainHead(
   }
 
   const valBatches = toIndexBatches(data.val, data.rowOf, config, config.seed, 0);
-  const stepsPerEpoch = toIndexBatchesCount(data.train.length, config.batchSize);
+  const stepsPerEpoch = batchCount(data.train.length, config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
 
   // Retrieval task of the validation split; base (1024-d) metrics once.
@@ -655,11 +656,6 @@ export async function trainHead(
     tf.dispose([all, opt.m, opt.v]);
     head.dispose();
   }
-}
-
-function toIndexBatchesCount(n: number, batchSize: number): number {
-  const full = Math.floor(n / batchSize);
-  return n % batchSize >= 2 ? full + 1 : Math.max(1, full);
 }
 
 /** Embeddings of the training split's unique texts, for PCA initialisation. */

@@ -885,19 +885,29 @@ function perturb(f: Features, c: Constraints, key: string, rng: Rng): Features |
   return g;
 }
 
-/** Feature names a query constrains (in a fixed order). */
+/**
+ * Every feature a query can constrain, in a fixed order.
+ *
+ * @example
+ * ```ts
+ * import { CONSTRAINT_KEYS } from "./gen_data.ts";
+ * console.log(CONSTRAINT_KEYS.includes("district")); // true
+ * ```
+ */
+export const CONSTRAINT_KEYS: readonly string[] = [
+  "city",
+  "district",
+  "landmark",
+  "price",
+  "area",
+  "room_type",
+  "amenities",
+  "rules",
+];
+
+/** Feature names a query constrains (in {@link CONSTRAINT_KEYS} order). */
 function constrainedKeys(c: Constraints): string[] {
-  const order = [
-    "city",
-    "district",
-    "landmark",
-    "price",
-    "area",
-    "room_type",
-    "amenities",
-    "rules",
-  ];
-  return order.filter((k) => (c as Record<string, unknown>)[k] !== undefined);
+  return CONSTRAINT_KEYS.filter((k) => (c as Record<string, unknown>)[k] !== undefined);
 }
 
 function makeNegatives(

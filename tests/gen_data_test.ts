@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertGreater, assertLess, assertNotEquals } from "./assert.ts";
 import {
+  CONSTRAINT_KEYS,
   type Constraints,
   generate,
   type GeneratedExample,
@@ -8,17 +9,6 @@ import {
   violations,
 } from "../scripts/gen_data.ts";
 import { loadDataset, loadWeightConfig, normalizeQuery } from "../lib/dataset.ts";
-
-const CONSTRAINT_KEYS = [
-  "city",
-  "district",
-  "landmark",
-  "price",
-  "area",
-  "room_type",
-  "amenities",
-  "rules",
-];
 
 /** Number of atomic constraints a query names (each amenity/rule counts once). */
 function constraintCount(c: Constraints): number {
