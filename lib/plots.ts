@@ -744,14 +744,50 @@ export interface PlotBundle {
   "text/plain": string;
 }
 
+/** The values of {@linkcode DisplayOptions.inlinePlotly}. */
+export const INLINE_MODES = ["once", "always", "never"] as const;
+
+/** Environment variable that sets the default of {@linkcode DisplayOptions.inlinePlotly}. */
+export const PLOTLY_INLINE_ENV = "PLOTLY_INLINE";
+
+/**
+ * The default `inlinePlotly` mode: the `PLOTLY_INLINE` environment variable
+ * (`once`, `always` or `never`) when it is set and readable, else `"once"`.
+ * Headless runs (`deno task nb:run`) set it to `never` and put plotly.js into
+ * the exported HTML page instead: Deno's Jupyter kernel can corrupt IOPub
+ * messages of several MB (the client then fails with "Invalid Signature").
+ *
+ * @example
+ * ```ts
+ * import { defaultInlineMode } from "./plots.ts";
+ * console.log(["once", "always", "never"].includes(defaultInlineMode())); // true
+ * ```
+ */
+export function defaultInlineMode(): "once" | "always" | "never" {
+  let value: string | undefined;
+  try {
+    value = Deno.env.get(PLOTLY_INLINE_ENV);
+  } catch {
+    return "once"; // no --allow-env: the default
+  }
+  if (value === undefined || value === "") return "once";
+  if (!(INLINE_MODES as readonly string[]).includes(value)) {
+    throw new Error(
+      `${PLOTLY_INLINE_ENV}=${JSON.stringify(value)}: expected one of ${INLINE_MODES.join(", ")}`,
+    );
+  }
+  return value as "once" | "always" | "never";
+}
+
 /** Options of {@linkcode displayPlot}. */
 export interface DisplayOptions {
   /** Plot height in pixels (default: the layout's, else 420). */
   height?: number;
   /**
-   * When the `text/html` fallback carries plotly.js (10 MB): `"once"` (default)
-   * only in the first fallback of the notebook session, `"always"` in every one,
-   * `"never"` in none (the page must load plotly itself).
+   * When the `text/html` fallback carries plotly.js (10 MB): `"once"` only in
+   * the first fallback of the notebook session, `"always"` in every one,
+   * `"never"` in none (the page must load plotly itself, as the HTML pages of
+   * `deno task nb:run` do). Default: {@linkcode defaultInlineMode}.
    */
   inlinePlotly?: "once" | "always" | "never";
 }
@@ -790,7 +826,7 @@ export function displayPlot(
       if (bundle) return bundle;
       const height = opts.height ?? (fig.layout.height as number | undefined) ?? 420;
       const layout = { ...fig.layout, height };
-      const mode = opts.inlinePlotly ?? "once";
+      const mode = opts.inlinePlotly ?? defaultInlineMode();
       const inline = mode === "always" || (mode === "once" && !plotlyInlined);
       const id = `plot-${crypto.randomUUID()}`;
       let html = figureToHtmlDiv({ data: fig.data, layout }, id, { height });

@@ -10,10 +10,16 @@
  * status, because Deno's kernel can publish outputs after it (nbclient would
  * drop them).
  *
+ * The kernel runs with `PLOTLY_INLINE=never`, so no output carries plotly.js
+ * (10 MB): Deno's kernel can corrupt IOPub messages that large, and nbclient
+ * then aborts with "Invalid Signature". Plotly.js is put once into the `<head>`
+ * of each exported HTML page instead, which keeps the pages offline.
+ *
  * @module
  */
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { atomicWriteJson, join } from "../lib/fs.ts";
+import { atomicWrite, atomicWriteJson, join } from "../lib/fs.ts";
+import { PLOTLY_INLINE_ENV, plotlyScriptTag } from "../lib/plots.ts";
 
 /** The notebooks, in the order they are meant to be read. */
 export const NOTEBOOKS: readonly string[] = [
@@ -180,10 +186,14 @@ export function strippedProblems(nb: NotebookJson): string[] {
   return problems;
 }
 
-async function run(cmd: string, args: string[]): Promise<{ code: number; stderr: string }> {
+async function run(
+  cmd: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<{ code: number; stderr: string }> {
   let out;
   try {
-    out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new NotebookRunError(
@@ -235,11 +245,14 @@ export async function executeNotebook(
     "--output-dir",
     outDir,
     `--ExecutePreprocessor.timeout=${opts.cellTimeout ?? 600}`,
-  ]);
+  ], { [PLOTLY_INLINE_ENV]: "never" });
   const seconds = (performance.now() - t0) / 1000;
   if (exec.code !== 0) {
     const hint = /No such kernel|Kernelspec name deno/i.test(exec.stderr)
       ? "\n(the Deno kernel is not installed: run `deno jupyter --install`)"
+      : /Invalid Signature/.test(exec.stderr)
+      ? "\n(the Deno kernel sent a corrupt IOPub message; it does so with outputs of " +
+        "several MB: keep each cell's output small)"
       : "";
     throw new NotebookRunError(
       `${notebook}: jupyter nbconvert --execute exited with code ${exec.code}${hint}\n` +
@@ -277,9 +290,32 @@ export async function executeNotebook(
       );
     }
     result.html = executed.replace(/\.ipynb$/, ".html");
+    await inlinePlotlyInHtml(result.html);
   }
   return result;
 }
+
+/**
+ * Put plotly.js (inlined, from the pinned npm package) once into the `<head>`
+ * of an exported notebook page, so that the figures' `text/html` fallbacks
+ * (written with `inlinePlotly: "never"`) draw offline. Idempotent.
+ *
+ * @example
+ * ```ts ignore
+ * import { inlinePlotlyInHtml } from "./nb_run.ts";
+ * await inlinePlotlyInHtml("checkpoints/notebooks/02_loss_bug.html");
+ * ```
+ */
+export async function inlinePlotlyInHtml(path: string): Promise<void> {
+  const page = await Deno.readTextFile(path);
+  if (page.includes(PLOTLY_MARKER)) return;
+  const at = page.search(/<\/head>/i);
+  if (at < 0) throw new NotebookRunError(`${path}: no </head> to put plotly.js before`);
+  const script = `<!-- ${PLOTLY_MARKER} -->\n${plotlyScriptTag()}\n`;
+  await atomicWrite(path, page.slice(0, at) + script + page.slice(at));
+}
+
+const PLOTLY_MARKER = "plotly.js inlined by nb_run";
 
 /**
  * A readable report of the cell errors of some runs ("" when there are none).

@@ -5,9 +5,11 @@
 # display_data, execute_result) on IOPub *after* the cell's `status: idle`
 # message. nbclient stops reading a cell's messages at that idle and ignores
 # messages whose parent is an earlier cell, so those outputs are silently
-# dropped (at random: about one cell in six here). And when the next request
-# is sent while the kernel is still writing a large output (plotly.js inlined,
-# ~10 MB), the client can receive a corrupt message ("Invalid Signature").
+# dropped (at random: about one cell in six here).
+#
+# (A separate kernel problem, corrupt IOPub messages of several MB that make
+# the client fail with "Invalid Signature", is not fixable here: nb_run.ts
+# avoids it by running the kernel with PLOTLY_INLINE=never, see lib/plots.ts.)
 #
 # The fix, applied to nbclient's IOPub polling: after a cell's idle, keep
 # reading until IOPub has been quiet for NB_IOPUB_GRACE seconds (default 0.5),

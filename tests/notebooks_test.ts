@@ -7,6 +7,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { readMetrics } from "../lib/checkpoint.ts";
+import { runChromium } from "../lib/chromium.ts";
 import {
   executeNotebook,
   formatErrors,
@@ -67,6 +68,32 @@ Deno.test("notebooks execute headless with the Deno kernel", async (t) => {
         assert(run.html && Deno.statSync(run.html).size > 0, `${path}: no HTML export`);
       }
     });
+
+    await t.step(
+      "no output carries plotly.js; each HTML page has it once and draws its figures",
+      async () => {
+        // Deno's kernel corrupts IOPub messages of several MB ("Invalid Signature").
+        for (const [path, run] of runs) {
+          for (const o of outputs(run.json)) {
+            const size = JSON.stringify(o).length;
+            assert(size < 1_000_000, `${path}: an output of ${size} characters`);
+          }
+        }
+        const run = runs.get("notebooks/01_explore_data.ipynb")!;
+        const page = await Deno.readTextFile(run.html!);
+        assertEquals(page.split("plotly.js v4.1.1").length - 1, 1, "plotly.js inlined once");
+        const plots = outputs(run.json).filter((o) => o.data?.[PLOTLY]).length;
+        const profile = await Deno.makeTempDir({ prefix: "notebooks_chromium_" });
+        try {
+          const { stdout: dom } = await runChromium(["--dump-dom", `file://${run.html}`], profile);
+          const drawn = dom.match(/class="plotly-figure[^"]*js-plotly-plot/g)?.length ?? 0;
+          assertEquals(drawn, plots, "every plotly output is drawn in the HTML page");
+          assert(!/class="plotly-figure"[^>]*>Plotly is not loaded/.test(dom));
+        } finally {
+          await Deno.remove(profile, { recursive: true });
+        }
+      },
+    );
 
     await t.step("02's conclusion quotes the numbers computed above it", async () => {
       const nb = runs.get("notebooks/02_loss_bug.ipynb")!.json;

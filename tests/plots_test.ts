@@ -3,6 +3,7 @@ import { runChromium } from "../lib/chromium.ts";
 import {
   barChart,
   combineFigures,
+  defaultInlineMode,
   displayPlot,
   type Figure,
   figureToHtmlDiv,
@@ -14,6 +15,7 @@ import {
   pca2d,
   pcaScatter,
   type PlotBundle,
+  PLOTLY_INLINE_ENV,
   plotlyJsSource,
   resetPlotlyInline,
 } from "../lib/plots.ts";
@@ -158,6 +160,38 @@ Deno.test("displayPlot: MIME bundle with plotly JSON and offline HTML, plotly in
   assert(display(fig, { inlinePlotly: "always" })["text/html"].includes(plotlyJsSource()));
   resetPlotlyInline();
   assert(display(fig)["text/html"].includes(plotlyJsSource()));
+});
+
+Deno.test("displayPlot: PLOTLY_INLINE sets the default inline mode; a bad value is named", () => {
+  const before = Deno.env.get(PLOTLY_INLINE_ENV);
+  const html = (o = {}) =>
+    (displayPlot(lossCurves([{ epoch: 1, valLoss: 1 }]), o)
+      [Symbol.for("Jupyter.display")]() as PlotBundle)[
+        "text/html"
+      ];
+  try {
+    resetPlotlyInline();
+    Deno.env.set(PLOTLY_INLINE_ENV, "never");
+    assertEquals(defaultInlineMode(), "never");
+    const page = html();
+    assert(!page.includes(plotlyJsSource()), "never: no plotly.js in the output");
+    assert(page.length < 10_000);
+    assert(html({ inlinePlotly: "once" }).includes(plotlyJsSource()), "the option wins");
+    Deno.env.set(PLOTLY_INLINE_ENV, "always");
+    assert(html().includes(plotlyJsSource()) && html().includes(plotlyJsSource()));
+    Deno.env.set(PLOTLY_INLINE_ENV, "sometimes");
+    assertThrows(
+      () => defaultInlineMode(),
+      Error,
+      'PLOTLY_INLINE="sometimes": expected one of once',
+    );
+    Deno.env.delete(PLOTLY_INLINE_ENV);
+    assertEquals(defaultInlineMode(), "once");
+  } finally {
+    if (before === undefined) Deno.env.delete(PLOTLY_INLINE_ENV);
+    else Deno.env.set(PLOTLY_INLINE_ENV, before);
+    resetPlotlyInline();
+  }
 });
 
 Deno.test("figureToHtmlDiv escapes script-breaking text in figure data", () => {
