@@ -747,6 +747,9 @@ export interface PlotBundle {
 /** The values of {@linkcode DisplayOptions.inlinePlotly}. */
 export const INLINE_MODES = ["once", "always", "never"] as const;
 
+/** When a figure's `text/html` fallback carries plotly.js (see {@linkcode DisplayOptions.inlinePlotly}). */
+export type InlineMode = typeof INLINE_MODES[number];
+
 /** Environment variable that sets the default of {@linkcode DisplayOptions.inlinePlotly}. */
 export const PLOTLY_INLINE_ENV = "PLOTLY_INLINE";
 
@@ -763,7 +766,7 @@ export const PLOTLY_INLINE_ENV = "PLOTLY_INLINE";
  * console.log(["once", "always", "never"].includes(defaultInlineMode())); // true
  * ```
  */
-export function defaultInlineMode(): "once" | "always" | "never" {
+export function defaultInlineMode(): InlineMode {
   let value: string | undefined;
   try {
     value = Deno.env.get(PLOTLY_INLINE_ENV);
@@ -776,7 +779,7 @@ export function defaultInlineMode(): "once" | "always" | "never" {
       `${PLOTLY_INLINE_ENV}=${JSON.stringify(value)}: expected one of ${INLINE_MODES.join(", ")}`,
     );
   }
-  return value as "once" | "always" | "never";
+  return value as InlineMode;
 }
 
 /** Options of {@linkcode displayPlot}. */
@@ -789,7 +792,7 @@ export interface DisplayOptions {
    * `"never"` in none (the page must load plotly itself, as the HTML pages of
    * `deno task nb:run` do). Default: {@linkcode defaultInlineMode}.
    */
-  inlinePlotly?: "once" | "always" | "never";
+  inlinePlotly?: InlineMode;
 }
 
 /**
