@@ -51,6 +51,7 @@ import {
   lookup,
   retrievalTask,
 } from "./evaluation.ts";
+import { checkTrainSplit } from "./preflight.ts";
 import { writeReport } from "./report.ts";
 import { learningRate, scheduleCurve } from "./schedule.ts";
 
@@ -130,6 +131,7 @@ export async function prepareTraining(
     valFraction: config.valFraction,
     seed: config.seed,
   });
+  checkTrainSplit(config, dataset.path, dataset.examples, train, val);
   const modelDir = config.model || await ensureDefaultModel();
   const encoder = await loadEncoder(modelDir);
   onEvent({
@@ -261,7 +263,8 @@ export function batchLoss(
   const y = head.apply(x, { inputGrad: false });
   const q = y.slice([0, 0], [b.size, -1]);
   const p = y.slice([b.size, 0], [b.size, -1]);
-  const hn = y.slice([2 * b.size, 0], [b.size * k, -1]).reshape([b.size, k, -1]) as tf.Tensor3D;
+  const hn = y.slice([2 * b.size, 0], [b.size * k, -1])
+    .reshape([b.size, k, y.shape[1]]) as tf.Tensor3D; // explicit D: K may be 0
   return weightedInfoNCE(q as tf.Tensor2D, p as tf.Tensor2D, hn, b.w, {
     temperature: config.temperature,
     symmetric: config.symmetric,
@@ -422,22 +425,33 @@ export async function trainHead(
   const totalSteps = stepsPerEpoch * config.epochs;
 
   // Retrieval task of the validation split; base (1024-d) metrics once.
+  // Without a validation split (--val-fraction 0) there are no validation
+  // numbers, and every epoch's weights are the best (best = final).
+  const hasVal = data.val.length > 0;
+  if (!hasVal) {
+    emit({
+      type: "info",
+      message: "No validation split (--val-fraction 0): no validation loss or metrics; " +
+        "best.safetensors is the last epoch's weights",
+    });
+  }
   const table: EmbeddingTable = { dim, data: data.embeddings, rowOf: data.rowOf };
   const task = retrievalTask(data.val);
   const baseQ = lookup(table, task.queries);
   const baseD = lookup(table, task.docs);
   const evalIn = { dim, nq: task.queries.length, nd: task.docs.length, relevant: task.relevant };
-  const baseMetrics: Record<string, number> = {
-    ...await evaluateRetrieval({ ...evalIn, queryVecs: baseQ, docVecs: baseD }),
-  };
-  const projectedMetrics = async (): Promise<Record<string, number>> => ({
-    ...await evaluateRetrieval({
-      ...evalIn,
-      dim: config.outDim,
-      queryVecs: head.project(baseQ, evalIn.nq),
-      docVecs: head.project(baseD, evalIn.nd),
-    }),
-  });
+  const baseMetrics: Record<string, number> = hasVal
+    ? { ...await evaluateRetrieval({ ...evalIn, queryVecs: baseQ, docVecs: baseD }) }
+    : {};
+  const projectedMetrics = async (): Promise<Record<string, number>> =>
+    !hasVal ? {} : ({
+      ...await evaluateRetrieval({
+        ...evalIn,
+        dim: config.outDim,
+        queryVecs: head.project(baseQ, evalIn.nq),
+        docVecs: head.project(baseD, evalIn.nd),
+      }),
+    });
 
   const info: RunInfo = resumeInfo ?? {
     format: "phongtro-head/v1",
@@ -492,7 +506,7 @@ export async function trainHead(
   const recordEpoch = async (record: EpochRecord) => {
     history.push(record);
     const value = selectValue(record);
-    const isBest = info.best === null || better(value, info.best.value);
+    const isBest = !hasVal || info.best === null || better(value, info.best.value);
     let bestPath: string | undefined;
     if (isBest) {
       info.best = { epoch: record.epoch, select: config.select, value, record };
@@ -613,15 +627,17 @@ export async function trainHead(
       }
     }
 
-    const final = await compareBaseAndHead({
-      examples: data.val,
-      task,
-      table,
-      project: (x, n) => head.project(x, n),
-      outDim: config.outDim,
-    });
-    const finalMetrics: Record<string, number> = { ...final.projected };
-    const perFeature = final.perFeature;
+    const final = hasVal
+      ? await compareBaseAndHead({
+        examples: data.val,
+        task,
+        table,
+        project: (x, n) => head.project(x, n),
+        outDim: config.outDim,
+      })
+      : undefined;
+    const finalMetrics: Record<string, number> = { ...final?.projected };
+    const perFeature = final?.perFeature;
     info.status = status;
     await writeRunInfo(outDir, info);
     if (outDir.startsWith("checkpoints/") && dirname(outDir) === "checkpoints") {

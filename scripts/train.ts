@@ -13,6 +13,8 @@ import {
   type TrainConfig,
 } from "../lib/config.ts";
 import { readRunInfo } from "../lib/checkpoint.ts";
+import { requirePermissions } from "../lib/permissions.ts";
+import { preflightTrain } from "../lib/preflight.ts";
 import { initBackend } from "../lib/backend.ts";
 import { formatMetricsTable } from "../lib/metrics.ts";
 import { createProgress } from "../lib/progress.ts";
@@ -31,11 +33,17 @@ async function main() {
   const json = flags.json === true;
   const resume = flags.resume as string | undefined;
 
+  // Permissions, config and data are checked before anything is loaded or written.
+  await requirePermissions("train", [
+    { kind: "read", path: (flags.config as string | undefined) ?? "", flag: "--config" },
+    { kind: "read", path: resume ?? "", flag: "--resume" },
+  ]);
   // Precedence: defaults < resumed run's config < --config file < flags.
   let base: Partial<TrainConfig> = {};
   if (resume) base = (await readRunInfo(resume)).config;
   const file = flags.config ? await readConfigFile(flags.config as string) : {};
   const config = resolveConfig({ ...base, ...file }, configFromFlags(flags));
+  await preflightTrain(config, { resume });
 
   const say = (line: string) => {
     if (!quiet && !json) console.log(line);
@@ -62,6 +70,7 @@ async function main() {
     }%)`,
   );
 
+  const hasVal = data.val.length > 0;
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) Deno.exit(130);
@@ -101,7 +110,8 @@ async function main() {
             `R@1 ${fmt(r.metrics?.["recall@1"], 3)}, MRR@10 ${fmt(r.metrics?.["mrr@10"], 3)}, ` +
             `nDCG@10 ${fmt(r.metrics?.["ndcg@10"], 3)}, ${fmt(r.seconds, 2)}s`,
         );
-        if (e.isBest) {
+        if (e.isBest && !hasVal) say(`  Saved to ${e.bestPath} (no validation: best = last epoch)`);
+        else if (e.isBest) {
           say(
             `  New best ${e.select === "val_loss" ? "val loss" : e.select}! Saved to ${e.bestPath}`,
           );
@@ -121,18 +131,29 @@ async function main() {
   Deno.removeSignalListener("SIGINT", onSigint);
 
   const best = result.best;
+  const validation = hasVal
+    ? [
+      `Best epoch: ${best?.epoch} (${best?.select} ${fmt(best?.value)})`,
+      `Val loss: ${fmt(result.history[0]?.valLoss)} at epoch 0 -> ${
+        fmt(result.history.at(-1)?.valLoss)
+      } at epoch ${result.history.at(-1)?.epoch}`,
+      ``,
+      `Validation retrieval (final head):`,
+      formatMetricsTable(result.baseMetrics, result.finalMetrics, {
+        baseLabel: `base (${data.encoder.dim}-d)`,
+        projectedLabel: `projected (${config.outDim}-d)`,
+      }),
+    ]
+    : [
+      `No validation split (--val-fraction 0): best.safetensors holds the last epoch ` +
+      `(${result.history.at(-1)?.epoch}); evaluate with deno task eval --data FILE`,
+    ];
   const summary = [
     ``,
     `Training ${result.status} in ${result.seconds.toFixed(1)}s${
       result.stoppedEarly ? " (early stop)" : ""
     }.`,
-    `Best epoch: ${best?.epoch} (${best?.select} ${fmt(best?.value)})`,
-    `Val loss: ${fmt(result.history[0]?.valLoss)} at epoch 0 -> ${
-      fmt(result.history.at(-1)?.valLoss)
-    } at epoch ${result.history.at(-1)?.epoch}`,
-    ``,
-    `Validation retrieval (final head):`,
-    formatMetricsTable(result.baseMetrics, result.finalMetrics),
+    ...validation,
     ``,
     `Checkpoints: ${result.outDir}/{best,final}.safetensors, report: ${result.outDir}/report.html`,
   ].join("\n");
