@@ -202,7 +202,14 @@ export async function requirePermissions(
 ): Promise<void> {
   const missing = await missingPermissions(needs);
   if (missing.length === 0) return;
-  const what = missing.map((m) => `${m.kind} ${m.path} (${m.flag})`).join(", ");
+  const byPath = new Map<string, { kinds: string[]; flag: string }>();
+  for (const m of missing) {
+    const entry = byPath.get(m.path) ?? { kinds: [], flag: m.flag };
+    if (!entry.kinds.includes(m.kind)) entry.kinds.push(m.kind);
+    byPath.set(m.path, entry);
+  }
+  const what = [...byPath].map(([path, e]) => `${e.kinds.join(" and ")} ${path} (${e.flag})`)
+    .join(", ");
   const taskString = taskCommand(task);
   let command = "";
   let howTo = "Grant it with --allow-read / --allow-write";

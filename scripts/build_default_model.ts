@@ -6,6 +6,7 @@
  * @module
  */
 import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { requirePermissions } from "../lib/permissions.ts";
 import {
   buildDefaultModel,
   DEFAULT_DATA_PATH,
@@ -43,6 +44,11 @@ async function main() {
   if (help) return console.log(helpText(BUILD_MODEL_COMMAND));
   const out = (flags.out as string | undefined) ?? DEFAULT_MODEL_DIR;
   const dataPath = (flags.data as string | undefined) ?? DEFAULT_DATA_PATH;
+  await requirePermissions("build-model", [
+    { kind: "read", path: dataPath, flag: "--data" },
+    { kind: "read", path: out, flag: "--out" },
+    { kind: "write", path: out, flag: "--out" },
+  ]);
   console.log(`Model: ${DEFAULT_MODEL_NAME} (offline lexical stand-in, NOT BGE-M3) -> ${out}`);
   const t0 = performance.now();
   const b = await buildDefaultModel(out, { dataPath });

@@ -11,6 +11,7 @@ import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
 import { ensureDefaultModel } from "../lib/default_model.ts";
 import { DEFAULT_MODEL_DIR, describeEncoder, loadEncoder } from "../lib/encoder.ts";
 import { Progress } from "../lib/progress.ts";
+import { requirePermissions } from "../lib/permissions.ts";
 
 /**
  * The command line of `deno task embed`.
@@ -41,6 +42,21 @@ export const EMBED_COMMAND: CommandSpec = {
 async function main() {
   const { flags, help } = parseCommand(Deno.args, EMBED_COMMAND);
   if (help) return console.log(helpText(EMBED_COMMAND));
+  const cacheDir = (flags.cache as string | undefined) ?? DEFAULT_CACHE_ROOT;
+  await requirePermissions("embed", [
+    {
+      kind: "read",
+      path: (flags.data as string | undefined) ?? "data/gen-data-set.json",
+      flag: "--data",
+    },
+    {
+      kind: "read",
+      path: (flags.model as string | undefined) ?? DEFAULT_MODEL_DIR,
+      flag: "--model",
+    },
+    { kind: "read", path: cacheDir, flag: "--cache" },
+    { kind: "write", path: cacheDir, flag: "--cache" },
+  ]);
   const modelDir = (flags.model as string | undefined) ?? await ensureDefaultModel();
   const encoder = await loadEncoder(modelDir);
   console.log(describeEncoder(encoder));

@@ -6,6 +6,7 @@
  */
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import { loadProjectionModel } from "../lib/inference.ts";
+import { requirePermissions } from "../lib/permissions.ts";
 
 const SPEC: CommandSpec = {
   name: "encode",
@@ -24,7 +25,12 @@ async function main() {
   const { flags, positionals, help } = parseCommand(Deno.args, SPEC);
   if (help) return console.log(helpText(SPEC));
   if (positionals.length === 0) throw new CliError("encode: give at least one text to encode");
-  const model = await loadProjectionModel((flags.checkpoint as string) ?? "checkpoints/latest", {
+  const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
+  await requirePermissions("encode", [
+    { kind: "read", path: dir, flag: "--checkpoint" },
+    { kind: "read", path: (flags.model as string | undefined) ?? "", flag: "--model" },
+  ]);
+  const model = await loadProjectionModel(dir, {
     which: flags.which as "best" | "final" | undefined,
     model: flags.model as string | undefined,
     force: flags.force === true,

@@ -15,6 +15,7 @@ import { compareBaseAndHead, retrievalTask } from "../lib/evaluation.ts";
 import { embedTexts } from "../lib/cache.ts";
 import { initBackend } from "../lib/backend.ts";
 import { ProjectionHead } from "../lib/head.ts";
+import { requirePermissions } from "../lib/permissions.ts";
 import { formatFeatureTable, formatMetricsTable } from "../lib/metrics.ts";
 
 const SPEC: CommandSpec = {
@@ -47,6 +48,16 @@ async function main() {
   const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
   const json = flags.json === true;
   const log = (line: string) => json ? console.error(line) : console.log(line);
+  const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
+  await requirePermissions("eval", [
+    { kind: "read", path: dir, flag: "--checkpoint" },
+    { kind: "read", path: (flags.data as string | undefined) ?? "", flag: "--data" },
+    { kind: "read", path: (flags.weights as string | undefined) ?? "", flag: "--weights" },
+    { kind: "read", path: (flags.corpus as string | undefined) ?? "", flag: "--corpus" },
+    { kind: "read", path: (flags.model as string | undefined) ?? "", flag: "--model" },
+    { kind: "read", path: cacheRoot, flag: "--cache-root" },
+    { kind: "write", path: cacheRoot, flag: "--cache-root" },
+  ]);
 
   const { readRunInfo } = await import("../lib/checkpoint.ts");
   const info = await readRunInfo(dir);
@@ -84,7 +95,7 @@ async function main() {
 
   const texts = [...new Set([...task.queries, ...task.docs])];
   const emb = await embedTexts(encoder, texts, {
-    cacheRoot: (flags.cacheRoot as string) ?? "data/cache",
+    cacheRoot,
   });
   log(`Embeddings: ${texts.length} texts, ${emb.misses} encoded, ${emb.hits} from cache`);
   await encoder.dispose();

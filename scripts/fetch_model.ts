@@ -12,6 +12,7 @@ import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../
 import { BGE_M3_DIR, type EncoderConfig, modelFingerprint } from "../lib/encoder.ts";
 import { atomicWriteJson, exists, join } from "../lib/fs.ts";
 import { Progress } from "../lib/progress.ts";
+import { requirePermissions } from "../lib/permissions.ts";
 
 /**
  * The command line of `deno task fetch-model`.
@@ -173,6 +174,10 @@ async function main() {
   const out = (flags.out as string | undefined) ?? BGE_M3_DIR;
   const timeoutS = (flags.timeout as number | undefined) ?? 10;
   const maxLength = (flags.maxLength as number | undefined) ?? 512;
+  await requirePermissions("fetch-model", [
+    { kind: "read", path: out, flag: "--out" },
+    { kind: "write", path: out, flag: "--out" },
+  ]);
   console.log(`Model: bge-m3 (BAAI/bge-m3 ONNX export from ${repo}/${subdir}) -> ${out}`);
 
   for (const f of FILES) {

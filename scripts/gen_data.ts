@@ -10,9 +10,10 @@
  *
  * @module
  */
-import { atomicWrite } from "../lib/fs.ts";
+import { atomicWrite, exists } from "../lib/fs.ts";
+import { requirePermissions, writeNeedForFile } from "../lib/permissions.ts";
 import { Rng } from "../lib/rng.ts";
-import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -1032,12 +1033,13 @@ export function generate(opts: GenerateOptions): string {
  */
 export const GEN_DATA_COMMAND: CommandSpec = {
   name: "gen-data",
-  usage: "deno task gen-data [--count N] [--seed S] [--out PATH]",
+  usage: "deno task gen-data [--count N] [--seed S] [--out PATH] [--force]",
   description: "Generate the synthetic Vietnamese rental-listing dataset (native JSON format).",
   flags: {
     count: { type: "int", help: "number of examples", default: 1000, min: 1 },
     seed: { type: "int", help: "PRNG seed (same seed, same bytes)", default: 42, min: 0 },
     out: { type: "string", help: "output path", default: "data/gen-data-set.json" },
+    force: { type: "boolean", help: "overwrite --out if it exists (e.g. the committed dataset)" },
   },
 };
 
@@ -1050,6 +1052,18 @@ async function main(): Promise<void> {
   const count = (flags.count as number | undefined) ?? 1000;
   const seed = (flags.seed as number | undefined) ?? 42;
   const out = (flags.out as string | undefined) ?? "data/gen-data-set.json";
+  await requirePermissions("gen-data", [
+    { kind: "read", path: out, flag: "--out" },
+    writeNeedForFile(out, "--out"),
+  ]);
+  if (flags.force !== true && await exists(out)) {
+    throw new CliError(
+      `gen-data: ${out} exists${
+        out === "data/gen-data-set.json" ? " (the committed dataset)" : ""
+      }` +
+        `: pass --force to overwrite it, or --out NEW_PATH`,
+    );
+  }
   const json = generate({ count, seed });
   await atomicWrite(out, json);
   console.log(`wrote ${count} examples to ${out} (${json.length} chars)`);

@@ -15,6 +15,7 @@ import { resolveConfig } from "../lib/config.ts";
 import { type Figure, figureToHtmlDiv, plotlyScriptTag } from "../lib/plots.ts";
 import { runChromium } from "../lib/chromium.ts";
 import { prepareTraining } from "../lib/trainer.ts";
+import { requirePermissions, writeNeedForFile } from "../lib/permissions.ts";
 import { hardNegativeSimilarities, lossBugFigure } from "../lib/loss_bug.ts";
 
 /**
@@ -107,6 +108,10 @@ async function main() {
   const width = (flags.width as number | undefined) ?? 1200;
   const height = (flags.height as number | undefined) ?? 600;
   if (!out.endsWith(".png")) throw new CliError(`loss-bug-figure: --out must end in .png: ${out}`);
+  await requirePermissions("loss-bug-figure", [
+    writeNeedForFile(out, "--out"),
+    { kind: "write", path: "checkpoints", flag: "temporary page" },
+  ]);
 
   // The same measurements as notebook 02: base-encoder similarities on the training split.
   const config = resolveConfig({}, {});

@@ -20,6 +20,7 @@
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import { atomicWrite, atomicWriteJson, join } from "../lib/fs.ts";
 import { PLOTLY_INLINE_ENV, plotlyScriptTag } from "../lib/plots.ts";
+import { requirePermissions } from "../lib/permissions.ts";
 
 /** The notebooks, in the order they are meant to be read. */
 export const NOTEBOOKS: readonly string[] = [
@@ -350,6 +351,11 @@ async function main() {
   if (help) return console.log(helpText(SPEC));
   const outDir = (flags.out as string | undefined) ?? DEFAULT_NB_OUT;
   const notebooks = positionals.length ? positionals : [...NOTEBOOKS];
+  await requirePermissions("nb:run", [
+    ...notebooks.map((nb) => ({ kind: "read" as const, path: nb, flag: "NOTEBOOK" })),
+    { kind: "read", path: outDir, flag: "--out" },
+    { kind: "write", path: outDir, flag: "--out" },
+  ]);
   for (const nb of notebooks) {
     try {
       await Deno.stat(nb);

@@ -16,6 +16,7 @@ import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
 import { exists } from "../lib/fs.ts";
 import { initBackend } from "../lib/backend.ts";
 import { ProjectionHead } from "../lib/head.ts";
+import { requirePermissions } from "../lib/permissions.ts";
 import { topK } from "../lib/metrics.ts";
 
 const SPEC: CommandSpec = {
@@ -60,6 +61,14 @@ async function main() {
   const useBase = flags.base === true;
   const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
   const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
+  await requirePermissions("search", [
+    { kind: "read", path: dir, flag: "--checkpoint" },
+    { kind: "read", path: (flags.corpus as string | undefined) ?? "", flag: "--corpus" },
+    { kind: "read", path: (flags.data as string | undefined) ?? "", flag: "--data" },
+    { kind: "read", path: (flags.model as string | undefined) ?? "", flag: "--model" },
+    { kind: "read", path: cacheRoot, flag: "--cache-root" },
+    { kind: "write", path: cacheRoot, flag: "--cache-root" },
+  ]);
 
   const info = useBase && !(await exists(`${dir}/config.json`))
     ? undefined
