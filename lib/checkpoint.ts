@@ -284,11 +284,7 @@ export async function loadCheckpoint(
       `${path}: tensor "weight" has shape [${t.shape}], config.json says [${expected}]`,
     );
   }
-  for (let i = 0; i < t.data.length; i++) {
-    if (!Number.isFinite(t.data[i])) {
-      throw new CheckpointError(`${path}: tensor "weight" holds a non-finite value at ${i}`);
-    }
-  }
+  validateHeadWeight(t.data, t.shape[0], t.shape[1], path);
   return {
     dir,
     which,
@@ -298,6 +294,111 @@ export async function loadCheckpoint(
     inDim: t.shape[1],
     metadata: st.metadata,
   };
+}
+
+/**
+ * Check that a head weight (`[outDim, inDim]`, row-major) can be used: every
+ * value finite, not all zeros, no all-zero output row (that output would be 0
+ * for every text) and no two identical rows (two outputs always equal). One
+ * pass plus a hash per row, so cheap even for large heads. Throws a
+ * {@link CheckpointError} naming `path` and the problem.
+ *
+ * @example
+ * ```ts
+ * import { validateHeadWeight } from "./checkpoint.ts";
+ * validateHeadWeight(new Float32Array([1, 0, 0, 1]), 2, 2, "x.safetensors"); // ok
+ * try {
+ *   validateHeadWeight(new Float32Array(4), 2, 2, "x.safetensors");
+ * } catch (err) {
+ *   console.log((err as Error).message); // x.safetensors: tensor "weight" is all zeros ...
+ * }
+ * ```
+ */
+export function validateHeadWeight(
+  weight: Float32Array,
+  outDim: number,
+  inDim: number,
+  path: string,
+): void {
+  const name = `${path}: tensor "weight" [${outDim}, ${inDim}]`;
+  if (weight.length !== outDim * inDim) {
+    throw new CheckpointError(`${name} holds ${weight.length} values`);
+  }
+  const retrain = "The checkpoint is degenerate: retrain, or load the other one (--which)";
+  let zeroRows = 0, firstZero = -1;
+  const seen = new Map<number, number[]>();
+  for (let r = 0; r < outDim; r++) {
+    const row = weight.subarray(r * inDim, (r + 1) * inDim);
+    let sq = 0;
+    for (let c = 0; c < inDim; c++) {
+      const x = row[c];
+      if (!Number.isFinite(x)) {
+        throw new CheckpointError(
+          `${name} holds a non-finite value (${x}) at row ${r}, column ${c} (index ${
+            r * inDim + c
+          })`,
+        );
+      }
+      sq += x * x;
+    }
+    if (sq === 0) {
+      zeroRows++;
+      if (firstZero < 0) firstZero = r;
+      continue;
+    }
+    const bits = new Uint32Array(row.buffer, row.byteOffset, inDim);
+    let h = 0x811c9dc5;
+    for (let c = 0; c < inDim; c++) h = Math.imul(h ^ bits[c], 0x01000193);
+    const rows = seen.get(h) ?? [];
+    for (const other of rows) {
+      const o = new Uint32Array(weight.buffer, weight.byteOffset + other * inDim * 4, inDim);
+      if (o.every((v, c) => v === bits[c])) {
+        throw new CheckpointError(
+          `${name}: rows ${other} and ${r} are identical, so two outputs are always equal. ${retrain}`,
+        );
+      }
+    }
+    rows.push(r);
+    seen.set(h, rows);
+  }
+  if (zeroRows === outDim) {
+    throw new CheckpointError(
+      `${name} is all zeros: every text would map to the zero vector and every score be 0. ${retrain}`,
+    );
+  }
+  if (zeroRows > 0) {
+    throw new CheckpointError(
+      `${name} has ${zeroRows} all-zero row(s) (first: row ${firstZero}), outputs that are 0 ` +
+        `for every text. ${retrain}`,
+    );
+  }
+}
+
+/**
+ * Check that a loaded head fits the encoder in use: its input dimension must
+ * be the encoder's output dimension (this cannot be forced, unlike a
+ * fingerprint mismatch). Throws a {@link CheckpointError} naming both
+ * dimensions and fingerprints.
+ *
+ * @example
+ * ```ts
+ * import { assertHeadFitsEncoder, loadCheckpoint } from "./checkpoint.ts";
+ * const ckpt = await loadCheckpoint("checkpoints/latest");
+ * assertHeadFitsEncoder(ckpt, { name: "lexical-1024", dim: 1024, fingerprint: "7011a347d15a" });
+ * ```
+ */
+export function assertHeadFitsEncoder(
+  ckpt: Pick<LoadedCheckpoint, "dir" | "which" | "inDim" | "outDim" | "info">,
+  encoder: { name: string; dim: number; fingerprint: string },
+): void {
+  if (ckpt.inDim === encoder.dim) return;
+  throw new CheckpointError(
+    `${join(ckpt.dir, `${ckpt.which}.safetensors`)}: the head takes ${ckpt.inDim}-d input ` +
+      `(trained on encoder "${ckpt.info.encoder.name}", fingerprint ` +
+      `${ckpt.info.encoder.fingerprint.slice(0, 12)}), but encoder "${encoder.name}" ` +
+      `(fingerprint ${encoder.fingerprint.slice(0, 12)}) gives ${encoder.dim}-d embeddings. ` +
+      `Use the checkpoint's encoder (--model ${ckpt.info.encoder.dir}) or a head trained on this one`,
+  );
 }
 
 /**

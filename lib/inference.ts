@@ -5,11 +5,43 @@
  * @module
  */
 import { initBackend } from "./backend.ts";
-import { loadCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
+import { assertHeadFitsEncoder, loadCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
 import { ensureDefaultModel } from "./default_model.ts";
 import { type Encoder, loadEncoder } from "./encoder.ts";
 import type { Embeddings } from "./encoder.ts";
 import { ProjectionHead } from "./head.ts";
+
+/**
+ * True when a text has nothing to encode: empty, or only whitespace and
+ * invisible format characters (zero-width space/joiners, word joiner, BOM,
+ * soft hyphen). Such a text would encode to a meaningless vector.
+ *
+ * @example
+ * ```ts
+ * import { isBlankText } from "./inference.ts";
+ * console.log(isBlankText(" \u200b\n"), isBlankText("phòng")); // true false
+ * ```
+ */
+export function isBlankText(text: string): boolean {
+  return text.replace(/[\s\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]/g, "") === "";
+}
+
+/**
+ * A text as a JSON string literal with invisible characters escaped
+ * (`"\u200b"`), for error messages.
+ *
+ * @example
+ * ```ts
+ * import { escapeInvisible } from "./inference.ts";
+ * console.log(escapeInvisible("a\u200b")); // "a\u200b"
+ * ```
+ */
+export function escapeInvisible(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
 
 /** An encoder with a projection head on top. */
 export interface ProjectionModel {
@@ -61,11 +93,7 @@ export async function loadProjectionModel(
     force: opts.force,
     onWarning: opts.onWarning,
   });
-  if (checkpoint.inDim !== encoder.dim) {
-    throw new Error(
-      `${dir}: the head expects ${checkpoint.inDim}-d input, encoder "${encoder.name}" gives ${encoder.dim}-d`,
-    );
-  }
+  assertHeadFitsEncoder(checkpoint, encoder);
   await initBackend(opts.device ?? "auto");
   const head = ProjectionHead.create({
     inDim: checkpoint.inDim,
@@ -79,6 +107,13 @@ export async function loadProjectionModel(
     checkpoint,
     dim: checkpoint.outDim,
     async encode(texts, o = {}) {
+      const blank = texts.findIndex(isBlankText);
+      if (blank >= 0) {
+        throw new Error(
+          `encode: texts[${blank}] is empty or only whitespace/invisible characters ` +
+            `(${escapeInvisible(texts[blank])}); there is nothing to encode`,
+        );
+      }
       const base = await encoder.encode(texts, { batchSize: o.batchSize });
       return { dim: checkpoint.outDim, data: head.project(base.data, texts.length) };
     },

@@ -5,7 +5,7 @@
  * @module
  */
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { loadProjectionModel } from "../lib/inference.ts";
+import { escapeInvisible, isBlankText, loadProjectionModel } from "../lib/inference.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 
 const SPEC: CommandSpec = {
@@ -25,6 +25,15 @@ async function main() {
   const { flags, positionals, help } = parseCommand(Deno.args, SPEC);
   if (help) return console.log(helpText(SPEC));
   if (positionals.length === 0) throw new CliError("encode: give at least one text to encode");
+  const blank = positionals.findIndex(isBlankText);
+  if (blank >= 0) {
+    throw new CliError(
+      `encode: text argument ${
+        blank + 1
+      } of ${positionals.length} is empty or only whitespace/invisible characters ` +
+        `(${escapeInvisible(positionals[blank])}); give a non-empty text`,
+    );
+  }
   const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
   await requirePermissions("encode", [
     { kind: "read", path: dir, flag: "--checkpoint" },

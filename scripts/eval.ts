@@ -6,7 +6,7 @@
  * @module
  */
 import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { loadCheckpoint } from "../lib/checkpoint.ts";
+import { assertHeadFitsEncoder, loadCheckpoint } from "../lib/checkpoint.ts";
 import { readCorpus } from "../lib/corpus.ts";
 import { loadDataset, loadWeightConfig, splitDataset } from "../lib/dataset.ts";
 import { ensureDefaultModel } from "../lib/default_model.ts";
@@ -71,6 +71,7 @@ async function main() {
     force: flags.force === true,
     onWarning: (m) => console.error(m),
   });
+  assertHeadFitsEncoder(ckpt, encoder);
 
   const dataPath = (flags.data as string | undefined) ?? info.dataset.path;
   const split = (flags.split as string | undefined) ?? (flags.data ? "all" : "val");
@@ -132,7 +133,10 @@ async function main() {
       `${cmp.nQueries} queries, ${cmp.nDocs} listings`,
   );
   console.log("");
-  console.log(formatMetricsTable(cmp.base, cmp.projected));
+  console.log(formatMetricsTable(cmp.base, cmp.projected, {
+    baseLabel: `base (${emb.dim}-d)`,
+    projectedLabel: `projected (${ckpt.outDim}-d)`,
+  }));
   console.log("");
   console.log("Hard negatives that differ in one feature and outrank the positive:");
   console.log(formatFeatureTable(cmp.perFeature.base, cmp.perFeature.projected));

@@ -8,7 +8,7 @@
  */
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import { embedTexts } from "../lib/cache.ts";
-import { loadCheckpoint, readRunInfo } from "../lib/checkpoint.ts";
+import { assertHeadFitsEncoder, loadCheckpoint, readRunInfo } from "../lib/checkpoint.ts";
 import { readCorpus } from "../lib/corpus.ts";
 import { loadDataset } from "../lib/dataset.ts";
 import { ensureDefaultModel } from "../lib/default_model.ts";
@@ -16,6 +16,7 @@ import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
 import { exists } from "../lib/fs.ts";
 import { initBackend } from "../lib/backend.ts";
 import { ProjectionHead } from "../lib/head.ts";
+import { isBlankText } from "../lib/inference.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 import { topK } from "../lib/metrics.ts";
 
@@ -53,7 +54,7 @@ async function main() {
   const { flags, positionals, help } = parseCommand(Deno.args, SPEC);
   if (help) return console.log(helpText(SPEC));
   const query = positionals.join(" ").trim();
-  if (!query) {
+  if (isBlankText(query)) {
     throw new CliError('search: give a query, e.g. deno task search "phòng trọ q10 giá rẻ"');
   }
   const k = (flags.k as number | undefined) ?? 5;
@@ -76,8 +77,20 @@ async function main() {
   const modelDir = (flags.model as string | undefined) ??
     (info?.config.model || await ensureDefaultModel());
   const encoder = await loadEncoder(modelDir);
+  // The head is loaded and verified before anything is encoded.
+  const ckpt = useBase ? undefined : await loadCheckpoint(dir, {
+    which: (flags.which as "best" | "final" | undefined) ?? "best",
+    fingerprint: encoder.fingerprint,
+    force: flags.force === true,
+    onWarning: (m) => console.error(m),
+  });
+  if (ckpt) assertHeadFitsEncoder(ckpt, encoder);
   const say = (s: string) => flags.json ? undefined : console.log(s);
-  say(`${describeEncoder(encoder)}; ${useBase ? "base vectors (1024-d)" : `head ${dir} (256-d)`}`);
+  say(
+    `${describeEncoder(encoder)}; ${
+      ckpt ? `head ${dir} (${ckpt.outDim}-d)` : `base vectors (${encoder.dim}-d)`
+    }`,
+  );
 
   const corpus = flags.corpus ? await readCorpus(flags.corpus as string) : await datasetListings(
     (flags.data as string | undefined) ?? info?.dataset.path ?? "data/gen-data-set.json",
@@ -87,13 +100,7 @@ async function main() {
   await encoder.dispose();
 
   let qv = q.data, dv = docs.data, dim = docs.dim;
-  if (!useBase) {
-    const ckpt = await loadCheckpoint(dir, {
-      which: (flags.which as "best" | "final" | undefined) ?? "best",
-      fingerprint: encoder.fingerprint,
-      force: flags.force === true,
-      onWarning: (m) => console.error(m),
-    });
+  if (ckpt) {
     await initBackend("auto");
     const head = ProjectionHead.create({ inDim: ckpt.inDim, outDim: ckpt.outDim, seed: 0 });
     head.setWeight(ckpt.weight);
