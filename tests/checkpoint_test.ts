@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "./assert.ts";
+import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import {
   CheckpointError,
   loadCheckpoint,
@@ -100,4 +100,37 @@ Deno.test("checkpoint: optimizer state roundtrip and shape check", async () => {
   const st = await loadOptimizerState(dir, [2, 3]);
   assertEquals([st.m, st.v, st.step], [m, v, 7]);
   await assertRejects(() => loadOptimizerState(dir, [3, 2]), CheckpointError, "expected [3,2]");
+});
+
+Deno.test("checkpoint: degenerate heads are rejected on load, naming the file and the rows", async () => {
+  const { assertHeadFitsEncoder, validateHeadWeight } = await import("../lib/checkpoint.ts");
+  validateHeadWeight(Float32Array.from([1, 0, 0, 0, 1, 0]), 2, 3, "w");
+  const cases: [number[], string][] = [
+    [[0, 0, 0, 0, 0, 0], "is all zeros"],
+    [[1, 2, 3, 0, 0, 0], "1 all-zero row(s) (first: row 1)"],
+    [[1, 2, 3, 1, 2, 3], "rows 0 and 1 are identical"],
+    [[1, 2, 3, 1, Infinity, 3], "non-finite value (Infinity) at row 1, column 1"],
+  ];
+  for (const [w, msg] of cases) {
+    assertThrows(
+      () => validateHeadWeight(Float32Array.from(w), 2, 3, "x.st"),
+      CheckpointError,
+      msg,
+    );
+  }
+  const root = await Deno.makeTempDir();
+  const dir = await fakeRun(root, "run");
+  await saveWeight(dir, "best", new Float32Array(6), 2, 3, {});
+  await assertRejects(() => loadCheckpoint(dir), CheckpointError, `${dir}/best.safetensors`);
+  // The input dimension must be the encoder's, even with --force.
+  await saveWeight(dir, "best", Float32Array.from([1, 0, 0, 0, 1, 0]), 2, 3, {});
+  const ckpt = await loadCheckpoint(dir);
+  assertHeadFitsEncoder(ckpt, { name: "tiny", dim: 3, fingerprint: "f".repeat(64) });
+  const err = assertThrows(
+    () => assertHeadFitsEncoder(ckpt, { name: "big", dim: 1024, fingerprint: "a".repeat(64) }),
+    CheckpointError,
+    "takes 3-d input",
+  );
+  assertEquals(err.message.includes("gives 1024-d embeddings"), true);
+  assertEquals(err.message.includes("fingerprint aaaaaaaaaaaa"), true);
 });
