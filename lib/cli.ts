@@ -85,9 +85,20 @@ export function parseCommand(args: string[], spec: CommandSpec): ParsedCommand {
     if (f.short) options[name].short = f.short;
     if (f.type === "boolean") options[`no-${name}`] = { type: "boolean" };
   }
+  // `--lr -1`: parseArgs would take "-1" for a flag; join it so the value check names the flag.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const f = args[i].startsWith("--") ? spec.flags[args[i].slice(2)] : undefined;
+    if (
+      (f?.type === "number" || f?.type === "int") && i + 1 < args.length &&
+      /^-(\d|\.\d|Infinity)/.test(args[i + 1])
+    ) {
+      joined.push(`${args[i]}=${args[++i]}`);
+    } else joined.push(args[i]);
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joined, options, allowPositionals: true, strict: true });
   } catch (err) {
     const msg = (err as Error).message;
     const m = msg.match(/Unknown option '([^']+)'/);

@@ -274,10 +274,15 @@ export function resolveConfig(
 ): TrainConfig {
   const cfg = { ...DEFAULT_CONFIG, ...file, ...flags } as TrainConfig;
   if (cfg.valFraction >= 1) {
-    throw new ConfigError(`valFraction must be below 1, got ${cfg.valFraction}`);
+    throw new ConfigError(
+      `--val-fraction (valFraction) must be below 1, got ${cfg.valFraction} ` +
+        `(0 trains without validation)`,
+    );
   }
   if (cfg.warmupFraction > 1) {
-    throw new ConfigError(`warmupFraction must be at most 1, got ${cfg.warmupFraction}`);
+    throw new ConfigError(
+      `--warmup-fraction (warmupFraction) must be at most 1, got ${cfg.warmupFraction}`,
+    );
   }
   return cfg;
 }

@@ -55,17 +55,20 @@ export class PermissionPreflightError extends CliError {
 }
 
 /**
- * The path that must be writable to create or replace the file `path`
- * atomically: its directory (the temp file and the rename live there).
+ * The needs of creating or replacing the file `path` atomically (temp file +
+ * rename, see `lib/fs.ts`): read and write access to its directory, since
+ * Deno's rename needs both on both paths.
  *
  * @example
  * ```ts
- * import { writeNeedForFile } from "./permissions.ts";
- * console.log(writeNeedForFile("out/head.onnx", "--out")); // { kind: "write", path: "out", flag: "--out" }
+ * import { fileWriteNeeds } from "./permissions.ts";
+ * console.log(fileWriteNeeds("out/head.onnx", "--out"));
+ * // [{ kind: "read", path: "out", flag: "--out" }, { kind: "write", path: "out", flag: "--out" }]
  * ```
  */
-export function writeNeedForFile(path: string, flag: string): PathNeed {
-  return { kind: "write", path: dirname(path), flag };
+export function fileWriteNeeds(path: string, flag: string): PathNeed[] {
+  const dir = dirname(path);
+  return [{ kind: "read", path: dir, flag }, { kind: "write", path: dir, flag }];
 }
 
 /**

@@ -9,7 +9,7 @@ import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts
 import { resolveRunDir } from "../lib/checkpoint.ts";
 import { atomicWrite, join } from "../lib/fs.ts";
 import { exportHead } from "../lib/export.ts";
-import { requirePermissions, writeNeedForFile } from "../lib/permissions.ts";
+import { fileWriteNeeds, requirePermissions } from "../lib/permissions.ts";
 
 const SPEC: CommandSpec = {
   name: "export",
@@ -27,13 +27,17 @@ async function main() {
   const { flags, help } = parseCommand(Deno.args, SPEC);
   if (help) return console.log(helpText(SPEC));
   const given = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
-  await requirePermissions("export", [{ kind: "read", path: given, flag: "--checkpoint" }]);
+  const outFlag = flags.out as string | undefined;
+  await requirePermissions("export", [
+    { kind: "read", path: given, flag: "--checkpoint" },
+    ...(outFlag ? fileWriteNeeds(outFlag, "--out") : []),
+  ]);
   const dir = await resolveRunDir(given);
   const which = (flags.which as "best" | "final" | undefined) ?? "best";
   const out = (flags.out as string | undefined) ?? join(dir, "head.onnx");
   await requirePermissions("export", [
     { kind: "read", path: dir, flag: "--checkpoint" },
-    writeNeedForFile(out, flags.out ? "--out" : "default --out <checkpoint>/head.onnx"),
+    ...fileWriteNeeds(out, flags.out ? "--out" : "default --out <checkpoint>/head.onnx"),
   ]);
   const { bytes, inDim, outDim } = await exportHead(dir, which);
   await atomicWrite(out, bytes);

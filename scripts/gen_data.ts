@@ -11,7 +11,7 @@
  * @module
  */
 import { atomicWrite, exists } from "../lib/fs.ts";
-import { requirePermissions, writeNeedForFile } from "../lib/permissions.ts";
+import { fileWriteNeeds, requirePermissions } from "../lib/permissions.ts";
 import { Rng } from "../lib/rng.ts";
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 
@@ -1053,8 +1053,7 @@ async function main(): Promise<void> {
   const seed = (flags.seed as number | undefined) ?? 42;
   const out = (flags.out as string | undefined) ?? "data/gen-data-set.json";
   await requirePermissions("gen-data", [
-    { kind: "read", path: out, flag: "--out" },
-    writeNeedForFile(out, "--out"),
+    ...fileWriteNeeds(out, "--out"),
   ]);
   if (flags.force !== true && await exists(out)) {
     throw new CliError(

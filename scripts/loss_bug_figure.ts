@@ -15,7 +15,7 @@ import { resolveConfig } from "../lib/config.ts";
 import { type Figure, figureToHtmlDiv, plotlyScriptTag } from "../lib/plots.ts";
 import { runChromium } from "../lib/chromium.ts";
 import { prepareTraining } from "../lib/trainer.ts";
-import { requirePermissions, writeNeedForFile } from "../lib/permissions.ts";
+import { fileWriteNeeds, requirePermissions } from "../lib/permissions.ts";
 import { hardNegativeSimilarities, lossBugFigure } from "../lib/loss_bug.ts";
 
 /**
@@ -109,7 +109,7 @@ async function main() {
   const height = (flags.height as number | undefined) ?? 600;
   if (!out.endsWith(".png")) throw new CliError(`loss-bug-figure: --out must end in .png: ${out}`);
   await requirePermissions("loss-bug-figure", [
-    writeNeedForFile(out, "--out"),
+    ...fileWriteNeeds(out, "--out"),
     { kind: "write", path: "checkpoints", flag: "temporary page" },
   ]);
 

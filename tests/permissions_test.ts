@@ -2,13 +2,13 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "./ass
 import { CliError } from "../lib/cli.ts";
 import {
   extendedCommand,
+  fileWriteNeeds,
   grantedPaths,
   missingPermissions,
   PermissionPreflightError,
   requirePermissions,
   shellQuote,
   taskCommand,
-  writeNeedForFile,
 } from "../lib/permissions.ts";
 
 const TRAIN = "deno run --allow-read=. --allow-write=checkpoints,data/cache --allow-ffi " +
@@ -54,12 +54,11 @@ Deno.test("permissions: helpers", () => {
   assertEquals(grantedPaths("deno run x.ts", "read"), []);
   assertEquals(shellQuote("--out"), "--out");
   assertEquals(shellQuote(""), "''");
-  assertEquals(writeNeedForFile("/tmp/a/head.onnx", "--out"), {
-    kind: "write",
-    path: "/tmp/a",
-    flag: "--out",
-  });
-  assertEquals(writeNeedForFile("head.onnx", "--out").path, ".");
+  assertEquals(fileWriteNeeds("/tmp/a/head.onnx", "--out"), [
+    { kind: "read", path: "/tmp/a", flag: "--out" },
+    { kind: "write", path: "/tmp/a", flag: "--out" },
+  ]);
+  assertEquals(fileWriteNeeds("head.onnx", "--out")[0].path, ".");
   // Every script task of deno.json is known, and none grants everything.
   for (const task of ["train", "eval", "search", "encode", "export", "embed", "gen-data"]) {
     const cmd = taskCommand(task);
