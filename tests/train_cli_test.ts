@@ -70,7 +70,14 @@ Deno.test("train CLI: bad flags name the flag and the allowed values", async () 
   const u = await runScript("train.ts", ["--epoch", "3"]);
   assertEquals(u.code, 2);
   assertStringIncludes(u.stderr, "unknown flag --epoch");
-  const d = await runScript("train.ts", ["--data", "/tmp/does-not-exist.json"]);
+  const d = await runScript("train.ts", [
+    "--data",
+    "/tmp/does-not-exist.json",
+    "--out",
+    "/tmp/phongtro-never-created",
+    "--cache-root",
+    "/tmp/phongtro-cache",
+  ]);
   assertEquals(d.code, 1);
   assertStringIncludes(d.stderr, "/tmp/does-not-exist.json");
 });
