@@ -36,6 +36,7 @@ export {
   writeCache,
 } from "./cache.ts";
 export {
+  assertHeadFitsEncoder,
   CheckpointError,
   type EpochRecord,
   loadCheckpoint,
@@ -44,6 +45,7 @@ export {
   readRunInfo,
   resolveRunDir,
   type RunInfo,
+  validateHeadWeight,
 } from "./checkpoint.ts";
 export {
   ConfigError,
@@ -91,7 +93,12 @@ export {
 } from "./evaluation.ts";
 export { atomicWrite, atomicWriteJson } from "./fs.ts";
 export { type HeadInit, type HeadOptions, ProjectionHead } from "./head.ts";
-export { loadProjectionModel, type ProjectionModel } from "./inference.ts";
+export {
+  escapeInvisible,
+  isBlankText,
+  loadProjectionModel,
+  type ProjectionModel,
+} from "./inference.ts";
 export {
   hardNegativeSimilarities,
   LOSS_BUG_WEIGHTS,
@@ -132,6 +139,19 @@ export {
   pca2d,
   pcaScatter,
 } from "./plots.ts";
+export {
+  fileWriteNeeds,
+  type PathNeed,
+  PermissionPreflightError,
+  requirePermissions,
+} from "./permissions.ts";
+export {
+  checkTrainConfig,
+  checkTrainSplit,
+  PreflightError,
+  preflightTrain,
+  trainPathNeeds,
+} from "./preflight.ts";
 export { renderReport, writeReport } from "./report.ts";
 export { Rng } from "./rng.ts";
 export { readSafetensors, writeSafetensors } from "./safetensors.ts";
