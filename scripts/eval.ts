@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import { assertHeadFitsEncoder, loadCheckpoint } from "../lib/checkpoint.ts";
 import { readCorpus } from "../lib/corpus.ts";
 import { loadDataset, loadWeightConfig, splitDataset } from "../lib/dataset.ts";
@@ -90,7 +90,12 @@ async function main() {
     seed: info.dataset.splitSeed,
   });
   const examples = split === "val" ? parts.val : split === "train" ? parts.train : dataset.examples;
-  if (examples.length === 0) throw new Error(`${dataPath}: the ${split} split is empty`);
+  if (examples.length === 0) {
+    const why = split === "val" && info.dataset.valFraction === 0
+      ? ` (${dir} was trained with --val-fraction 0): pass --split all or --data FILE`
+      : "";
+    throw new CliError(`${dataPath}: the ${split} split is empty${why}`);
+  }
   const extra = flags.corpus ? await readCorpus(flags.corpus as string) : [];
   const task = retrievalTask(examples, extra);
 

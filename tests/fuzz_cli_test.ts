@@ -203,6 +203,15 @@ Deno.test("fuzz 5: --val-fraction 0 trains without validation; best = final", as
   const final = await loadCheckpoint(out, { which: "final" });
   assertEquals(best.weight, final.weight);
   assertEquals((await readRunInfo(out)).best?.epoch, 1);
+  // eval of such a run has no validation split to recover: it says so and how to evaluate it.
+  const e = await runTask("eval", ["--checkpoint", out, "--cache-root", fx.cache], fx.grant);
+  assertFails(e, 2, "the val split is empty", "--val-fraction 0", "--split all");
+  const all = await runTask(
+    "eval",
+    ["--checkpoint", out, "--cache-root", fx.cache, "--split", "all"],
+    fx.grant,
+  );
+  assertEquals(all.code, 0, all.stderr);
 });
 
 Deno.test("fuzz 5: --val-fraction 0 with --patience is refused, naming both flags", async () => {
