@@ -143,8 +143,9 @@ export function checkTrainSplit(
 /**
  * The checks of a training run that need no data loaded: permissions for
  * every path (one line with the command that works, see
- * `requirePermissions`), then {@link checkTrainConfig} against the
- * encoder's `encoder.json`. Call it before any loading or encoding.
+ * `requirePermissions`), `--out` and `--cache-root` not being files, then
+ * {@link checkTrainConfig} against the encoder's `encoder.json`. Call it
+ * before any loading or encoding.
  *
  * @example
  * ```ts
@@ -158,6 +159,19 @@ export async function preflightTrain(
   opts: { resume?: string; args?: string[] } = {},
 ): Promise<void> {
   await requirePermissions("train", trainPathNeeds(config, opts), opts.args);
+  const dirs: [string, string][] = [[config.cacheRoot, "--cache-root"]];
+  if (!opts.resume && config.out) dirs.push([config.out, "--out"]);
+  for (const [path, flag] of dirs) {
+    let stat: Deno.FileInfo | undefined;
+    try {
+      stat = await Deno.stat(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    if (stat && !stat.isDirectory) {
+      throw new PreflightError(`${flag} ${path} is a file, not a directory: give a directory`);
+    }
+  }
   const modelDir = config.model || DEFAULT_MODEL_DIR;
   let dim: number;
   try {

@@ -235,6 +235,25 @@ Deno.test("fuzz 5: a dataset whose queries are all the same is refused, naming t
   const r = await runTask("train", [...fx.train, "--data", same, "--out", out], fx.grant);
   assertFails(r, 2, same, "1 distinct query", "--val-fraction 0");
   await assertNoRunDir(out);
+  // As the message says, it trains without validation.
+  const ok = await runTask(
+    "train",
+    [...fx.train, "--data", same, "--val-fraction", "0", "--out", out],
+    fx.grant,
+  );
+  assertEquals(ok.code, 0, ok.stderr);
+});
+
+Deno.test("fuzz 5: --out or --cache-root naming a file is refused before any work", async () => {
+  const fx = await getFixture();
+  const file = `${fx.root}/a-file`;
+  await Deno.writeTextFile(file, "x");
+  for (const flag of ["--out", "--cache-root"]) {
+    const r = await runTask("train", [...fx.train, flag, file], fx.grant);
+    assertFails(r, 2, `${flag} ${file} is a file`);
+    assertEquals(r.stdout, "");
+  }
+  assertEquals(await Deno.readTextFile(file), "x");
 });
 
 Deno.test("fuzz 5: --negatives 0 trains with in-batch negatives only", async () => {
