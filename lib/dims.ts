@@ -7,11 +7,21 @@
  * @module
  */
 import { initBackend } from "./backend.ts";
+import { CliError } from "./cli.ts";
 import type { LoadedCheckpoint, RunInfo } from "./checkpoint.ts";
 import { ProjectionHead } from "./head.ts";
 
-/** `--dim` names a prefix the head was not trained for. */
-export class DimError extends Error {
+/**
+ * `--dim` names a prefix the head was not trained for (a {@linkcode CliError},
+ * so scripts exit 2).
+ *
+ * @example
+ * ```ts
+ * import { DimError } from "./dims.ts";
+ * console.log(new DimError("--dim 100 ...").name); // DimError
+ * ```
+ */
+export class DimError extends CliError {
   constructor(message: string) {
     super(message);
     this.name = "DimError";
