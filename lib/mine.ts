@@ -15,12 +15,15 @@
  *   1. `positive`: the text equals (after NFC, lowercase and whitespace
  *      normalisation) the example's positive, one of the other positives of
  *      the same query, or the query itself;
- *   2. `same-features` (only with feature weighting): the candidate carries
+ *   2. `satisfies` (only with `constraints`, native data that records what
+ *      each query asks for): the candidate's features meet every constraint
+ *      of the query, so it is an unlabelled positive;
+ *   3. `same-features` (only with feature weighting): the candidate carries
  *      exactly the positive's structured features, i.e. it is the same
  *      listing written differently;
- *   3. `margin` (sentence-transformers `mine_hard_negatives`, absolute
+ *   4. `margin` (sentence-transformers `mine_hard_negatives`, absolute
  *      margin): dropped when `score > positive_score − margin`;
- *   4. `max-score-ratio` (relative): dropped when
+ *   5. `max-score-ratio` (relative): dropped when
  *      `score > ratio × positive_score`.
  * - **selection**: the first `numNegatives` survivors in rank order (`top`),
  *   or a seeded sample of them (`random`, as FlagEmbedding samples from the
@@ -29,7 +32,9 @@
  *   candidate carry `features` (native format), the negative's `differs` are
  *   the weight-config features whose values differ and its weight is the
  *   largest of their weights (`negativeWeight`, the rule of generated
- *   negatives); a candidate without features gets weight 1.
+ *   negatives); a candidate without features gets weight 1. With
+ *   `constraints` too, `differs` are the constraints the candidate violates,
+ *   exactly as for the generated negatives.
  *
  * Each text is embedded once (the caller's `embed` sees the union of queries
  * and candidates), so the embedding cache is reused.
@@ -59,7 +64,18 @@ export interface MineOptions {
   seed?: number;
   /** Weight each negative by the features in which it differs from the positive. */
   weightsFromFeatures?: { weights: WeightConfig; features: Map<string, Features> };
+  /**
+   * Drop candidates that satisfy the query: per example (by `Example.id`), the
+   * constraints its query names, and the features of the listings.
+   */
+  constraints?: { byExample: (Constraints | undefined)[]; features: Map<string, Features> };
 }
+
+/**
+ * What a query asks for, feature by feature: a value (equality), a list
+ * (every item present), or a `{ min?, max? }` range (inclusive).
+ */
+export type Constraints = Record<string, unknown>;
 
 /** What each filter removed, and what came out. */
 export interface MineReport {
@@ -70,7 +86,13 @@ export interface MineReport {
   /** Candidates inside the rank windows, summed over examples. */
   inWindow: number;
   /** Candidates removed, by filter. */
-  removed: { positive: number; sameFeatures: number; margin: number; maxScoreRatio: number };
+  removed: {
+    positive: number;
+    satisfies: number;
+    sameFeatures: number;
+    margin: number;
+    maxScoreRatio: number;
+  };
   /** Candidates that passed every filter, summed over examples. */
   passed: number;
   /** Negatives written. */
@@ -164,6 +186,64 @@ export async function readFeatures(path: string): Promise<Map<string, Features>>
     if (Array.isArray(r.negatives)) r.negatives.forEach(add);
   }
   return out;
+}
+
+/**
+ * The constraints of `c` that the features `f` violate (empty: `f` satisfies
+ * the query). A constraint is a value (equality), a list (every item must be
+ * in `f`'s list) or `{ min?, max? }` (inclusive numeric range). A constraint on
+ * a feature `f` lacks counts as violated.
+ *
+ * @example
+ * ```ts
+ * import { violations } from "./mine.ts";
+ * const f = { district: "Quận 10", price: 3.5, amenities: ["máy lạnh"] };
+ * console.log(violations(f, { district: "Quận 10", price: { max: 3 }, amenities: ["máy lạnh"] })); // ["price"]
+ * ```
+ */
+export function violations(f: Features, c: Constraints): string[] {
+  const out: string[] = [];
+  for (const [key, want] of Object.entries(c)) {
+    if (!Object.hasOwn(f, key)) {
+      out.push(key);
+      continue;
+    }
+    const have = f[key];
+    let ok: boolean;
+    if (Array.isArray(want)) {
+      const list = Array.isArray(have) ? have.map((x) => JSON.stringify(x)) : [];
+      ok = want.every((w) => list.includes(JSON.stringify(w)));
+    } else if (typeof want === "object" && want !== null) {
+      const { min, max } = want as { min?: number; max?: number };
+      const x = Number(have);
+      // Prices like 3.5 are compared to 1e-9, as the generator compares tenths.
+      ok = Number.isFinite(x) && (min === undefined || x >= min - 1e-9) &&
+        (max === undefined || x <= max + 1e-9);
+    } else ok = sameFeatureValue(have, want);
+    if (!ok) out.push(key);
+  }
+  return out;
+}
+
+/**
+ * The `constraints` object of each example of a native dataset file, by
+ * example index (`undefined` where an example has none; empty for JSONL).
+ *
+ * @example
+ * ```ts
+ * import { readConstraints } from "./mine.ts";
+ * const c = await readConstraints("data/gen-data-set.json");
+ * console.log(c[0]); // e.g. { district: "Hoàn Kiếm", area: { min: 15 }, amenities: ["WC riêng"] }
+ * ```
+ */
+export async function readConstraints(path: string): Promise<(Constraints | undefined)[]> {
+  if (path.toLowerCase().endsWith(".jsonl")) return [];
+  const raw = JSON.parse(await Deno.readTextFile(path)) as unknown;
+  const records = Array.isArray(raw) ? raw : (raw as { examples?: unknown[] }).examples ?? [];
+  return records.map((r) => {
+    const c = (r as { constraints?: unknown } | null)?.constraints;
+    return typeof c === "object" && c !== null && !Array.isArray(c) ? c as Constraints : undefined;
+  });
 }
 
 /**
@@ -279,7 +359,7 @@ export async function mineHardNegatives(
     queries: queries.length,
     candidates: docs.length,
     inWindow: 0,
-    removed: { positive: 0, sameFeatures: 0, margin: 0, maxScoreRatio: 0 },
+    removed: { positive: 0, satisfies: 0, sameFeatures: 0, margin: 0, maxScoreRatio: 0 },
     passed: 0,
     mined: 0,
     short: 0,
@@ -304,9 +384,20 @@ export async function mineHardNegatives(
         report.removed.positive++;
         continue;
       }
+      let violated: string[] | undefined;
+      const cons = opts.constraints?.byExample[ex.id];
+      const consFeatures = cons && opts.constraints!.features.get(text);
+      if (cons && consFeatures) {
+        violated = violations(consFeatures, cons);
+        if (violated.length === 0) {
+          report.removed.satisfies++;
+          continue;
+        }
+      }
       const candFeatures = fw?.features.get(text);
       let differs: string[] | undefined;
-      if (fw && posFeatures && candFeatures) {
+      if (fw && violated) differs = violated;
+      else if (fw && posFeatures && candFeatures) {
         differs = differingFeatures(posFeatures, candFeatures, fw.weights);
         if (differs.length === 0) {
           report.removed.sameFeatures++;
@@ -370,6 +461,7 @@ export function formatMineReport(r: MineReport): string {
     `${r.embedded} texts embedded once`,
     `In the rank windows: ${r.inWindow} candidates`,
     `  removed as the positive (or another positive / the query): ${r.removed.positive}`,
+    `  removed as satisfying the query's constraints:              ${r.removed.satisfies}`,
     `  removed as the same listing (identical features):           ${r.removed.sameFeatures}`,
     `  removed by --margin:                                        ${r.removed.margin}`,
     `  removed by --max-score-ratio:                               ${r.removed.maxScoreRatio}`,

@@ -64,6 +64,7 @@ export {
   rowLabel,
   type StorageVariant,
   storageVariants,
+  trainOverlap,
 } from "./compare.ts";
 export { compareFigure, type CompareFigureOptions } from "./compare_plot.ts";
 export { readCorpus } from "./corpus.ts";

@@ -24,6 +24,7 @@ import {
   formatCompareTable,
   pcaMethod,
   storageVariants,
+  trainOverlap,
 } from "../lib/compare.ts";
 
 const SPEC: CommandSpec = {
@@ -151,6 +152,27 @@ async function main() {
         }),
       });
     }
+    // Every head must have held these queries out of its training split.
+    const overlap: Record<string, number> = {};
+    for (const h of heads) {
+      const hi = h.ckpt.info;
+      const ds = await loadDataset(hi.dataset.path, {
+        weights: await loadWeightConfig(hi.config.weights),
+      });
+      const own = splitDataset(ds.examples, {
+        valFraction: hi.dataset.valFraction,
+        seed: hi.dataset.splitSeed,
+      });
+      overlap[h.label] = trainOverlap(task.queries, own.train);
+      if (overlap[h.label] > 0) {
+        console.error(
+          `warning: ${
+            overlap[h.label]
+          } of the ${task.queries.length} evaluated queries are in the ` +
+            `training split of ${h.label} (${h.ckpt.dir}, data ${hi.dataset.path}): its row is optimistic`,
+        );
+      }
+    }
     const methods: CompareMethod[] = [{ method: "base", dim: emb.dim, project: (x) => x }];
     const headDims = [...new Set(heads.flatMap((h) => trainedDims(h.ckpt.info)))]
       .sort((a, b) => b - a);
@@ -183,6 +205,7 @@ async function main() {
         split,
         data: dataPath,
         pca_fit_texts: fitTexts.length,
+        train_overlap: overlap,
       }));
       return;
     }

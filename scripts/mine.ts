@@ -16,12 +16,19 @@ import { ensureDefaultModel } from "../lib/default_model.ts";
 import { headProjector } from "../lib/dims.ts";
 import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
 import { atomicWrite } from "../lib/fs.ts";
-import { formatMineReport, mineHardNegatives, parseRange, readFeatures } from "../lib/mine.ts";
+import {
+  type Features,
+  formatMineReport,
+  mineHardNegatives,
+  parseRange,
+  readConstraints,
+  readFeatures,
+} from "../lib/mine.ts";
 
 const SPEC: CommandSpec = {
   name: "mine",
   usage: "deno task mine --data FILE --out FILE.jsonl [--corpus FILE] [--checkpoint DIR] " +
-    "[--range 10-100] [--num-negatives 7] [--margin M] [--max-score-ratio R] [--weights-from-features]",
+    "[--range 10-100] [--num-negatives 7] [--margin M] [--max-score-ratio R] [--weights-from-features] [--drop-satisfying]",
   description:
     "Mine hard negatives: rank every listing (the dataset's positives and negatives, plus\n" +
     "--corpus) for each query, take the rank window, drop likely false negatives, and write\n" +
@@ -70,6 +77,10 @@ const SPEC: CommandSpec = {
       type: "boolean",
       help: "weight each negative by the features in which it differs (native data)",
     },
+    "drop-satisfying": {
+      type: "boolean",
+      help: "drop candidates whose features meet every constraint of the query (native data)",
+    },
     weights: { type: "string", help: "feature weight config", default: DEFAULT_WEIGHT_CONFIG },
     "cache-root": { type: "string", help: "embedding cache root", default: "data/cache" },
     json: { type: "boolean", help: "print the report as JSON" },
@@ -94,10 +105,18 @@ async function main() {
   const dataPath = (flags.data as string | undefined) ?? "data/gen-data-set.json";
   const weightsPath = (flags.weights as string | undefined) ?? DEFAULT_WEIGHT_CONFIG;
   const fromFeatures = flags.weightsFromFeatures === true;
-  if (fromFeatures && dataPath.toLowerCase().endsWith(".jsonl")) {
-    throw new CliError(
-      `mine: --weights-from-features needs structured features, which only the native .json format carries (${dataPath} is JSONL)`,
-    );
+  const dropSatisfying = flags.dropSatisfying === true;
+  for (
+    const [on, flag] of [[fromFeatures, "--weights-from-features"], [
+      dropSatisfying,
+      "--drop-satisfying",
+    ]] as const
+  ) {
+    if (on && dataPath.toLowerCase().endsWith(".jsonl")) {
+      throw new CliError(
+        `mine: ${flag} needs structured features, which only the native .json format carries (${dataPath} is JSONL)`,
+      );
+    }
   }
   const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
   const log = (s: string) => flags.json ? console.error(s) : console.log(s);
@@ -131,6 +150,9 @@ async function main() {
     }`,
   );
 
+  const features = fromFeatures || dropSatisfying
+    ? await readFeatures(dataPath)
+    : new Map<string, Features>();
   let hits = 0, misses = 0;
   const { records, report } = await mineHardNegatives(
     dataset.examples,
@@ -150,8 +172,9 @@ async function main() {
       maxScoreRatio: flags.maxScoreRatio as number | undefined,
       sample: (flags.sample as "top" | "random" | undefined) ?? "random",
       seed: (flags.seed as number | undefined) ?? 42,
-      weightsFromFeatures: fromFeatures
-        ? { weights, features: await readFeatures(dataPath) }
+      weightsFromFeatures: fromFeatures ? { weights, features } : undefined,
+      constraints: dropSatisfying
+        ? { byExample: await readConstraints(dataPath), features }
         : undefined,
     },
   );

@@ -6,7 +6,13 @@ import { prepareTraining, trainHead } from "../lib/trainer.ts";
 import { ProjectionHead } from "../lib/head.ts";
 import { initBackend } from "../lib/backend.ts";
 import { prefixNormalize } from "../lib/dims.ts";
-import { compareMethods, formatCompareTable, pcaMethod, storageVariants } from "../lib/compare.ts";
+import {
+  compareMethods,
+  formatCompareTable,
+  pcaMethod,
+  storageVariants,
+  trainOverlap,
+} from "../lib/compare.ts";
 import { compareFigure } from "../lib/compare_plot.ts";
 import { Rng } from "../lib/rng.ts";
 import { runScript, smallDataset } from "./fixtures.ts";
@@ -132,6 +138,7 @@ Deno.test("eval --compare: base, PCA at each trained dim, the head(s) at each tr
     "head-mined-256",
   ]);
   assertEquals(out.rows.length, methods.length * 4);
+  assertEquals(out.train_overlap, { head: 0, "head-mined": 0 });
   // The full-size head evaluated here equals the plain eval's projected metrics.
   const plain = await runScript("eval.ts", [
     "--checkpoint",
@@ -262,4 +269,13 @@ Deno.test("search, encode, export take --dim; search takes --quantize", async ()
   const xBad = await runScript("export.ts", ["--checkpoint", fx.run, "--dim", "64"]);
   assertEquals(xBad.code, 2);
   assertStringIncludes(xBad.stderr, "not trained with --matryoshka");
+});
+
+Deno.test("trainOverlap: evaluated queries found in a head's training split (normalised)", () => {
+  const train = [
+    { id: 0, query: "Phòng  Q10 ", positive: "p", negatives: [] },
+    { id: 1, query: "nhà q3", positive: "p", negatives: [] },
+  ];
+  assertEquals(trainOverlap(["phòng q10", "ktx q1"], train), 1);
+  assertEquals(trainOverlap(["ktx q1"], train), 0);
 });

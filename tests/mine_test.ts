@@ -3,8 +3,10 @@ import {
   differingFeatures,
   mineHardNegatives,
   parseRange,
+  readConstraints,
   readFeatures,
   sameFeatureValue,
+  violations,
 } from "../lib/mine.ts";
 import { loadDataset, loadWeightConfig, negativeWeight } from "../lib/dataset.ts";
 import { resolveConfig } from "../lib/config.ts";
@@ -70,7 +72,13 @@ Deno.test("mineHardNegatives: each filter removes what it should, and weights fo
   assertEquals(records[0].neg, ["a", "b", "plain"]);
   assertEquals(records[0].neg_weights, [2.5, 3, 1]);
   assertEquals(records[0].neg_differs, [["district"], ["city", "price"], []]);
-  assertEquals(report.removed, { positive: 2, sameFeatures: 1, margin: 1, maxScoreRatio: 1 });
+  assertEquals(report.removed, {
+    positive: 2,
+    satisfies: 0,
+    sameFeatures: 1,
+    margin: 1,
+    maxScoreRatio: 1,
+  });
   assertEquals(report.inWindow, 8); // every listing incl. the positive itself
   assertEquals(report.passed, 3);
   assertEquals(report.short, 1);
@@ -128,6 +136,39 @@ Deno.test("mineHardNegatives: rank window, the query's other positives, top vs r
     seed: 1,
   });
   assertEquals(again.records, rnd.records, "seeded");
+});
+
+Deno.test("mineHardNegatives: constraints drop unlabelled positives; differs are the violated constraints", async () => {
+  const scores = { q: 1, pos: 0.9, ok: 0.8, cheap: 0.7, far: 0.6 };
+  const f = (district: string, price: number, amenities: string[]) => ({
+    district,
+    price,
+    amenities,
+  });
+  const features = new Map<string, Record<string, unknown>>([
+    ["pos", f("Q1", 3, ["máy lạnh", "wc"])],
+    ["ok", f("Q1", 2.5, ["máy lạnh"])], // meets every constraint: an unlabelled positive
+    ["cheap", f("Q1", 4, ["máy lạnh"])], // over budget
+    ["far", f("Q3", 5, [])], // wrong district, over budget, no máy lạnh
+  ]);
+  const constraints = { district: "Q1", price: { max: 3.5 }, amenities: ["máy lạnh"] };
+  const { records, report } = await mineHardNegatives(
+    [{ id: 0, query: "q", positive: "pos", negatives: [] }],
+    ["ok", "cheap", "far"],
+    toyEmbed(scores).embed,
+    {
+      range: [0, 10],
+      numNegatives: 5,
+      sample: "top",
+      constraints: { byExample: [constraints], features },
+      weightsFromFeatures: { weights: { ...WEIGHTS, amenities: 1.5 }, features },
+    },
+  );
+  assertEquals(report.removed.satisfies, 1);
+  assertEquals(records[0].neg, ["cheap", "far"]);
+  assertEquals(records[0].neg_differs, [["price"], ["district", "price", "amenities"]]);
+  assertEquals(records[0].neg_weights, [2, 2.5]);
+  assertEquals(violations(features.get("far")!, { area: { min: 10 } }), ["area"]);
 });
 
 Deno.test("mine helpers: ranges, feature comparison", () => {
@@ -196,6 +237,7 @@ Deno.test("mine CLI end to end: corpus, filters, weights from features, cache re
   assert(rep.removed.positive >= 40, `positive filter: ${rep.removed.positive}`);
   assert(rep.removed.margin > 0, "margin filter removed nothing");
   assert(rep.removed.maxScoreRatio > 0, "ratio filter removed nothing");
+  assertEquals(rep.removed.satisfies, 0, "--drop-satisfying is off");
   assertEquals(
     rep.inWindow,
     rep.removed.positive + rep.removed.sameFeatures + rep.removed.margin +
@@ -231,6 +273,21 @@ Deno.test("mine CLI end to end: corpus, filters, weights from features, cache re
   assertEquals(again.code, 0, again.stderr);
   assertEquals(JSON.parse(again.stdout).cache.misses, 0);
   assertEquals(await Deno.readTextFile(out), first);
+  // --drop-satisfying: no mined negative meets its query's constraints; differs = violations.
+  const sat = await runScript("mine.ts", [...args, "--drop-satisfying"]);
+  assertEquals(sat.code, 0, sat.stderr);
+  assert(JSON.parse(sat.stdout).removed.satisfies > 0, "no candidate satisfied a query");
+  const constraints = await readConstraints(fx.data);
+  const satLines = (await Deno.readTextFile(out)).trim().split("\n").map((l) => JSON.parse(l));
+  satLines.forEach((rec, i) => {
+    rec.neg.forEach((t: string, j: number) => {
+      const f = features.get(t);
+      if (!f) return assertEquals(rec.neg_differs[j], []); // a --corpus listing: no features
+      const v = violations(f, constraints[i]!);
+      assert(v.length > 0, `example ${i}: mined a listing that satisfies the query`);
+      assertEquals(rec.neg_differs[j], v);
+    });
+  });
 
   // A second round scored by a trained head, on the mined file itself (JSONL input).
   const config = resolveConfig({}, {
@@ -280,4 +337,5 @@ Deno.test("mine CLI end to end: corpus, filters, weights from features, cache re
   ]);
   assertEquals(noFeat.code, 2);
   assertStringIncludes(noFeat.stderr, "only the native .json format");
+  assertStringIncludes(noFeat.stderr, "--weights-from-features");
 });
