@@ -7,8 +7,10 @@
  *   becomes `round(x[d] / scale[d])` clamped to [-127, 127]. Queries are
  *   quantised with the corpus scales and scored by the dot product of the
  *   dequantised codes, `Σ_d q_d c_d scale_d²`, which is what an int8 index
- *   with per-dimension scales computes (run here on the same matmul kernel as
- *   fp32, on the dequantised codes).
+ *   with per-dimension scales computes. The index holds only the int8 codes;
+ *   the search dequantises one block of documents at a time (16,384 rows)
+ *   and scores it on the same matmul kernel as fp32, merging the blocks'
+ *   top-k.
  * - **binary**: bit `d` is 1 when `x[d] > 0`. Distance is the Hamming distance
  *   (XOR + popcount); the reported score is `1 − 2·hamming/dim` (the cosine of
  *   the two ±1 vectors). Equal distances are frequent at low dims, so ties are
@@ -254,8 +256,6 @@ export interface QuantizedIndex {
   scales?: Float32Array;
   /** int8 codes, or packed sign bits, or the fp32 vectors. */
   codes: Int8Array | Uint32Array | Float32Array;
-  /** Dequantised int8 vectors, scored by the matmul kernel (int8 only). */
-  dequantized?: Float32Array;
   /** Full-precision vectors kept for re-scoring (binary with re-scoring). */
   rescoreVectors?: Float32Array;
 }
@@ -293,7 +293,6 @@ export function buildIndex(
       bytesPerVector: bytes,
       scales,
       codes,
-      dequantized: dequantizeInt8(codes, n, dim, scales),
     };
   }
   return {
@@ -345,7 +344,7 @@ export async function searchIndex(
   if (index.quantization === "int8") {
     const qc = quantizeInt8(queries, nq, dim, index.scales!);
     const qd = dequantizeInt8(qc, nq, dim, index.scales!);
-    return await topK(qd, nq, index.dequantized!, n, dim, opts.k);
+    return await int8Search(qd, nq, index.codes as Int8Array, n, dim, index.scales!, opts.k);
   }
   const rescore = opts.rescore ?? 0;
   if (!Number.isInteger(rescore) || rescore < 0) {
@@ -378,6 +377,51 @@ export async function searchIndex(
     for (let r = 0; r < kk; r++) {
       indices[q * kk + r] = cand.indices[q * cand.k + order[r]];
       scores[q * kk + r] = s[order[r]];
+    }
+  }
+  return { k: kk, indices, scores };
+}
+
+/** Documents dequantised per block by the int8 search. */
+const INT8_BLOCK = 16_384;
+
+/** Exact top-k over int8 codes, one dequantised block at a time, blocks merged. */
+async function int8Search(
+  queries: Float32Array,
+  nq: number,
+  codes: Int8Array,
+  nd: number,
+  dim: number,
+  scales: Float32Array,
+  k: number,
+): Promise<TopKResult> {
+  if (nd <= INT8_BLOCK) {
+    return await topK(queries, nq, dequantizeInt8(codes, nd, dim, scales), nd, dim, k);
+  }
+  const kk = Math.min(k, nd);
+  const cand: { idx: number[]; score: number[] }[] = Array.from({ length: nq }, () => ({
+    idx: [],
+    score: [],
+  }));
+  for (let d0 = 0; d0 < nd; d0 += INT8_BLOCK) {
+    const n = Math.min(INT8_BLOCK, nd - d0);
+    const block = dequantizeInt8(codes.subarray(d0 * dim, (d0 + n) * dim), n, dim, scales);
+    const r = await topK(queries, nq, block, n, dim, kk);
+    for (let q = 0; q < nq; q++) {
+      for (let c = 0; c < r.k; c++) {
+        cand[q].idx.push(d0 + r.indices[q * r.k + c]);
+        cand[q].score.push(r.scores[q * r.k + c]);
+      }
+    }
+  }
+  const indices = new Int32Array(nq * kk);
+  const scores = new Float32Array(nq * kk);
+  for (let q = 0; q < nq; q++) {
+    const { idx, score } = cand[q];
+    const order = idx.map((_, i) => i).sort((a, b) => score[b] - score[a] || idx[a] - idx[b]);
+    for (let r = 0; r < kk; r++) {
+      indices[q * kk + r] = idx[order[r]];
+      scores[q * kk + r] = score[order[r]];
     }
   }
   return { k: kk, indices, scores };

@@ -148,3 +148,16 @@ Deno.test("binary re-scoring: exact fp32 order among the candidates; needs the f
   }
   assertStringIncludes(msg, "keepFloat");
 });
+
+Deno.test("int8 search over several blocks equals one exact search of the dequantised corpus", async () => {
+  const nd = 40_000, nq = 6, dim = 8; // 3 blocks of at most 16,384
+  const docs = randomUnit(nd, dim, 31), qs = randomUnit(nq, dim, 32);
+  const idx = buildIndex(docs, nd, dim, "int8");
+  assert(idx.codes instanceof Int8Array && idx.codes.length === nd * dim);
+  const got = await searchIndex(idx, qs, nq, { k: 7 });
+  const dq = dequantizeInt8(idx.codes as Int8Array, nd, dim, idx.scales!);
+  const qd = dequantizeInt8(quantizeInt8(qs, nq, dim, idx.scales!), nq, dim, idx.scales!);
+  const want = await topK(qd, nq, dq, nd, dim, 7);
+  assertEquals(got.indices, want.indices);
+  assert(Array.from(got.indices).some((j) => j >= 16_384), "only the first block was searched");
+});
