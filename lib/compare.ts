@@ -22,7 +22,16 @@ import { pcaDirections, ProjectionHead } from "./head.ts";
 import { type Metrics, rankingMetrics } from "./metrics.ts";
 import { buildIndex, type Quantization, searchIndex } from "./quantize.ts";
 
-/** One way to turn base embeddings into search vectors. */
+/**
+ * One way to turn base embeddings into search vectors.
+ *
+ * @example
+ * ```ts
+ * import type { CompareMethod } from "./compare.ts";
+ * const base: CompareMethod = { method: "base", dim: 1024, project: (x) => x };
+ * console.log(base.method);
+ * ```
+ */
 export interface CompareMethod {
   /** Line label in tables and plots, e.g. `base`, `pca`, `head`, `head (mined)`. */
   method: string;
@@ -34,7 +43,16 @@ export interface CompareMethod {
   dispose?: () => void;
 }
 
-/** A storage variant: a quantisation, with re-scoring (binary) or not. */
+/**
+ * A storage variant: a quantisation, with re-scoring (binary) or not.
+ *
+ * @example
+ * ```ts
+ * import type { StorageVariant } from "./compare.ts";
+ * const v: StorageVariant = { quantization: "binary", rescore: 4 };
+ * console.log(v);
+ * ```
+ */
 export interface StorageVariant {
   quantization: Quantization;
   /** Re-score `rescore × k` Hamming candidates with fp32 (binary only); 0: off. */
@@ -61,7 +79,16 @@ export function storageVariants(rescore = 4): StorageVariant[] {
   return v;
 }
 
-/** One row of the comparison. */
+/**
+ * One row of the comparison.
+ *
+ * @example
+ * ```ts
+ * import type { CompareRow } from "./compare.ts";
+ * declare const row: CompareRow;
+ * console.log(row.label, row.metrics["mrr@10"], row.bytesPerVector);
+ * ```
+ */
 export interface CompareRow {
   method: string;
   dim: number;

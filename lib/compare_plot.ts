@@ -10,7 +10,16 @@ import type { CompareRow } from "./compare.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Figure } from "./plots.ts";
 
-/** Options of {@linkcode compareFigure}. */
+/**
+ * Options of {@linkcode compareFigure}.
+ *
+ * @example
+ * ```ts
+ * import { compareFigure, type CompareFigureOptions } from "./compare_plot.ts";
+ * const o: CompareFigureOptions = { metric: "ndcg@10", rescoredOnly: true };
+ * console.log(compareFigure([], o).data.length); // 0
+ * ```
+ */
 export interface CompareFigureOptions {
   /** The quality metric on the y axis (default `mrr@10`). */
   metric?: keyof Metrics;

@@ -8,7 +8,7 @@
  */
 import { initBackend } from "./backend.ts";
 import { CliError } from "./cli.ts";
-import type { LoadedCheckpoint, RunInfo } from "./checkpoint.ts";
+import type { LoadedCheckpoint } from "./checkpoint.ts";
 import { ProjectionHead } from "./head.ts";
 
 /**
@@ -137,9 +137,6 @@ export function prefixNormalize(
   }
   return out;
 }
-
-/** Convenience type for callers holding a whole run description. */
-export type DimSource = Pick<RunInfo, "head" | "config">;
 
 /**
  * A function that projects base embeddings `[n, inDim]` through a loaded

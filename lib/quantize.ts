@@ -27,7 +27,16 @@
  */
 import { topK, type TopKResult } from "./metrics.ts";
 
-/** How vectors are stored for search. */
+/**
+ * How vectors are stored for search.
+ *
+ * @example
+ * ```ts
+ * import type { Quantization } from "./quantize.ts";
+ * const q: Quantization = "binary";
+ * console.log(q);
+ * ```
+ */
 export type Quantization = "fp32" | "int8" | "binary";
 
 /**
@@ -245,7 +254,16 @@ export function hammingTopK(
   return { k: kk, indices, scores, distances };
 }
 
-/** A corpus prepared for search in one quantisation. */
+/**
+ * A corpus prepared for search in one quantisation.
+ *
+ * @example
+ * ```ts
+ * import { buildIndex, type QuantizedIndex } from "./quantize.ts";
+ * const idx: QuantizedIndex = buildIndex(new Float32Array([1, 0, 0, 1]), 2, 2, "binary");
+ * console.log(idx.bytesPerVector); // 1
+ * ```
+ */
 export interface QuantizedIndex {
   quantization: Quantization;
   dim: number;
@@ -305,7 +323,16 @@ export function buildIndex(
   };
 }
 
-/** Options of {@linkcode searchIndex}. */
+/**
+ * Options of {@linkcode searchIndex}.
+ *
+ * @example
+ * ```ts
+ * import type { SearchIndexOptions } from "./quantize.ts";
+ * const o: SearchIndexOptions = { k: 10, rescore: 4 };
+ * console.log(o);
+ * ```
+ */
 export interface SearchIndexOptions {
   /** Results per query. */
   k: number;
