@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import { loadCheckpoint } from "../lib/checkpoint.ts";
 import { readCorpus } from "../lib/corpus.ts";
 import { loadDataset, loadWeightConfig, splitDataset } from "../lib/dataset.ts";
@@ -81,6 +81,14 @@ const SPEC: CommandSpec = {
 async function main() {
   const { flags, help } = parseCommand(Deno.args, SPEC);
   if (help) return console.log(helpText(SPEC));
+  if (flags.compare === true && (flags.dim !== undefined || flags.quantize !== undefined)) {
+    throw new CliError(
+      "eval: --compare already evaluates every trained dim and every storage; drop --dim/--quantize",
+    );
+  }
+  if (flags.checkpointMined !== undefined && flags.compare !== true) {
+    throw new CliError("eval: --checkpoint-mined is only used with --compare");
+  }
   const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
   const json = flags.json === true;
   const log = (line: string) => json ? console.error(line) : console.log(line);

@@ -181,6 +181,9 @@ Deno.test("eval --quantize and --dim: bytes per vector, rescore, prefix checks",
   assertEquals(bad.code, 2);
   assertStringIncludes(bad.stderr, "--dim 64 is not a trained dimension");
   assertStringIncludes(bad.stderr, ": 256");
+  const both = await run("--checkpoint", fx.mat, "--compare", "--quantize", "int8");
+  assertEquals(both.code, 2);
+  assertStringIncludes(both.stderr, "drop --dim/--quantize");
   const bad2 = await run("--checkpoint", fx.mat, "--dim", "100");
   assertEquals(bad2.code, 2);
   assertStringIncludes(bad2.stderr, "256, 128, 64");
