@@ -177,7 +177,7 @@ export function packSigns(x: Float32Array, n: number, dim: number): Uint32Array 
 export function popcount32(v: number): number {
   v = v - ((v >>> 1) & 0x55555555);
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }
 
 /** A fixed pseudo-random rank of a document index, for breaking equal distances. */
