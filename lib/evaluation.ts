@@ -6,7 +6,14 @@
  * @module
  */
 import type { Example } from "./dataset.ts";
-import { evaluateRetrieval, type FeatureErrors, featureErrors, type Metrics } from "./metrics.ts";
+import {
+  evaluateRetrieval,
+  type FeatureErrors,
+  featureErrors,
+  type Metrics,
+  rankingMetrics,
+  type TopKResult,
+} from "./metrics.ts";
 
 /** Queries, a corpus of listings, and each query's relevant corpus ids. */
 export interface RetrievalTask {
@@ -143,32 +150,43 @@ export async function compareBaseAndHead(input: {
   project: (base: Float32Array, n: number) => Float32Array;
   outDim: number;
   k?: number;
+  /**
+   * Search used for both sides instead of exact fp32 top-k (e.g. a quantised
+   * index from `lib/quantize.ts`); the per-feature errors stay fp32.
+   */
+  search?: (
+    queries: Float32Array,
+    nq: number,
+    docs: Float32Array,
+    nd: number,
+    dim: number,
+    k: number,
+  ) => Promise<TopKResult>;
 }): Promise<Comparison> {
   const { task, table, project, outDim, examples } = input;
   const k = input.k ?? 10;
   const nq = task.queries.length, nd = task.docs.length;
+  const evaluate = async (queryVecs: Float32Array, docVecs: Float32Array, dim: number) => {
+    if (!input.search) {
+      return await evaluateRetrieval({
+        queryVecs,
+        docVecs,
+        dim,
+        nq,
+        nd,
+        relevant: task.relevant,
+        k,
+      });
+    }
+    const r = await input.search(queryVecs, nq, docVecs, nd, dim, k);
+    return rankingMetrics(r.indices, r.k, task.relevant);
+  };
   const baseQ = lookup(table, task.queries);
   const baseD = lookup(table, task.docs);
-  const base = await evaluateRetrieval({
-    queryVecs: baseQ,
-    docVecs: baseD,
-    dim: table.dim,
-    nq,
-    nd,
-    relevant: task.relevant,
-    k,
-  });
+  const base = await evaluate(baseQ, baseD, table.dim);
   const projQ = project(baseQ, nq);
   const projD = project(baseD, nd);
-  const projected = await evaluateRetrieval({
-    queryVecs: projQ,
-    docVecs: projD,
-    dim: outDim,
-    nq,
-    nd,
-    relevant: task.relevant,
-    k,
-  });
+  const projected = await evaluate(projQ, projD, outDim);
   // Per-feature errors: look vectors up by text in the two spaces.
   const baseOf = new Map<string, Float32Array>();
   const projOf = new Map<string, Float32Array>();

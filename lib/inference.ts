@@ -7,6 +7,7 @@
 import { initBackend } from "./backend.ts";
 import { assertHeadFitsEncoder, loadCheckpoint, type LoadedCheckpoint } from "./checkpoint.ts";
 import { ensureDefaultModel } from "./default_model.ts";
+import { prefixNormalize, resolveDim } from "./dims.ts";
 import { type Encoder, loadEncoder } from "./encoder.ts";
 import type { Embeddings } from "./encoder.ts";
 import { ProjectionHead } from "./head.ts";
@@ -49,7 +50,7 @@ export interface ProjectionModel {
   encoder: Encoder;
   /** The checkpoint the head came from. */
   checkpoint: LoadedCheckpoint;
-  /** Output dimension (256). */
+  /** Output dimension (256, or the `dim` prefix asked for). */
   dim: number;
   /** Encode texts to L2-normalised `[n, dim]` vectors. */
   encode(texts: string[], opts?: { batchSize?: number }): Promise<Embeddings>;
@@ -81,6 +82,8 @@ export async function loadProjectionModel(
     force?: boolean;
     device?: "auto" | "wasm" | "cpu" | "gpu";
     onWarning?: (msg: string) => void;
+    /** A trained Matryoshka prefix to serve (see `lib/dims.ts`); default the full output. */
+    dim?: number;
   } = {},
 ): Promise<ProjectionModel> {
   const { readRunInfo } = await import("./checkpoint.ts");
@@ -94,6 +97,7 @@ export async function loadProjectionModel(
     onWarning: opts.onWarning,
   });
   assertHeadFitsEncoder(checkpoint, encoder);
+  const dim = resolveDim(checkpoint.info, opts.dim, checkpoint.dir);
   await initBackend(opts.device ?? "auto");
   const head = ProjectionHead.create({
     inDim: checkpoint.inDim,
@@ -102,10 +106,14 @@ export async function loadProjectionModel(
     seed: 0,
   });
   head.setWeight(checkpoint.weight);
+  const project = (base: Float32Array, n: number) => {
+    const y = head.project(base, n);
+    return dim === checkpoint.outDim ? y : prefixNormalize(y, n, checkpoint.outDim, dim);
+  };
   return {
     encoder,
     checkpoint,
-    dim: checkpoint.outDim,
+    dim,
     async encode(texts, o = {}) {
       const blank = texts.findIndex(isBlankText);
       if (blank >= 0) {
@@ -115,9 +123,9 @@ export async function loadProjectionModel(
         );
       }
       const base = await encoder.encode(texts, { batchSize: o.batchSize });
-      return { dim: checkpoint.outDim, data: head.project(base.data, texts.length) };
+      return { dim, data: project(base.data, texts.length) };
     },
-    project: (base, n) => head.project(base, n),
+    project,
     async dispose() {
       head.dispose();
       await encoder.dispose();

@@ -12,6 +12,9 @@
  * - **checkpoints / inference**: {@link loadCheckpoint}, {@link loadProjectionModel}
  * - **evaluation**: {@link retrievalTask}, {@link compareBaseAndHead}, {@link topK}, {@link rankingMetrics}
  * - **plots**: {@link lossCurves}, {@link pcaScatter}, {@link displayPlot}, {@link writeReport}
+ * - **beyond the head**: {@link mineHardNegatives} (hard-negative mining), {@link resolveDim} /
+ *   {@link prefixNormalize} (Matryoshka prefixes), {@link buildIndex} / {@link searchIndex}
+ *   (int8 and binary vectors), {@link compareMethods} / {@link compareFigure} (`eval --compare`)
  *
  * @example
  * ```ts
@@ -54,7 +57,20 @@ export {
   resolveConfig,
   type TrainConfig,
 } from "./config.ts";
+export {
+  type CompareMethod,
+  compareMethods,
+  type CompareRow,
+  formatCompareTable,
+  pcaMethod,
+  rowLabel,
+  type StorageVariant,
+  storageVariants,
+  trainOverlap,
+} from "./compare.ts";
+export { compareFigure, type CompareFigureOptions } from "./compare_plot.ts";
 export { readCorpus } from "./corpus.ts";
+export { DimError, headProjector, prefixNormalize, resolveDim, trainedDims } from "./dims.ts";
 export {
   type Batch,
   batchCount,
@@ -125,6 +141,33 @@ export {
   topK,
 } from "./metrics.ts";
 export { exportHead } from "./export.ts";
+export {
+  differingFeatures,
+  type Features,
+  formatMineReport,
+  type MinedRecord,
+  mineHardNegatives,
+  type MineOptions,
+  type MineReport,
+  parseRange,
+  readFeatures,
+  sameFeatureValue,
+} from "./mine.ts";
+export {
+  buildIndex,
+  bytesPerVector,
+  dequantizeInt8,
+  fitInt8Scales,
+  hammingTopK,
+  packSigns,
+  popcount32,
+  type Quantization,
+  QUANTIZATIONS,
+  type QuantizedIndex,
+  quantizeInt8,
+  searchIndex,
+  type SearchIndexOptions,
+} from "./quantize.ts";
 export { linearHeadGraph } from "./onnx_build.ts";
 export {
   barChart,

@@ -1,5 +1,5 @@
 /**
- * `deno task encode "text" ... --checkpoint DIR [--json]`: encode texts with
+ * `deno task encode "text" ... --checkpoint DIR [--dim N] [--json]`: encode texts with
  * the encoder + trained head and print each vector's shape and norm.
  *
  * @module
@@ -10,12 +10,17 @@ import { requirePermissions } from "../lib/permissions.ts";
 
 const SPEC: CommandSpec = {
   name: "encode",
-  usage: 'deno task encode "phòng trọ q10 giá rẻ" [more texts] --checkpoint DIR [--json]',
+  usage: 'deno task encode "phòng trọ q10 giá rẻ" [more texts] --checkpoint DIR [--dim N] [--json]',
   description: "Encode texts with the frozen encoder and a trained head (256-d, L2-normalised).",
   flags: {
     checkpoint: { type: "string", help: "checkpoint directory", default: "checkpoints/latest" },
     which: { type: "choice", choices: ["best", "final"], help: "which weights", default: "best" },
     model: { type: "string", help: "encoder model dir (default: the checkpoint's)" },
+    dim: {
+      type: "int",
+      min: 1,
+      help: "a trained Matryoshka prefix: first N dims, renormalised (default: the full output)",
+    },
     json: { type: "boolean", help: "print the vectors as JSON" },
     force: { type: "boolean", help: "load even if the encoder fingerprint differs" },
   },
@@ -43,6 +48,7 @@ async function main() {
     which: flags.which as "best" | "final" | undefined,
     model: flags.model as string | undefined,
     force: flags.force === true,
+    dim: flags.dim as number | undefined,
   });
   const t0 = performance.now();
   const { dim, data } = await model.encode(positionals);

@@ -1,7 +1,9 @@
 /**
  * `deno task eval --checkpoint DIR [--data FILE] [--split val|train|all]
- * [--corpus FILE] [--json]`: retrieval metrics of the base encoder (1024-d)
- * vs the trained head (256-d), with per-feature error analysis.
+ * [--corpus FILE] [--dim N] [--quantize int8|binary] [--rescore M] [--json]`:
+ * retrieval metrics of the base encoder (1024-d) vs the trained head (256-d),
+ * with per-feature error analysis. `--compare [--checkpoint-mined DIR]`: one
+ * table of base, PCA and heads at every trained dim × fp32/int8/binary.
  *
  * @module
  */
@@ -11,17 +13,25 @@ import { readCorpus } from "../lib/corpus.ts";
 import { loadDataset, loadWeightConfig, splitDataset } from "../lib/dataset.ts";
 import { ensureDefaultModel } from "../lib/default_model.ts";
 import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
-import { compareBaseAndHead, retrievalTask } from "../lib/evaluation.ts";
+import { compareBaseAndHead, lookup, retrievalTask } from "../lib/evaluation.ts";
 import { embedTexts } from "../lib/cache.ts";
-import { initBackend } from "../lib/backend.ts";
-import { ProjectionHead } from "../lib/head.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 import { formatFeatureTable, formatMetricsTable } from "../lib/metrics.ts";
+import { headProjector, resolveDim, trainedDims } from "../lib/dims.ts";
+import { buildIndex, bytesPerVector, type Quantization, searchIndex } from "../lib/quantize.ts";
+import {
+  type CompareMethod,
+  compareMethods,
+  formatCompareTable,
+  pcaMethod,
+  storageVariants,
+  trainOverlap,
+} from "../lib/compare.ts";
 
 const SPEC: CommandSpec = {
   name: "eval",
-  usage:
-    "deno task eval --checkpoint DIR [--data FILE] [--split val|train|all] [--corpus FILE] [--json]",
+  usage: "deno task eval --checkpoint DIR [--data FILE] [--split val|train|all] [--corpus FILE] " +
+    "[--dim N] [--quantize int8|binary] [--rescore M] [--compare [--checkpoint-mined DIR]] [--json]",
   description: "Compare base-encoder and projected-head retrieval (Recall@k, MRR@10, nDCG@10).\n" +
     "Without --data it evaluates the checkpoint's own validation split (recovered from config.json).",
   flags: {
@@ -37,6 +47,33 @@ const SPEC: CommandSpec = {
     corpus: { type: "string", help: "extra listings: one per line, or JSONL with text" },
     model: { type: "string", help: "encoder model dir (default: the checkpoint's)" },
     "cache-root": { type: "string", help: "embedding cache root", default: "data/cache" },
+    dim: {
+      type: "int",
+      min: 1,
+      help: "evaluate this trained Matryoshka prefix of the head (first N dims, renormalised)",
+    },
+    quantize: {
+      type: "choice",
+      choices: ["fp32", "int8", "binary"],
+      help:
+        "search quantised vectors: int8 (per-dim scales fitted on the corpus) or binary (Hamming)",
+      default: "fp32",
+    },
+    rescore: {
+      type: "int",
+      min: 0,
+      help: "binary: re-score rescore×k Hamming candidates with fp32 (0: off)",
+      default: 4,
+    },
+    compare: {
+      type: "boolean",
+      help:
+        "one table: base, PCA at each head dim, the head(s) at each trained dim, x fp32/int8/binary",
+    },
+    "checkpoint-mined": {
+      type: "string",
+      help: "with --compare: a second head (e.g. trained on mined negatives), labelled head-mined",
+    },
     json: { type: "boolean", help: "print JSON" },
     force: { type: "boolean", help: "evaluate even if the encoder fingerprint differs" },
   },
@@ -45,6 +82,14 @@ const SPEC: CommandSpec = {
 async function main() {
   const { flags, help } = parseCommand(Deno.args, SPEC);
   if (help) return console.log(helpText(SPEC));
+  if (flags.compare === true && (flags.dim !== undefined || flags.quantize !== undefined)) {
+    throw new CliError(
+      "eval: --compare already evaluates every trained dim and every storage; drop --dim/--quantize",
+    );
+  }
+  if (flags.checkpointMined !== undefined && flags.compare !== true) {
+    throw new CliError("eval: --checkpoint-mined is only used with --compare");
+  }
   const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
   const json = flags.json === true;
   const log = (line: string) => json ? console.error(line) : console.log(line);
@@ -73,6 +118,7 @@ async function main() {
   });
   assertHeadFitsEncoder(ckpt, encoder);
 
+  resolveDim(ckpt.info, flags.dim as number | undefined, ckpt.dir); // fail before any work
   const dataPath = (flags.data as string | undefined) ?? info.dataset.path;
   const split = (flags.split as string | undefined) ?? (flags.data ? "all" : "val");
   const weights = await loadWeightConfig(
@@ -99,25 +145,129 @@ async function main() {
   const extra = flags.corpus ? await readCorpus(flags.corpus as string) : [];
   const task = retrievalTask(examples, extra);
 
-  const texts = [...new Set([...task.queries, ...task.docs])];
+  // --compare fits its PCA baseline on the training split's texts.
+  const fitTexts = flags.compare === true
+    ? [
+      ...new Set(
+        parts.train.flatMap((e) => [e.query, e.positive, ...e.negatives.map((n) => n.text)]),
+      ),
+    ]
+    : [];
+  const texts = [...new Set([...task.queries, ...task.docs, ...fitTexts])];
   const emb = await embedTexts(encoder, texts, {
     cacheRoot,
   });
   log(`Embeddings: ${texts.length} texts, ${emb.misses} encoded, ${emb.hits} from cache`);
   await encoder.dispose();
 
-  await initBackend("auto");
-  const head = ProjectionHead.create({ inDim: ckpt.inDim, outDim: ckpt.outDim, seed: 0 });
-  head.setWeight(ckpt.weight);
   const rowOf = new Map(texts.map((t, i) => [t, i]));
+  const table = { dim: emb.dim, data: emb.data, rowOf };
+  const rescore = (flags.rescore as number | undefined) ?? 4;
+  if (flags.compare === true) {
+    const heads = [{ label: "head", ckpt }];
+    const minedDir = flags.checkpointMined as string | undefined;
+    if (minedDir) {
+      heads.push({
+        label: "head-mined",
+        ckpt: await loadCheckpoint(minedDir, {
+          which: (flags.which as "best" | "final" | undefined) ?? "best",
+          fingerprint: encoder.fingerprint,
+          force: flags.force === true,
+          onWarning: (m) => console.error(m),
+        }),
+      });
+    }
+    // Every head must have held these queries out of its training split.
+    const overlap: Record<string, number> = {};
+    for (const h of heads) {
+      const hi = h.ckpt.info;
+      const ds = await loadDataset(hi.dataset.path, {
+        weights: await loadWeightConfig(hi.config.weights),
+      });
+      const own = splitDataset(ds.examples, {
+        valFraction: hi.dataset.valFraction,
+        seed: hi.dataset.splitSeed,
+      });
+      overlap[h.label] = trainOverlap(task.queries, own.train);
+      if (overlap[h.label] > 0) {
+        console.error(
+          `warning: ${
+            overlap[h.label]
+          } of the ${task.queries.length} evaluated queries are in the ` +
+            `training split of ${h.label} (${h.ckpt.dir}, data ${hi.dataset.path}): its row is optimistic`,
+        );
+      }
+    }
+    const methods: CompareMethod[] = [{ method: "base", dim: emb.dim, project: (x) => x }];
+    const headDims = [...new Set(heads.flatMap((h) => trainedDims(h.ckpt.info)))]
+      .sort((a, b) => b - a);
+    const fit = lookup(table, fitTexts);
+    const disposers: (() => void)[] = [];
+    for (const d of headDims) {
+      const m = await pcaMethod(fit, emb.dim, d);
+      if (m.dispose) disposers.push(m.dispose);
+      methods.push(m);
+    }
+    for (const h of heads) {
+      for (const d of trainedDims(h.ckpt.info)) {
+        const p = await headProjector(h.ckpt, d);
+        disposers.push(p.dispose);
+        methods.push({ method: h.label, dim: d, project: p.project });
+      }
+    }
+    log(
+      `Fitting PCA on ${fitTexts.length} texts of the training split; evaluating ${methods.length} methods`,
+    );
+    const rows = await compareMethods({ task, table, methods, variants: storageVariants(rescore) });
+    disposers.forEach((f) => f());
+    if (json) {
+      console.log(JSON.stringify({
+        rows,
+        n_queries: task.queries.length,
+        n_docs: task.docs.length,
+        checkpoint: dir,
+        checkpoint_mined: minedDir ?? null,
+        split,
+        data: dataPath,
+        pca_fit_texts: fitTexts.length,
+        train_overlap: overlap,
+      }));
+      return;
+    }
+    console.log(
+      `Data: ${dataPath}, split: ${split}, ${task.queries.length} queries, ${task.docs.length} listings; ` +
+        `heads: ${heads.map((h) => `${h.label} = ${h.ckpt.dir}`).join(", ")}`,
+    );
+    console.log("");
+    console.log(formatCompareTable(rows));
+    console.log(
+      "\nms/query: projecting and searching the batch of queries, per query (encoder time excluded).",
+    );
+    return;
+  }
+
+  const projector = await headProjector(ckpt, flags.dim as number | undefined);
+  const quantize = ((flags.quantize as string | undefined) ?? "fp32") as Quantization;
   const cmp = await compareBaseAndHead({
     examples,
     task,
-    table: { dim: emb.dim, data: emb.data, rowOf },
-    project: (x, n) => head.project(x, n),
-    outDim: ckpt.outDim,
+    table,
+    project: projector.project,
+    outDim: projector.dim,
+    search: quantize === "fp32"
+      ? undefined
+      : (q, nq, d, nd, dim, k) =>
+        searchIndex(buildIndex(d, nd, dim, quantize, { keepFloat: rescore > 0 }), q, nq, {
+          k,
+          rescore: quantize === "binary" ? rescore : 0,
+        }),
   });
-  head.dispose();
+  projector.dispose();
+  const storage = quantize === "binary" && rescore > 0 ? `binary+rescore×${rescore}` : quantize;
+  const bytes = {
+    base: bytesPerVector(quantize, emb.dim),
+    projected: bytesPerVector(quantize, projector.dim),
+  };
 
   if (json) {
     console.log(JSON.stringify({
@@ -126,6 +276,10 @@ async function main() {
       per_feature: { base: cmp.perFeature.base, projected: cmp.perFeature.projected },
       n_queries: cmp.nQueries,
       n_docs: cmp.nDocs,
+      dim: projector.dim,
+      quantize,
+      rescore: quantize === "binary" ? rescore : 0,
+      bytes_per_vector: bytes,
       checkpoint: dir,
       which: ckpt.which,
       split,
@@ -139,11 +293,14 @@ async function main() {
   );
   console.log("");
   console.log(formatMetricsTable(cmp.base, cmp.projected, {
-    baseLabel: `base (${emb.dim}-d)`,
-    projectedLabel: `projected (${ckpt.outDim}-d)`,
+    baseLabel: `base (${emb.dim}-d${quantize === "fp32" ? "" : `, ${storage}`})`,
+    projectedLabel: `projected (${projector.dim}-d${quantize === "fp32" ? "" : `, ${storage}`})`,
   }));
+  console.log(
+    `Index size: ${bytes.base} bytes/vector (base) vs ${bytes.projected} bytes/vector (projected, ${storage})`,
+  );
   console.log("");
-  console.log("Hard negatives that differ in one feature and outrank the positive:");
+  console.log("Hard negatives that differ in one feature and outrank the positive (fp32):");
   console.log(formatFeatureTable(cmp.perFeature.base, cmp.perFeature.projected));
 }
 

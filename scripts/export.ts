@@ -13,13 +13,21 @@ import { fileWriteNeeds, requirePermissions } from "../lib/permissions.ts";
 
 const SPEC: CommandSpec = {
   name: "export",
-  usage: "deno task export --checkpoint DIR [--which best|final] [--out FILE]",
+  usage: "deno task export --checkpoint DIR [--which best|final] [--dim N] [--out FILE]",
   description:
     "Export the trained head to ONNX: embedding [N,1024] -> projected [N,256] (L2-normalised).",
   flags: {
     checkpoint: { type: "string", help: "checkpoint directory", default: "checkpoints/latest" },
     which: { type: "choice", choices: ["best", "final"], help: "which weights", default: "best" },
-    out: { type: "string", help: "output file (default: <checkpoint>/head.onnx)" },
+    out: {
+      type: "string",
+      help: "output file (default: <checkpoint>/head.onnx, head-<dim>.onnx with --dim)",
+    },
+    dim: {
+      type: "int",
+      min: 1,
+      help: "export a trained Matryoshka prefix: first N outputs, renormalised",
+    },
   },
 };
 
@@ -34,12 +42,14 @@ async function main() {
   ]);
   const dir = await resolveRunDir(given);
   const which = (flags.which as "best" | "final" | undefined) ?? "best";
-  const out = (flags.out as string | undefined) ?? join(dir, "head.onnx");
+  const dim = flags.dim as number | undefined;
+  const out = (flags.out as string | undefined) ??
+    join(dir, dim === undefined ? "head.onnx" : `head-${dim}.onnx`);
   await requirePermissions("export", [
     { kind: "read", path: dir, flag: "--checkpoint" },
     ...fileWriteNeeds(out, flags.out ? "--out" : "default --out <checkpoint>/head.onnx"),
   ]);
-  const { bytes, inDim, outDim } = await exportHead(dir, which);
+  const { bytes, inDim, outDim } = await exportHead(dir, which, dim);
   await atomicWrite(out, bytes);
   console.log(
     `Wrote ${out}: embedding [N,${inDim}] -> projected [N,${outDim}] (L2-normalised), ${bytes.length} bytes`,

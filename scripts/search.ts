@@ -14,16 +14,15 @@ import { loadDataset } from "../lib/dataset.ts";
 import { ensureDefaultModel } from "../lib/default_model.ts";
 import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
 import { exists } from "../lib/fs.ts";
-import { initBackend } from "../lib/backend.ts";
-import { ProjectionHead } from "../lib/head.ts";
 import { isBlankText } from "../lib/inference.ts";
 import { requirePermissions } from "../lib/permissions.ts";
-import { topK } from "../lib/metrics.ts";
+import { headProjector, resolveDim } from "../lib/dims.ts";
+import { buildIndex, type Quantization, searchIndex } from "../lib/quantize.ts";
 
 const SPEC: CommandSpec = {
   name: "search",
   usage:
-    'deno task search "phòng trọ q10 giá rẻ có máy lạnh" [--checkpoint DIR] [--corpus FILE] [--k 5] [--base]',
+    'deno task search "phòng trọ q10 giá rẻ có máy lạnh" [--checkpoint DIR] [--corpus FILE] [--k 5] [--base] [--dim N] [--quantize int8|binary]',
   description: "Search the listings with the trained head (256-d) or the base encoder (--base).",
   flags: {
     checkpoint: { type: "string", help: "checkpoint directory", default: "checkpoints/latest" },
@@ -39,6 +38,24 @@ const SPEC: CommandSpec = {
     },
     k: { type: "int", help: "results to show", default: 5 },
     base: { type: "boolean", help: "use the base encoder (1024-d) without the head" },
+    dim: {
+      type: "int",
+      min: 1,
+      help: "search with this trained Matryoshka prefix of the head (first N dims, renormalised)",
+    },
+    quantize: {
+      type: "choice",
+      choices: ["fp32", "int8", "binary"],
+      help:
+        "search quantised vectors: int8 (per-dim scales fitted on the corpus) or binary (Hamming)",
+      default: "fp32",
+    },
+    rescore: {
+      type: "int",
+      min: 0,
+      help: "binary: re-score rescore×k Hamming candidates with fp32 (0: off)",
+      default: 4,
+    },
     model: {
       type: "string",
       help: "encoder model dir (default: the checkpoint's, or lexical-1024)",
@@ -60,6 +77,11 @@ async function main() {
   const k = (flags.k as number | undefined) ?? 5;
   if (k <= 0) throw new CliError(`search: --k must be a positive integer, got ${k}`);
   const useBase = flags.base === true;
+  if (useBase && flags.dim !== undefined) {
+    throw new CliError("search: --dim applies to the head; it cannot be combined with --base");
+  }
+  const quantize = ((flags.quantize as string | undefined) ?? "fp32") as Quantization;
+  const rescore = quantize === "binary" ? (flags.rescore as number | undefined) ?? 4 : 0;
   const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
   const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
   await requirePermissions("search", [
@@ -74,6 +96,7 @@ async function main() {
   const info = useBase && !(await exists(`${dir}/config.json`))
     ? undefined
     : await readRunInfo(dir);
+  if (info && !useBase) resolveDim(info, flags.dim as number | undefined, dir); // fail early
   const modelDir = (flags.model as string | undefined) ??
     (info?.config.model || await ensureDefaultModel());
   const encoder = await loadEncoder(modelDir);
@@ -88,7 +111,9 @@ async function main() {
   const say = (s: string) => flags.json ? undefined : console.log(s);
   say(
     `${describeEncoder(encoder)}; ${
-      ckpt ? `head ${dir} (${ckpt.outDim}-d)` : `base vectors (${encoder.dim}-d)`
+      ckpt
+        ? `head ${dir} (${flags.dim ? `${flags.dim}-d prefix` : `${ckpt.outDim}-d`})`
+        : `base vectors (${encoder.dim}-d)`
     }`,
   );
 
@@ -101,15 +126,14 @@ async function main() {
 
   let qv = q.data, dv = docs.data, dim = docs.dim;
   if (ckpt) {
-    await initBackend("auto");
-    const head = ProjectionHead.create({ inDim: ckpt.inDim, outDim: ckpt.outDim, seed: 0 });
-    head.setWeight(ckpt.weight);
+    const head = await headProjector(ckpt, flags.dim as number | undefined);
     qv = head.project(q.data, 1);
     dv = head.project(docs.data, corpus.length);
-    dim = ckpt.outDim;
+    dim = head.dim;
     head.dispose();
   }
-  const r = await topK(qv, 1, dv, corpus.length, dim, Math.min(k, corpus.length));
+  const index = buildIndex(dv, corpus.length, dim, quantize, { keepFloat: rescore > 0 });
+  const r = await searchIndex(index, qv, 1, { k: Math.min(k, corpus.length), rescore });
   const ms = performance.now() - t0;
   const hits = Array.from(
     r.indices,
@@ -117,7 +141,17 @@ async function main() {
   );
   if (flags.json) {
     console.log(
-      JSON.stringify({ query, base: useBase, results: hits, encoded: q.misses + docs.misses, ms }),
+      JSON.stringify({
+        query,
+        base: useBase,
+        dim,
+        quantize,
+        rescore,
+        bytes_per_vector: index.bytesPerVector,
+        results: hits,
+        encoded: q.misses + docs.misses,
+        ms,
+      }),
     );
     return;
   }
@@ -125,6 +159,11 @@ async function main() {
     `Corpus: ${corpus.length} listings (${docs.misses} encoded, ${docs.hits} from cache); query ${
       q.misses ? "encoded" : "from cache"
     }`,
+  );
+  say(
+    `Index: ${dim}-d ${quantize}${
+      rescore > 0 ? ` (re-scoring ${rescore}×k candidates in fp32)` : ""
+    }, ${index.bytesPerVector} bytes/vector`,
   );
   say(`Query: ${query}\n`);
   for (const h of hits) say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
