@@ -8,6 +8,7 @@
  * @module
  */
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { fileWriteNeeds, requirePermissions } from "../lib/permissions.ts";
 import { embedTexts } from "../lib/cache.ts";
 import { loadCheckpoint, readRunInfo } from "../lib/checkpoint.ts";
 import { readCorpus } from "../lib/corpus.ts";
@@ -119,6 +120,16 @@ async function main() {
     }
   }
   const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
+  await requirePermissions("mine", [
+    { kind: "read", path: dataPath, flag: "--data" },
+    { kind: "read", path: weightsPath, flag: "--weights" },
+    { kind: "read", path: (flags.corpus as string | undefined) ?? "", flag: "--corpus" },
+    { kind: "read", path: (flags.checkpoint as string | undefined) ?? "", flag: "--checkpoint" },
+    { kind: "read", path: (flags.model as string | undefined) ?? "", flag: "--model" },
+    { kind: "read", path: cacheRoot, flag: "--cache-root" },
+    { kind: "write", path: cacheRoot, flag: "--cache-root" },
+    ...(out ? fileWriteNeeds(out, "--out") : []),
+  ]);
   const log = (s: string) => flags.json ? console.error(s) : console.log(s);
 
   const ckptDir = flags.checkpoint as string | undefined;
