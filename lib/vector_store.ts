@@ -46,6 +46,12 @@ export const ANN_KINDS: readonly (AnnKind | "auto" | "none")[] = [
 /** The ANN index of the `vector` column and how it is queried. */
 export interface AnnInfo {
   kind: AnnKind;
+  /**
+   * Distance the index was trained with: \`dot\`, or \`l2\` for \`hnsw_sq\` (LanceDB 0.31's
+   * HNSW graph with \`dot\` finds < 10% of the true neighbours; on unit vectors squared L2 =
+   * 2 − 2·dot ranks the same).
+   */
+  metric: "dot" | "l2";
   /** IVF partitions (`ivf_*`; 1 for `hnsw_sq`). */
   partitions: number;
   /** Partitions probed per query (`ivf_*`). */
@@ -431,11 +437,13 @@ export class VectorStore {
     if (query.length !== want) {
       throw new Error(`query has ${query.length} values, the ${column} column has ${want}`);
     }
-    let q = this.table.vectorSearch(query).column(column).distanceType("dot").limit(opts.k)
+    const ann = this.info.ann;
+    const useAnn = !opts.exact && column === "vector" && ann !== null;
+    const metric = useAnn ? ann.metric ?? "dot" : "dot";
+    let q = this.table.vectorSearch(query).column(column).distanceType(metric).limit(opts.k)
       .select(["id", "text", "meta", "_distance"]);
     if (opts.where) q = q.where(opts.where);
-    const ann = this.info.ann;
-    if (opts.exact || column !== "vector" || !ann) q = q.bypassVectorIndex();
+    if (!useAnn) q = q.bypassVectorIndex();
     else if (ann.kind === "hnsw_sq") {
       q = q.ef(opts.ef ?? ann.ef ?? 100).refineFactor(opts.refineFactor ?? ann.refineFactor);
     } else {
@@ -458,7 +466,8 @@ export class VectorStore {
       rank: i + 1,
       id: r.id as string,
       text: r.text as string,
-      score: 1 - (r._distance as number),
+      // dot: 1 − q·d; l2: |q − d|² = 2 − 2 q·d for unit vectors.
+      score: metric === "dot" ? 1 - (r._distance as number) : 1 - (r._distance as number) / 2,
       meta: JSON.parse(r.meta as string),
     }));
   }
@@ -466,7 +475,7 @@ export class VectorStore {
   /**
    * Build (or rebuild) the ANN index of the `vector` column and record its
    * parameters. Defaults: partitions ≈ √rows (at least 1), nprobes = ⌈partitions/8⌉
-   * (≥ 8), refine factor 10 for quantised kinds.
+   * (at least 20, LanceDB's default), refine factor 10 for quantised kinds.
    *
    * @example
    * ```ts ignore
@@ -481,7 +490,7 @@ export class VectorStore {
       (kind === "hnsw_sq"
         ? 1
         : Math.max(1, Math.min(Math.round(Math.sqrt(rows)), Math.floor(rows / 256))));
-    const nprobes = opts.nprobes ?? Math.min(partitions, Math.max(8, Math.ceil(partitions / 8)));
+    const nprobes = opts.nprobes ?? Math.min(partitions, Math.max(20, Math.ceil(partitions / 8)));
     const refineFactor = opts.refineFactor ?? (kind === "ivf_flat" ? 0 : 10);
     const t0 = performance.now();
     let config: lancedb.Index;
@@ -506,11 +515,12 @@ export class VectorStore {
         maxIterations: 20,
       });
     } else {
-      config = lancedb.Index.hnswSq({ distanceType: "dot", numPartitions: partitions });
+      config = lancedb.Index.hnswSq({ distanceType: "l2", numPartitions: partitions });
     }
     await this.table.createIndex("vector", { config, replace: true });
     const ann: AnnInfo = {
       kind,
+      metric: kind === "hnsw_sq" ? "l2" : "dot",
       partitions,
       nprobes,
       refineFactor,
