@@ -94,6 +94,22 @@ export class IndexMismatchError extends Error {
   }
 }
 
+/** A `where` filter LanceDB could not run (unknown column, bad SQL). */
+export class FilterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FilterError";
+  }
+}
+
+/** The useful part of a LanceDB error: without the Rust source locations and the cause chain. */
+function lanceReason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const cut = msg.split(/, \/\S+\.rs:\d+:\d+/)[0];
+  return cut.replace(/^Failed to execute query stream: GenericFailure, lance error: /, "")
+    .replace(/, _rowid.*$/, "");
+}
+
 /** A row to write: a listing with its head vector and (optionally) its base vector. */
 export interface IndexRow extends Listing {
   vector: Float32Array;
@@ -456,8 +472,8 @@ export class VectorStore {
       rows = await q.toArray();
     } catch (err) {
       if (opts.where) {
-        throw new Error(
-          `${this.uri}: the filter "${opts.where}" failed: ${(err as Error).message}`,
+        throw new FilterError(
+          `${this.uri}: the filter "${opts.where}" failed: ${lanceReason(err)}`,
         );
       }
       throw err;

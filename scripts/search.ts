@@ -21,7 +21,7 @@ import { topK } from "../lib/metrics.ts";
 const SPEC: CommandSpec = {
   name: "search",
   usage:
-    'deno task search "phòng trọ q10 giá rẻ có máy lạnh" [--checkpoint DIR] [--corpus FILE] [--k 5] [--base]',
+    'deno task search "phòng trọ q10 giá rẻ có máy lạnh" [--checkpoint DIR] [--corpus FILE] [--k 5] [--base] [--index DIR [--where SQL]]',
   description: "Search the listings with the trained head (256-d) or the base encoder (--base).",
   flags: {
     checkpoint: { type: "string", help: "checkpoint directory", default: "checkpoints/latest" },
@@ -44,6 +44,12 @@ const SPEC: CommandSpec = {
     "cache-root": { type: "string", help: "embedding cache root", default: "data/cache" },
     json: { type: "boolean", help: "print JSON" },
     force: { type: "boolean", help: "use the head even if the encoder fingerprint differs" },
+    index: {
+      type: "string",
+      help:
+        "search a LanceDB index (deno task index) instead of the cache; default head: the index's",
+    },
+    where: { type: "string", help: `with --index: metadata filter, e.g. "city = 'Hà Nội'"` },
   },
 };
 
@@ -60,6 +66,13 @@ async function main() {
   const useBase = flags.base === true;
   const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
   const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
+  if (flags.index !== undefined) {
+    if (flags.corpus !== undefined) {
+      throw new CliError("search: --corpus and --index exclude each other");
+    }
+    return await searchIndex(query, k, flags, t0);
+  }
+  if (flags.where !== undefined) throw new CliError("search: --where needs --index DIR");
 
   const info = useBase && !(await exists(`${dir}/config.json`))
     ? undefined
@@ -113,6 +126,72 @@ async function main() {
   say(`Query: ${query}\n`);
   for (const h of hits) say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
   say(`\nTime: ${ms.toFixed(0)} ms`);
+}
+
+/** `--index DIR`: the query through the cache and the index's head, searched in LanceDB. */
+async function searchIndex(
+  query: string,
+  k: number,
+  flags: Record<string, string | number | boolean>,
+  t0: number,
+): Promise<void> {
+  const { VectorStore } = await import("../lib/vector_store.ts");
+  const { loadQueryHead } = await import("../lib/indexer.ts");
+  const useBase = flags.base === true;
+  const store = await VectorStore.open(flags.index as string);
+  try {
+    const ck = store.info.checkpoint;
+    const dir = (flags.checkpoint as string | undefined) ?? ck?.path ?? "checkpoints/latest";
+    const modelDir = (flags.model as string | undefined) ?? store.info.encoder.dir;
+    const encoder = await loadEncoder(modelDir);
+    const say = (s: string) => flags.json ? undefined : console.log(s);
+    say(
+      `${describeEncoder(encoder)}; ${useBase ? "base vectors (1024-d)" : `head ${dir} (256-d)`}`,
+    );
+    const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
+    const q = await embedTexts(encoder, [query], { cacheRoot });
+    await encoder.dispose();
+    let qv = q.data;
+    if (useBase) {
+      store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: null });
+    } else {
+      const which = (flags.which as "best" | "final" | undefined) ??
+        (ck?.which as "best" | "final") ??
+        "best";
+      const head = await loadQueryHead(dir, which, encoder.fingerprint, {
+        force: flags.force === true,
+        onWarning: (m) => console.error(m),
+      });
+      store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: head.sha256 });
+      qv = head.project(q.data, 1);
+      head.dispose();
+    }
+    const where = flags.where as string | undefined;
+    const { FilterError } = await import("../lib/vector_store.ts");
+    const hits = await store.search(qv, { k, column: useBase ? "base" : "vector", where }).catch(
+      (err) => {
+        throw err instanceof FilterError ? new CliError(`search: --where: ${err.message}`) : err;
+      },
+    );
+    const ms = performance.now() - t0;
+    if (flags.json) {
+      console.log(JSON.stringify({ query, base: useBase, results: hits, encoded: q.misses, ms }));
+      return;
+    }
+    const ann = store.info.ann;
+    say(
+      `Index: ${flags.index}, ${await store.count()} listings (${
+        ann && !useBase ? `ANN ${ann.kind}` : "exact scan"
+      })${where ? `, filter: ${where} (${await store.count(where)} match)` : ""}; query ${
+        q.misses ? "encoded" : "from cache"
+      }`,
+    );
+    say(`Query: ${query}\n`);
+    for (const h of hits) say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
+    say(`\nTime: ${ms.toFixed(0)} ms`);
+  } finally {
+    store.close();
+  }
 }
 
 /** Every unique listing text (positives and hard negatives) of a dataset. */
