@@ -66,6 +66,8 @@ const SCRIPT = `
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;","'":"&#39;"}[c]));
 const fold = (s) => s.normalize("NFD").replace(/[\\u0300-\\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase();
+// Short function words are not worth marking ("có", "ở", "cho", …).
+const STOP = new Set(["co", "o", "va", "cho", "gan", "tai", "can", "tim", "minh", "nhe", "ko", "khong", "la", "the", "voi", "duoi", "tren", "tu", "den"]);
 function markText(text, terms) {
   return text.split(/(\\s+)/).map((w) => {
     const core = fold(w).replace(/[^a-z0-9]+/g, "");
@@ -111,7 +113,7 @@ async function run(ev) {
     body = await res.json();
   } catch (err) { st.className = "error"; st.textContent = "request failed: " + err; return; }
   if (!res.ok) { st.className = "error"; st.textContent = body.error || ("HTTP " + res.status); return; }
-  const terms = new Set(fold(q).split(/[^a-z0-9]+/).filter((t) => t.length >= 2));
+  const terms = new Set(fold(q).split(/[^a-z0-9]+/).filter((t) => t.length >= 2 && !STOP.has(t)));
   column($("head-list"), body.head, body.base, terms, "base");
   column($("base-list"), body.base, body.head, terms, "head");
   const t = body.timings;
