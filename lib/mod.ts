@@ -12,6 +12,8 @@
  * - **checkpoints / inference**: {@link loadCheckpoint}, {@link loadProjectionModel}
  * - **evaluation**: {@link retrievalTask}, {@link compareBaseAndHead}, {@link topK}, {@link rankingMetrics}
  * - **plots**: {@link lossCurves}, {@link pcaScatter}, {@link displayPlot}, {@link writeReport}
+ * - **serving**: {@link readListings}, {@link indexListings}, {@link VectorStore} (LanceDB),
+ *   {@link openSearchService}, {@link serveSearch}, {@link renderSearchPage}
  *
  * @example
  * ```ts
@@ -92,6 +94,39 @@ export {
 export { atomicWrite, atomicWriteJson } from "./fs.ts";
 export { type HeadInit, type HeadOptions, ProjectionHead } from "./head.ts";
 export { loadProjectionModel, type ProjectionModel } from "./inference.ts";
+export { foldText, matchingFeatures, matchingValues, numericConstraints } from "./highlight.ts";
+export {
+  checkpointSha256,
+  DEFAULT_ANN_THRESHOLD,
+  DEFAULT_INDEX_DIR,
+  indexListings,
+  type IndexOptions,
+  type IndexReport,
+  loadQueryHead,
+  type QueryHead,
+} from "./indexer.ts";
+export { type Listing, type MetaValue, readListings, textId } from "./listings.ts";
+export {
+  createHandler,
+  type HealthResponse,
+  LIMITS,
+  openSearchService,
+  type SearchResponse,
+  type SearchService,
+  serveSearch,
+} from "./server.ts";
+export { escapeHtml, renderSearchPage } from "./search_page.ts";
+export {
+  type AnnInfo,
+  type AnnKind,
+  annRecall,
+  FilterError,
+  type IndexHit,
+  type IndexInfo,
+  IndexMismatchError,
+  inferColumns,
+  VectorStore,
+} from "./vector_store.ts";
 export {
   hardNegativeSimilarities,
   LOSS_BUG_WEIGHTS,
