@@ -31,8 +31,12 @@ export const META_TABLE = "index_meta";
 /** Types of metadata columns. */
 export type MetaType = "string" | "number" | "boolean" | "string[]";
 
-/** ANN index kinds LanceDB 0.31 builds on a vector column. */
-export type AnnKind = "ivf_flat" | "ivf_pq" | "hnsw_sq";
+/**
+ * ANN index kinds LanceDB 0.31 builds on a vector column: `ivf_flat` (IVF over full
+ * vectors), `ivf_pq` (product quantisation), `hnsw_sq` (HNSW over 8-bit scalar-quantised
+ * vectors), `ivf_rq` (RaBitQ, 1 bit per dimension).
+ */
+export type AnnKind = "ivf_flat" | "ivf_pq" | "hnsw_sq" | "ivf_rq";
 
 /** Allowed values of `--ann`. */
 export const ANN_KINDS: readonly (AnnKind | "auto" | "none")[] = [
@@ -41,7 +45,23 @@ export const ANN_KINDS: readonly (AnnKind | "auto" | "none")[] = [
   "ivf_flat",
   "ivf_pq",
   "hnsw_sq",
+  "ivf_rq",
 ];
+
+/**
+ * The ANN index kind that stores vectors at a `--quantize` level: `fp32` → `ivf_flat`,
+ * `int8` → `hnsw_sq` (8-bit scalar quantisation), `binary` → `ivf_rq` (1 bit per dimension).
+ * Quantised kinds re-rank `k × refineFactor` candidates with the full vectors.
+ *
+ * @example
+ * ```ts
+ * import { annKindFor } from "./vector_store.ts";
+ * console.log(annKindFor("int8")); // "hnsw_sq"
+ * ```
+ */
+export function annKindFor(quantize: "fp32" | "int8" | "binary"): AnnKind {
+  return quantize === "fp32" ? "ivf_flat" : quantize === "int8" ? "hnsw_sq" : "ivf_rq";
+}
 
 /** The ANN index of the `vector` column and how it is queried. */
 export interface AnnInfo {
@@ -528,6 +548,13 @@ export class VectorStore {
         distanceType: "dot",
         numPartitions: partitions,
         numSubVectors: subVectors,
+        maxIterations: 20,
+      });
+    } else if (kind === "ivf_rq") {
+      config = lancedb.Index.ivfRq({
+        distanceType: "dot",
+        numPartitions: partitions,
+        numBits: 1,
         maxIterations: 20,
       });
     } else {

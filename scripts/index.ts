@@ -10,7 +10,7 @@
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import { DEFAULT_ANN_THRESHOLD, DEFAULT_INDEX_DIR, indexListings } from "../lib/indexer.ts";
 import { type DatasetListings, readListings } from "../lib/listings.ts";
-import { ANN_KINDS, type AnnKind } from "../lib/vector_store.ts";
+import { ANN_KINDS, type AnnKind, annKindFor } from "../lib/vector_store.ts";
 
 const SPEC: CommandSpec = {
   name: "index",
@@ -46,8 +46,14 @@ const SPEC: CommandSpec = {
     ann: {
       type: "choice",
       choices: ANN_KINDS,
-      help: "ANN index: auto (ivf_flat above --ann-threshold), none, ivf_flat, ivf_pq, hnsw_sq",
+      help:
+        "ANN index: auto (ivf_flat above --ann-threshold), none, ivf_flat, ivf_pq, hnsw_sq, ivf_rq",
       default: "auto",
+    },
+    quantize: {
+      type: "choice",
+      choices: ["fp32", "int8", "binary"],
+      help: "build the ANN index at this precision: ivf_flat, hnsw_sq (8-bit) or ivf_rq (1-bit)",
     },
     "ann-threshold": {
       type: "int",
@@ -82,6 +88,12 @@ async function main() {
   if (flags.delete !== undefined && deleteIds.length === 0) {
     throw new CliError("index: --delete needs one or more comma-separated ids");
   }
+  if (flags.quantize !== undefined && flags.ann !== undefined) {
+    throw new CliError("index: give --quantize or --ann, not both (--quantize picks the ANN kind)");
+  }
+  const ann = flags.quantize !== undefined
+    ? annKindFor(flags.quantize as "fp32" | "int8" | "binary")
+    : ((flags.ann as AnnKind | "auto" | "none" | undefined) ?? "auto");
   let listings;
   try {
     listings = await readListings(
@@ -103,7 +115,7 @@ async function main() {
     deleteIds,
     rebuild: flags.rebuild === true,
     base: flags.base !== false,
-    ann: (flags.ann as AnnKind | "auto" | "none" | undefined) ?? "auto",
+    ann,
     annThreshold: flags.annThreshold as number | undefined,
     nprobes: flags.nprobes as number | undefined,
     refineFactor: flags.refineFactor as number | undefined,

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import {
+  annKindFor,
   annRecall,
   IndexMismatchError,
   type IndexRow,
@@ -217,5 +218,50 @@ Deno.test("vector store: ANN (IVF) recall@10 >= 0.95 against the exact scan on 5
     again.close();
   } finally {
     store.close();
+  }
+});
+
+Deno.test("vector store: quantised ANN kinds (ivf_pq, hnsw_sq, ivf_rq) keep recall@10 >= 0.9 with re-ranking", async () => {
+  assertEquals(["fp32", "int8", "binary"].map((q) => annKindFor(q as "fp32")), [
+    "ivf_flat",
+    "hnsw_sq",
+    "ivf_rq",
+  ]);
+  const n = 4000, dim = 128;
+  const data = clustered(n, dim, 40, 0.5, 23);
+  const rows: IndexRow[] = Array.from({ length: n }, (_, i) => ({
+    id: `d${i}`,
+    text: `doc ${i}`,
+    meta: {},
+    vector: data.subarray(i * dim, (i + 1) * dim),
+  }));
+  const rng = new Rng(9);
+  const queries = Array.from({ length: 30 }, (_, i) => {
+    const base = data.subarray(i * 131 * dim, (i * 131 + 1) * dim);
+    return unit(base.map((x) => x + 0.05 * rng.normal()));
+  });
+  for (const kind of ["ivf_pq", "hnsw_sq", "ivf_rq"] as const) {
+    const store = await VectorStore.create(await Deno.makeTempDir({ prefix: `vs-${kind}-` }), {
+      checkpoint: CKPT,
+      encoder: ENCODER,
+      dim,
+      baseDim: 0,
+      columns: {},
+    });
+    try {
+      await store.upsert(rows);
+      const ann = await store.buildAnn(kind);
+      assertEquals(ann.kind, kind);
+      assert(ann.refineFactor > 0, "quantised kinds re-rank with full vectors");
+      const r = await annRecall(store, queries, 10);
+      assert(r.recall >= 0.9, `${kind}: recall@10 ${r.recall}`);
+      // Scores are cosine similarities whatever the index's distance.
+      const [top] = await store.search(queries[0], { k: 1 });
+      const [exact] = await store.search(queries[0], { k: 1, exact: true });
+      assertEquals(top.id, exact.id);
+      assert(Math.abs(top.score - exact.score) < 1e-4, `${kind}: ${top.score} vs ${exact.score}`);
+    } finally {
+      store.close();
+    }
   }
 });
