@@ -26,9 +26,25 @@ import {
   VectorStore,
 } from "./vector_store.ts";
 
-/** Default location of the index. */
+/**
+ * Default location of the index.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_INDEX_DIR } from "./indexer.ts";
+ * console.log(DEFAULT_INDEX_DIR); // "data/index"
+ * ```
+ */
 export const DEFAULT_INDEX_DIR = "data/index";
-/** Default row count from which `--ann auto` builds an ANN index. */
+/**
+ * Default row count from which `--ann auto` builds an ANN index.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ANN_THRESHOLD } from "./indexer.ts";
+ * console.log(DEFAULT_ANN_THRESHOLD); // 20000
+ * ```
+ */
 export const DEFAULT_ANN_THRESHOLD = 20_000;
 
 /**

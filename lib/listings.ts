@@ -17,7 +17,15 @@ export interface Listing {
   meta: Record<string, MetaValue>;
 }
 
-/** Names that cannot be metadata fields (they are columns of the index table). */
+/**
+ * Names that cannot be metadata fields (they are columns of the index table).
+ *
+ * @example
+ * ```ts
+ * import { RESERVED_FIELDS } from "./listings.ts";
+ * console.log(RESERVED_FIELDS.includes("vector")); // true
+ * ```
+ */
 export const RESERVED_FIELDS: readonly string[] = ["id", "text", "meta", "vector", "base"];
 
 /** Which listings of a dataset to take. */

@@ -16,7 +16,15 @@ import { loadQueryHead, type QueryHead } from "./indexer.ts";
 import { renderSearchPage } from "./search_page.ts";
 import { type AnnInfo, type IndexHit, VectorStore } from "./vector_store.ts";
 
-/** Request limits. */
+/**
+ * Request limits.
+ *
+ * @example
+ * ```ts
+ * import { LIMITS } from "./server.ts";
+ * console.log(LIMITS.maxK); // 50
+ * ```
+ */
 export const LIMITS = {
   /** Largest `k`. */
   maxK: 50,

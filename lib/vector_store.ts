@@ -21,11 +21,35 @@ import * as lancedb from "@lancedb/lancedb";
 import * as arrow from "apache-arrow";
 import type { Listing, MetaValue } from "./listings.ts";
 
-/** Format tag of {@link IndexInfo}. */
+/**
+ * Format tag of {@link IndexInfo}.
+ *
+ * @example
+ * ```ts
+ * import { INDEX_FORMAT } from "./vector_store.ts";
+ * console.log(INDEX_FORMAT); // "phongtro-index/v1"
+ * ```
+ */
 export const INDEX_FORMAT = "phongtro-index/v1";
-/** Name of the listings table. */
+/**
+ * Name of the listings table.
+ *
+ * @example
+ * ```ts
+ * import { LISTINGS_TABLE } from "./vector_store.ts";
+ * console.log(LISTINGS_TABLE); // "listings"
+ * ```
+ */
 export const LISTINGS_TABLE = "listings";
-/** Name of the table holding {@link IndexInfo}. */
+/**
+ * Name of the table holding {@link IndexInfo}.
+ *
+ * @example
+ * ```ts
+ * import { META_TABLE } from "./vector_store.ts";
+ * console.log(META_TABLE); // "index_meta"
+ * ```
+ */
 export const META_TABLE = "index_meta";
 
 /** Types of metadata columns. */
@@ -38,7 +62,15 @@ export type MetaType = "string" | "number" | "boolean" | "string[]";
  */
 export type AnnKind = "ivf_flat" | "ivf_pq" | "hnsw_sq" | "ivf_rq";
 
-/** Allowed values of `--ann`. */
+/**
+ * Allowed values of `--ann`.
+ *
+ * @example
+ * ```ts
+ * import { ANN_KINDS } from "./vector_store.ts";
+ * console.log(ANN_KINDS.includes("ivf_pq")); // true
+ * ```
+ */
 export const ANN_KINDS: readonly (AnnKind | "auto" | "none")[] = [
   "auto",
   "none",
@@ -106,7 +138,15 @@ export interface IndexInfo {
   ann: AnnInfo | null;
 }
 
-/** A query against an index that was built with another head or encoder. */
+/**
+ * A query against an index that was built with another head or encoder.
+ *
+ * @example
+ * ```ts
+ * import { IndexMismatchError } from "./vector_store.ts";
+ * console.log(new IndexMismatchError("x").name); // "IndexMismatchError"
+ * ```
+ */
 export class IndexMismatchError extends Error {
   constructor(message: string) {
     super(message);
@@ -114,7 +154,15 @@ export class IndexMismatchError extends Error {
   }
 }
 
-/** A `where` filter LanceDB could not run (unknown column, bad SQL). */
+/**
+ * A `where` filter LanceDB could not run (unknown column, bad SQL).
+ *
+ * @example
+ * ```ts
+ * import { FilterError } from "./vector_store.ts";
+ * console.log(new FilterError("x").name); // "FilterError"
+ * ```
+ */
 export class FilterError extends Error {
   constructor(message: string) {
     super(message);
@@ -240,7 +288,15 @@ const META_SCHEMA = new arrow.Schema([
   new arrow.Field("json", new arrow.Utf8(), false),
 ]);
 
-/** Quote a string for a LanceDB SQL filter. */
+/**
+ * Quote a string for a LanceDB SQL filter.
+ *
+ * @example
+ * ```ts
+ * import { sqlString } from "./vector_store.ts";
+ * console.log(sqlString("Hà Nội's")); // 'Hà Nội''s'
+ * ```
+ */
 export function sqlString(s: string): string {
   return `'${s.replaceAll("'", "''")}'`;
 }
@@ -298,7 +354,14 @@ export class VectorStore {
     return new VectorStore(uri, db, table, info);
   }
 
-  /** True when `uri` holds an index. */
+  /**
+   * True when `uri` holds an index.
+   *
+   * @example
+   * ```ts ignore
+   * const ok = await VectorStore.exists("data/index");
+   * ```
+   */
   static async exists(uri: string): Promise<boolean> {
     const db = await lancedb.connect(uri);
     try {
@@ -346,7 +409,14 @@ export class VectorStore {
     return new VectorStore(uri, db, table, info);
   }
 
-  /** Rows in the table (matching `where` if given). */
+  /**
+   * Rows in the table (matching `where` if given).
+   *
+   * @example
+   * ```ts ignore
+   * const n = await store.count("city = 'Hà Nội'");
+   * ```
+   */
   count(where?: string): Promise<number> {
     return this.table.countRows(where);
   }
@@ -354,6 +424,11 @@ export class VectorStore {
   /**
    * Refuse a query made with another encoder or head. `checkpointSha256`
    * null means a base-vector query (no head involved).
+   *
+   * @example
+   * ```ts ignore
+   * store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: head.sha256 });
+   * ```
    */
   checkCompatible(query: { fingerprint: string; checkpointSha256: string | null }): void {
     const e = this.info.encoder;
@@ -415,7 +490,14 @@ export class VectorStore {
     };
   }
 
-  /** Delete rows by id; returns how many went. */
+  /**
+   * Delete rows by id; returns how many went.
+   *
+   * @example
+   * ```ts ignore
+   * const gone = await store.deleteIds(["p-1", "p-2"]);
+   * ```
+   */
   async deleteIds(ids: string[]): Promise<number> {
     if (ids.length === 0) return 0;
     const before = await this.count();
@@ -576,7 +658,14 @@ export class VectorStore {
     return ann;
   }
 
-  /** Remove the ANN index (queries scan exactly). */
+  /**
+   * Remove the ANN index (queries scan exactly).
+   *
+   * @example
+   * ```ts ignore
+   * await store.dropAnn();
+   * ```
+   */
   async dropAnn(): Promise<void> {
     for (const idx of await this.table.listIndices()) {
       if (idx.columns.includes("vector")) await this.table.dropIndex(idx.name);
@@ -584,13 +673,27 @@ export class VectorStore {
     await this.setInfo({ ann: null });
   }
 
-  /** Update fields of the stored {@link IndexInfo}. */
+  /**
+   * Update fields of the stored {@link IndexInfo}.
+   *
+   * @example
+   * ```ts ignore
+   * await store.setInfo({ ann: null });
+   * ```
+   */
   async setInfo(patch: Partial<IndexInfo>): Promise<void> {
     this.info = { ...this.info, ...patch, updated: new Date().toISOString() };
     await writeInfo(this.db, this.info);
   }
 
-  /** Read `n` rows' vectors (for recall samples), evenly spaced. */
+  /**
+   * Read `n` rows' vectors (for recall samples), evenly spaced.
+   *
+   * @example
+   * ```ts ignore
+   * const sample = await store.sampleVectors(100);
+   * ```
+   */
   async sampleVectors(n: number): Promise<Float32Array[]> {
     const rows = await this.table.query().select(["vector"]).toArray();
     const step = Math.max(1, Math.floor(rows.length / n));
@@ -601,7 +704,14 @@ export class VectorStore {
     return out;
   }
 
-  /** Release the connection. */
+  /**
+   * Release the connection.
+   *
+   * @example
+   * ```ts ignore
+   * store.close();
+   * ```
+   */
   close(): void {
     this.table.close();
     this.db.close();
