@@ -111,6 +111,12 @@ export async function loadQueryHead(
   };
 }
 
+/** Up to `n` items of `xs`, evenly spaced (all of them when there are fewer). */
+function evenlySpaced<T>(xs: T[], n: number): T[] {
+  if (xs.length <= n) return xs;
+  return Array.from({ length: n }, (_, i) => xs[Math.floor((i * xs.length) / n)]);
+}
+
 /** Options of {@link indexListings}. */
 export interface IndexOptions {
   listings: Listing[];
@@ -135,6 +141,11 @@ export interface IndexOptions {
   refineFactor?: number;
   /** Queries for the recall measurement (default 100). */
   recallSample?: number;
+  /**
+   * Query texts for the recall measurement (e.g. a dataset's queries; up to
+   * `recallSample`, evenly spaced). Without them, indexed listings are the queries.
+   */
+  queries?: string[];
   force?: boolean;
   onLog?: (line: string) => void;
   onWarning?: (line: string) => void;
@@ -191,10 +202,19 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
     cacheRoot: opts.cacheRoot,
     onWarning: opts.onWarning,
   });
+  const sampleSize = opts.recallSample ?? 100;
+  const queryTexts = evenlySpaced(opts.queries ?? [], sampleSize);
+  const queryEmb = queryTexts.length
+    ? await embedTexts(encoder, queryTexts, {
+      cacheRoot: opts.cacheRoot,
+      onWarning: opts.onWarning,
+    })
+    : null;
   await encoder.dispose();
   const encodeS = (performance.now() - t) / 1000;
   t = performance.now();
   const projected = head.project(emb.data, listings.length);
+  const projectedQueries = queryEmb ? head.project(queryEmb.data, queryTexts.length) : null;
   head.dispose();
   const projectS = (performance.now() - t) / 1000;
   const dim = head.checkpoint.outDim;
@@ -279,22 +299,29 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
       });
       annS = (performance.now() - a) / 1000;
       log(
-        `ANN index: ${built.kind}, ${built.partitions} partitions, nprobes ${built.nprobes}` +
-          `${built.refineFactor ? `, refine ×${built.refineFactor}` : ""} (built in ${
-            annS.toFixed(2)
-          } s)`,
+        `ANN index: ${built.kind}, ${
+          built.kind === "hnsw_sq"
+            ? `ef ${built.ef}`
+            : `${built.partitions} partitions, nprobes ${built.nprobes}`
+        }${built.refineFactor ? `, refine ×${built.refineFactor}` : ""} (built in ${
+          annS.toFixed(2)
+        } s)`,
       );
     } else log(`ANN index: ${kind}, unchanged`);
 
-    // Recall and latency on a sample of the indexed vectors used as queries.
-    const sample = await store.sampleVectors(opts.recallSample ?? 100);
+    // Recall and latency on a sample of queries (or of the indexed vectors used as queries).
+    const od = head.checkpoint.outDim;
+    const sample = projectedQueries
+      ? queryTexts.map((_, i) => projectedQueries.subarray(i * od, (i + 1) * od))
+      : await store.sampleVectors(sampleSize);
+    const what = projectedQueries ? "queries of the dataset" : "listings of the index as queries";
     let recall: IndexReport["recall"] = null;
     let exactMs: number | null = null;
     if (store.info.ann) {
       recall = await annRecall(store, sample, 10);
       log(
         `ANN recall@10 vs exact: ${recall.recall.toFixed(4)} on ${recall.queries} queries ` +
-          `(listings of the index as queries); latency ${recall.annMs.toFixed(2)} ms ANN vs ` +
+          `(${what}); latency ${recall.annMs.toFixed(2)} ms ANN vs ` +
           `${recall.exactMs.toFixed(2)} ms exact per query`,
       );
     } else if (sample.length) {

@@ -219,3 +219,25 @@ async function datasetListings(
   }
   return out;
 }
+
+/**
+ * The unique query texts of a native dataset (`.json`), in order; `[]` for
+ * other files. Used to measure ANN recall on real queries.
+ *
+ * @example
+ * ```ts
+ * import { readDatasetQueries } from "./listings.ts";
+ * console.log((await readDatasetQueries("data/gen-data-set.json")).length > 0); // true
+ * ```
+ */
+export async function readDatasetQueries(path: string): Promise<string[]> {
+  if (!path.endsWith(".json")) return [];
+  const doc = JSON.parse(await Deno.readTextFile(path));
+  const examples = Array.isArray(doc) ? doc : doc?.examples;
+  if (!Array.isArray(examples)) return [];
+  const seen = new Set<string>();
+  for (const ex of examples) {
+    if (typeof ex?.query === "string" && ex.query.trim() !== "") seen.add(ex.query);
+  }
+  return [...seen];
+}

@@ -9,7 +9,7 @@
  */
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import { DEFAULT_ANN_THRESHOLD, DEFAULT_INDEX_DIR, indexListings } from "../lib/indexer.ts";
-import { type DatasetListings, readListings } from "../lib/listings.ts";
+import { type DatasetListings, readDatasetQueries, readListings } from "../lib/listings.ts";
 import { ANN_KINDS, type AnnKind, annKindFor } from "../lib/vector_store.ts";
 
 const SPEC: CommandSpec = {
@@ -67,7 +67,12 @@ const SPEC: CommandSpec = {
       min: 0,
       help: "re-rank k×this candidates with full vectors (ivf_pq, hnsw_sq; default 10)",
     },
-    "recall-sample": { type: "int", min: 1, help: "queries for recall/latency", default: 100 },
+    "recall-sample": {
+      type: "int",
+      min: 1,
+      help: "queries for recall/latency (a dataset's queries, else indexed listings)",
+      default: 100,
+    },
     force: { type: "boolean", help: "use the head even if the encoder fingerprint differs" },
     json: { type: "boolean", help: "print the report as JSON" },
   },
@@ -120,6 +125,7 @@ async function main() {
     nprobes: flags.nprobes as number | undefined,
     refineFactor: flags.refineFactor as number | undefined,
     recallSample: flags.recallSample as number | undefined,
+    queries: await readDatasetQueries(path),
     force: flags.force === true,
     onLog: say,
     onWarning: (m) => console.error(m),
