@@ -7,7 +7,7 @@ import { readListings } from "../lib/listings.ts";
 import { topK } from "../lib/metrics.ts";
 import { VectorStore } from "../lib/vector_store.ts";
 import { runScript } from "./fixtures.ts";
-import { defaultDataIndex } from "./serve_fixtures.ts";
+import { defaultDataIndex, taskPermissions } from "./serve_fixtures.ts";
 
 const fixture = defaultDataIndex();
 
@@ -160,7 +160,7 @@ Deno.test("index: a query or an update with another head is refused, naming the 
   assertEquals(base.code, 0, base.stderr);
 });
 
-Deno.test("index CLI: JSONL listings upsert by id, --delete-missing syncs, --delete removes; bad input names the line", async () => {
+Deno.test("index CLI (task permissions): JSONL listings upsert by id, --delete-missing syncs, --delete removes; bad input names the line", async () => {
   const fx = await fixture;
   const file = `${fx.dir}/listings.jsonl`;
   const index = `${fx.dir}/jsonl-index`;
@@ -183,7 +183,9 @@ Deno.test("index CLI: JSONL listings upsert by id, --delete-missing syncs, --del
       fx.cache,
       "--json",
       ...extra,
-    ]);
+    ], { permissions: perms });
+  // The index task's own permissions, plus the test's temp dir.
+  const perms = await taskPermissions("index", { read: fx.dir, write: fx.dir });
   await write(rows);
   let r = await run();
   assertEquals(r.code, 0, r.stderr);

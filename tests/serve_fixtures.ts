@@ -48,3 +48,23 @@ export async function defaultDataIndex(): Promise<
   });
   return { ...fx, index, report };
 }
+
+/**
+ * The permission flags of a `deno.json` task (never `-A`), with extra paths
+ * added to its `--allow-read` / `--allow-write` (tests work in temp dirs).
+ */
+export async function taskPermissions(
+  task: string,
+  extra: { read?: string; write?: string } = {},
+): Promise<string[]> {
+  const cfg = JSON.parse(await Deno.readTextFile("deno.json"));
+  const flags = (cfg.tasks[task] as string).split(/\s+/).filter((a) => a.startsWith("-"));
+  if (flags.some((f) => f === "-A" || f === "--allow-all")) throw new Error(`${task}: -A`);
+  return flags.map((f) =>
+    f.startsWith("--allow-read=") && extra.read
+      ? `${f},${extra.read}`
+      : f.startsWith("--allow-write=") && extra.write
+      ? `${f},${extra.write}`
+      : f
+  );
+}

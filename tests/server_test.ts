@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { createHandler, LIMITS, openSearchService, serveSearch } from "../lib/server.ts";
-import { defaultDataIndex } from "./serve_fixtures.ts";
+import { defaultDataIndex, taskPermissions } from "./serve_fixtures.ts";
 
 const fixture = (async () => {
   const fx = await defaultDataIndex();
@@ -158,4 +158,54 @@ Deno.test("server: an internal failure is a 500 without details; the service clo
   assertEquals(errors.length, 1);
   // Close the shared service last (the tests above share it).
   await (await fixture).service.close();
+});
+
+Deno.test("serve CLI: runs with the serve task's permissions (plus read access to the test's temp dir)", async () => {
+  const fx = await fixture;
+  const perms = await taskPermissions("serve", { read: fx.dir });
+  assert(perms.includes("--allow-net=127.0.0.1"), perms.join(" "));
+  assert(!perms.some((p) => p.startsWith("--allow-write")), "serve writes nothing");
+  const child = new Deno.Command("deno", {
+    args: ["run", ...perms, "scripts/serve.ts", "--index", fx.index, "--port", "0"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", LANCEDB_LOG: "error" },
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  try {
+    let url = "";
+    while (!url) {
+      const { value, done } = await lines.read();
+      if (done) break;
+      out += value;
+      url = out.match(/Serving (http:\/\/127\.0\.0\.1:\d+)\//)?.[1] ?? "";
+    }
+    assert(url, `no "Serving" line:\n${out}`);
+    assertStringIncludes(out, "Model: lexical-1024");
+    assertStringIncludes(out, `Index: ${fx.index}, ${fx.report.rows} listings`);
+    const h = await (await fetch(`${url}/health`)).json();
+    assertEquals(h.rows, fx.report.rows);
+    const s = await (await fetch(`${url}/search?q=ph%C3%B2ng%20q10&k=3`)).json();
+    assertEquals(s.head.results.length, 3);
+  } finally {
+    child.kill("SIGINT");
+    const status = await child.status;
+    while (!(await lines.read()).done) { /* drain */ }
+    const err = await new Response(child.stderr).text();
+    assertEquals(status.code, 0, err);
+  }
+});
+
+Deno.test("serve CLI: a missing index is a clear error", async () => {
+  const perms = await taskPermissions("serve", { read: "/tmp" });
+  const dir = await Deno.makeTempDir();
+  const out = await new Deno.Command("deno", {
+    args: ["run", ...perms, "scripts/serve.ts", "--index", dir, "--port", "0"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assertEquals(out.code, 1);
+  assertStringIncludes(new TextDecoder().decode(out.stderr), "no listings index here");
 });
