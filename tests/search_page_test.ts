@@ -3,7 +3,9 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { escapeHtml, renderSearchPage } from "../lib/search_page.ts";
 import { openSearchService, serveSearch } from "../lib/server.ts";
 import type { HealthResponse } from "../lib/server.ts";
-import { defaultDataIndex } from "./serve_fixtures.ts";
+import { indexListings } from "../lib/indexer.ts";
+import { readListings } from "../lib/listings.ts";
+import { defaultDataIndex, trainedRun } from "./serve_fixtures.ts";
 
 const HEALTH: HealthResponse = {
   status: "ok",
@@ -142,6 +144,55 @@ Deno.test("search page in headless Chromium: type a query, both columns fill, sc
       await page.evaluate('document.getElementById("status").textContent') as string,
       "too long",
     );
+  } finally {
+    await chrome.close();
+    ac.abort();
+    await server.finished;
+    await service.close();
+  }
+});
+
+Deno.test("search page in headless Chromium: listing text and metadata are shown as text, never run as HTML", async () => {
+  const fx = await trainedRun();
+  const file = `${fx.dir}/evil.jsonl`;
+  const evil = `<img src=x onerror="window.__xss=1">Phòng trọ q10 <b>máy lạnh</b>`;
+  await Deno.writeTextFile(
+    file,
+    [
+      { id: "x1", text: evil, city: `<script>window.__xss=2</script>` },
+      { id: "x2", text: "Phòng trọ q10 giá 3tr, máy lạnh", city: "Hồ Chí Minh" },
+    ].map((r) => JSON.stringify(r)).join("\n") + "\n",
+  );
+  await indexListings({
+    listings: await readListings(file),
+    index: `${fx.dir}/evil-index`,
+    checkpoint: fx.run,
+    cacheRoot: fx.cache,
+    recallSample: 2,
+  });
+  const service = await openSearchService({ index: `${fx.dir}/evil-index` });
+  const ac = new AbortController();
+  let ready!: (a: Deno.NetAddr) => void;
+  const listening = new Promise<Deno.NetAddr>((r) => (ready = r));
+  const server = serveSearch(service, { port: 0, signal: ac.signal, onListen: ready });
+  const { port } = await listening;
+  const chrome = await chromium();
+  try {
+    const page = await chrome.browser.newPage();
+    await page.goto(
+      `http://127.0.0.1:${port}/?q=${encodeURIComponent("phòng trọ q10 máy lạnh")}&k=5`,
+    );
+    await page.waitForFunction('document.body.dataset.state === "done"', { timeout: 30_000 });
+    const r = await page.evaluate(`({
+      xss: window.__xss ?? null,
+      imgs: document.querySelectorAll("main img, main script, main b").length,
+      texts: [...document.querySelectorAll("#head-list li .text")].map((e) => e.textContent),
+      chips: [...document.querySelectorAll("#head-list .chip")].map((e) => e.textContent),
+    })`) as { xss: number | null; imgs: number; texts: string[]; chips: string[] };
+    assertEquals(r.xss, null);
+    assertEquals(r.imgs, 0);
+    assert(r.texts.includes(evil), JSON.stringify(r.texts));
+    assert(r.chips.includes("<script>window.__xss=2</script>"), JSON.stringify(r.chips));
   } finally {
     await chrome.close();
     ac.abort();
