@@ -126,6 +126,9 @@ export async function openSearchService(opts: ServiceOptions): Promise<SearchSer
       { force: opts.force, onWarning: opts.onWarning },
     );
     store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: head.sha256 });
+    // Warm up: the encoder's session starts on first use, and the first search opens the table.
+    const warm = await encoder.encode(["phòng trọ"]);
+    await store.search(head.project(warm.data, 1), { k: 1 });
   } catch (err) {
     head?.dispose();
     await encoder?.dispose();
