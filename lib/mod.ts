@@ -15,6 +15,8 @@
  * - **beyond the head**: {@link mineHardNegatives} (hard-negative mining), {@link resolveDim} /
  *   {@link prefixNormalize} (Matryoshka prefixes), {@link buildIndex} / {@link searchIndex}
  *   (int8 and binary vectors), {@link compareMethods} / {@link compareFigure} (`eval --compare`)
+ * - **serving**: {@link readListings}, {@link indexListings}, {@link VectorStore} (LanceDB),
+ *   {@link openSearchService}, {@link serveSearch}, {@link renderSearchPage}
  *
  * @example
  * ```ts
@@ -115,6 +117,39 @@ export {
   loadProjectionModel,
   type ProjectionModel,
 } from "./inference.ts";
+export { foldText, matchingFeatures, matchingValues, numericConstraints } from "./highlight.ts";
+export {
+  checkpointSha256,
+  DEFAULT_ANN_THRESHOLD,
+  DEFAULT_INDEX_DIR,
+  indexListings,
+  type IndexOptions,
+  type IndexReport,
+  loadQueryHead,
+  type QueryHead,
+} from "./indexer.ts";
+export { type Listing, type MetaValue, readListings, textId } from "./listings.ts";
+export {
+  createHandler,
+  type HealthResponse,
+  LIMITS,
+  openSearchService,
+  type SearchResponse,
+  type SearchService,
+  serveSearch,
+} from "./server.ts";
+export { escapeHtml, renderSearchPage } from "./search_page.ts";
+export {
+  type AnnInfo,
+  type AnnKind,
+  annRecall,
+  FilterError,
+  type IndexHit,
+  type IndexInfo,
+  IndexMismatchError,
+  inferColumns,
+  VectorStore,
+} from "./vector_store.ts";
 export {
   hardNegativeSimilarities,
   LOSS_BUG_WEIGHTS,

@@ -22,7 +22,7 @@ import { buildIndex, type Quantization, searchIndex } from "../lib/quantize.ts";
 const SPEC: CommandSpec = {
   name: "search",
   usage:
-    'deno task search "phòng trọ q10 giá rẻ có máy lạnh" [--checkpoint DIR] [--corpus FILE] [--k 5] [--base] [--dim N] [--quantize int8|binary]',
+    'deno task search "phòng trọ q10 giá rẻ có máy lạnh" [--checkpoint DIR] [--corpus FILE] [--k 5] [--base] [--dim N] [--quantize int8|binary] [--index DIR [--where SQL]]',
   description: "Search the listings with the trained head (256-d) or the base encoder (--base).",
   flags: {
     checkpoint: { type: "string", help: "checkpoint directory", default: "checkpoints/latest" },
@@ -63,6 +63,12 @@ const SPEC: CommandSpec = {
     "cache-root": { type: "string", help: "embedding cache root", default: "data/cache" },
     json: { type: "boolean", help: "print JSON" },
     force: { type: "boolean", help: "use the head even if the encoder fingerprint differs" },
+    index: {
+      type: "string",
+      help:
+        "search a LanceDB index (deno task index) instead of the cache; default head: the index's",
+    },
+    where: { type: "string", help: `with --index: metadata filter, e.g. "city = 'Hà Nội'"` },
   },
 };
 
@@ -84,6 +90,9 @@ async function main() {
   const rescore = quantize === "binary" ? (flags.rescore as number | undefined) ?? 4 : 0;
   const dir = (flags.checkpoint as string | undefined) ?? "checkpoints/latest";
   const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
+  if (flags.where !== undefined && flags.index === undefined) {
+    throw new CliError("search: --where needs --index DIR");
+  }
   await requirePermissions("search", [
     { kind: "read", path: dir, flag: "--checkpoint" },
     { kind: "read", path: (flags.corpus as string | undefined) ?? "", flag: "--corpus" },
@@ -91,7 +100,20 @@ async function main() {
     { kind: "read", path: (flags.model as string | undefined) ?? "", flag: "--model" },
     { kind: "read", path: cacheRoot, flag: "--cache-root" },
     { kind: "write", path: cacheRoot, flag: "--cache-root" },
+    { kind: "read", path: (flags.index as string | undefined) ?? "", flag: "--index" },
   ]);
+  if (flags.index !== undefined) {
+    if (flags.corpus !== undefined) {
+      throw new CliError("search: --corpus and --index exclude each other");
+    }
+    if (flags.dim !== undefined || quantize !== "fp32") {
+      throw new CliError(
+        "search: --dim and --quantize apply to the in-memory search; an --index has its own dim " +
+          "and quantisation (deno task index --quantize)",
+      );
+    }
+    return await searchLanceIndex(query, k, flags, t0);
+  }
 
   const info = useBase && !(await exists(`${dir}/config.json`))
     ? undefined
@@ -168,6 +190,72 @@ async function main() {
   say(`Query: ${query}\n`);
   for (const h of hits) say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
   say(`\nTime: ${ms.toFixed(0)} ms`);
+}
+
+/** `--index DIR`: the query through the cache and the index's head, searched in LanceDB. */
+async function searchLanceIndex(
+  query: string,
+  k: number,
+  flags: Record<string, string | number | boolean>,
+  t0: number,
+): Promise<void> {
+  const { VectorStore } = await import("../lib/vector_store.ts");
+  const { loadQueryHead } = await import("../lib/indexer.ts");
+  const useBase = flags.base === true;
+  const store = await VectorStore.open(flags.index as string);
+  try {
+    const ck = store.info.checkpoint;
+    const dir = (flags.checkpoint as string | undefined) ?? ck?.path ?? "checkpoints/latest";
+    const modelDir = (flags.model as string | undefined) ?? store.info.encoder.dir;
+    const encoder = await loadEncoder(modelDir);
+    const say = (s: string) => flags.json ? undefined : console.log(s);
+    say(
+      `${describeEncoder(encoder)}; ${useBase ? "base vectors (1024-d)" : `head ${dir} (256-d)`}`,
+    );
+    const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
+    const q = await embedTexts(encoder, [query], { cacheRoot });
+    await encoder.dispose();
+    let qv = q.data;
+    if (useBase) {
+      store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: null });
+    } else {
+      const which = (flags.which as "best" | "final" | undefined) ??
+        (ck?.which as "best" | "final") ??
+        "best";
+      const head = await loadQueryHead(dir, which, encoder.fingerprint, {
+        force: flags.force === true,
+        onWarning: (m) => console.error(m),
+      });
+      store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: head.sha256 });
+      qv = head.project(q.data, 1);
+      head.dispose();
+    }
+    const where = flags.where as string | undefined;
+    const { FilterError } = await import("../lib/vector_store.ts");
+    const hits = await store.search(qv, { k, column: useBase ? "base" : "vector", where }).catch(
+      (err) => {
+        throw err instanceof FilterError ? new CliError(`search: --where: ${err.message}`) : err;
+      },
+    );
+    const ms = performance.now() - t0;
+    if (flags.json) {
+      console.log(JSON.stringify({ query, base: useBase, results: hits, encoded: q.misses, ms }));
+      return;
+    }
+    const ann = store.info.ann;
+    say(
+      `Index: ${flags.index}, ${await store.count()} listings (${
+        ann && !useBase ? `ANN ${ann.kind}` : "exact scan"
+      })${where ? `, filter: ${where} (${await store.count(where)} match)` : ""}; query ${
+        q.misses ? "encoded" : "from cache"
+      }`,
+    );
+    say(`Query: ${query}\n`);
+    for (const h of hits) say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
+    say(`\nTime: ${ms.toFixed(0)} ms`);
+  } finally {
+    store.close();
+  }
 }
 
 /** Every unique listing text (positives and hard negatives) of a dataset. */

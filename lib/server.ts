@@ -1,0 +1,365 @@
+/**
+ * The search server: `GET /search?q=…&k=…` (or `POST /search` with a JSON
+ * body `{"q", "k"}`) ranks the index's listings with the base encoder and
+ * with the trained head, side by side; `GET /health` describes the index;
+ * `GET /` is the comparison page ({@link renderSearchPage}).
+ *
+ * Queries are encoded with the encoder directly: nothing is written at
+ * serve time (no embedding cache). Bad requests get 400 with
+ * `{"error": "..."}`.
+ *
+ * @module
+ */
+import { type Encoder, loadEncoder } from "./encoder.ts";
+import { matchingFeatures, matchingValues } from "./highlight.ts";
+import { loadQueryHead, type QueryHead } from "./indexer.ts";
+import { renderSearchPage } from "./search_page.ts";
+import { type AnnInfo, type IndexHit, VectorStore } from "./vector_store.ts";
+
+/**
+ * Request limits.
+ *
+ * @example
+ * ```ts
+ * import { LIMITS } from "./server.ts";
+ * console.log(LIMITS.maxK); // 50
+ * ```
+ */
+export const LIMITS = {
+  /** Largest `k`. */
+  maxK: 50,
+  /** Longest query, in characters. */
+  maxQueryChars: 500,
+  /** Largest request body (POST), in bytes. */
+  maxBodyBytes: 4096,
+  /** Default `k`. */
+  defaultK: 10,
+} as const;
+
+/** One ranked listing in a response. */
+export interface ResultItem extends IndexHit {
+  /** Metadata keys the query asks for (see `lib/highlight.ts`). */
+  matches: string[];
+  /** List entries (e.g. amenities) the query names. */
+  matchedValues: string[];
+}
+
+/** One column of a response: a ranking and its search time. */
+export interface RankedColumn {
+  /** "head" or "base". */
+  name: string;
+  dim: number;
+  results: ResultItem[];
+  /** Time to search the index, ms. */
+  searchMs: number;
+}
+
+/** The JSON body of `GET /search`. */
+export interface SearchResponse {
+  query: string;
+  k: number;
+  head: RankedColumn;
+  /** Null when the index holds no base vectors. */
+  base: RankedColumn | null;
+  timings: { encodeMs: number; projectMs: number; headMs: number; baseMs: number; totalMs: number };
+}
+
+/** The JSON body of `GET /health`. */
+export interface HealthResponse {
+  status: "ok";
+  index: string;
+  rows: number;
+  dim: number;
+  baseDim: number;
+  encoder: { name: string; dir: string; fingerprint: string; dim: number };
+  checkpoint: { path: string; which: string; sha256: string } | null;
+  ann: AnnInfo | null;
+  uptimeS: number;
+}
+
+/** What the HTTP layer needs: a search and a health check. */
+export interface SearchService {
+  search(query: string, k: number): Promise<SearchResponse>;
+  health(): Promise<HealthResponse>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link openSearchService}. */
+export interface ServiceOptions {
+  /** Index directory or LanceDB URI. */
+  index: string;
+  /** Checkpoint (default: the one the index records). */
+  checkpoint?: string;
+  which?: "best" | "final";
+  /** Encoder directory (default: the one the index records). */
+  model?: string;
+  force?: boolean;
+  onWarning?: (m: string) => void;
+}
+
+/**
+ * Open an index with its encoder and head, verified against what the index
+ * was built with ({@link VectorStore.checkCompatible}).
+ *
+ * @example
+ * ```ts ignore
+ * import { openSearchService } from "./server.ts";
+ * const svc = await openSearchService({ index: "data/index" });
+ * const r = await svc.search("phòng trọ q10 có máy lạnh", 5);
+ * console.log(r.head.results[0].text, r.timings.totalMs);
+ * await svc.close();
+ * ```
+ */
+export async function openSearchService(opts: ServiceOptions): Promise<SearchService> {
+  const store = await VectorStore.open(opts.index);
+  let encoder: Encoder | undefined;
+  let head: QueryHead | undefined;
+  try {
+    encoder = await loadEncoder(opts.model ?? store.info.encoder.dir);
+    const ck = store.info.checkpoint;
+    const path = opts.checkpoint ?? ck?.path;
+    if (!path) throw new Error(`${opts.index}: the index records no checkpoint; pass --checkpoint`);
+    head = await loadQueryHead(
+      path,
+      opts.which ?? (ck?.which as "best" | "final" | undefined) ?? "best",
+      encoder.fingerprint,
+      { force: opts.force, onWarning: opts.onWarning },
+    );
+    store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: head.sha256 });
+    // Warm up: the encoder's session starts on first use, and the first search opens the table.
+    const warm = await encoder.encode(["phòng trọ"]);
+    await store.search(head.project(warm.data, 1), { k: 1 });
+  } catch (err) {
+    head?.dispose();
+    await encoder?.dispose();
+    store.close();
+    throw err;
+  }
+  const enc = encoder, hd = head;
+  const started = performance.now();
+  const annotate = (q: string, hits: IndexHit[]): ResultItem[] =>
+    hits.map((h) => ({
+      ...h,
+      matches: matchingFeatures(q, h.meta),
+      matchedValues: Object.values(h.meta).flatMap((v) =>
+        Array.isArray(v) ? matchingValues(q, v) : []
+      ),
+    }));
+  return {
+    async search(query, k) {
+      const t0 = performance.now();
+      const base = await enc.encode([query]);
+      const t1 = performance.now();
+      const projected = hd.project(base.data, 1);
+      const t2 = performance.now();
+      const headHits = await store.search(projected, { k });
+      const t3 = performance.now();
+      const baseHits = store.info.baseDim > 0
+        ? await store.search(base.data, { k, column: "base" })
+        : null;
+      const t4 = performance.now();
+      return {
+        query,
+        k,
+        head: {
+          name: "head",
+          dim: store.info.dim,
+          results: annotate(query, headHits),
+          searchMs: t3 - t2,
+        },
+        base: baseHits
+          ? {
+            name: "base",
+            dim: store.info.baseDim,
+            results: annotate(query, baseHits),
+            searchMs: t4 - t3,
+          }
+          : null,
+        timings: {
+          encodeMs: t1 - t0,
+          projectMs: t2 - t1,
+          headMs: t3 - t2,
+          baseMs: t4 - t3,
+          totalMs: t4 - t0,
+        },
+      };
+    },
+    async health() {
+      const i = store.info;
+      return {
+        status: "ok",
+        index: store.uri,
+        rows: await store.count(),
+        dim: i.dim,
+        baseDim: i.baseDim,
+        encoder: { name: enc.name, dir: enc.dir, fingerprint: enc.fingerprint, dim: enc.dim },
+        checkpoint: i.checkpoint,
+        ann: i.ann,
+        uptimeS: (performance.now() - started) / 1000,
+      };
+    },
+    async close() {
+      hd.dispose();
+      await enc.dispose();
+      store.close();
+    },
+  };
+}
+
+/** A 4xx/5xx JSON error. */
+function jsonError(status: number, error: string, headers: HeadersInit = {}): Response {
+  return json({ error }, status, headers);
+}
+
+function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+/** A request that is refused with 400 and this message. */
+class BadRequest extends Error {}
+
+/** Read a body of at most `limit` bytes, or throw {@link BadRequest}. */
+async function readBody(req: Request, limit: number): Promise<string> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > limit) throw new BadRequest(`body too large: ${declared} bytes (limit ${limit})`);
+  if (!req.body) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body) {
+    size += chunk.length;
+    if (size > limit) throw new BadRequest(`body too large: over ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  const all = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** Check `q` and `k` (strings from the URL, or values from a JSON body). */
+function checkParams(q: unknown, k: unknown): { q: string; k: number } {
+  if (q === undefined || q === null || (typeof q === "string" && q.trim() === "")) {
+    throw new BadRequest("missing query: give q, e.g. /search?q=phòng+trọ+q10&k=10");
+  }
+  if (typeof q !== "string") throw new BadRequest("q must be a string");
+  if (q.length > LIMITS.maxQueryChars) {
+    throw new BadRequest(`q is too long: ${q.length} characters (limit ${LIMITS.maxQueryChars})`);
+  }
+  let kn: number = LIMITS.defaultK;
+  if (k !== undefined && k !== null && k !== "") {
+    kn = typeof k === "number" ? k : /^\s*\d+\s*$/.test(String(k)) ? Number(k) : NaN;
+    if (!Number.isInteger(kn) || kn < 1 || kn > LIMITS.maxK) {
+      throw new BadRequest(
+        `k must be an integer from 1 to ${LIMITS.maxK}, got ${JSON.stringify(k)}`,
+      );
+    }
+  }
+  return { q: q.trim(), k: kn };
+}
+
+/**
+ * The HTTP handler over a {@link SearchService}: `/`, `/search`, `/health`.
+ *
+ * @example
+ * ```ts ignore
+ * import { createHandler, openSearchService } from "./server.ts";
+ * const handler = createHandler(await openSearchService({ index: "data/index" }));
+ * const res = await handler(new Request("http://localhost/search?q=phòng+q10&k=3"));
+ * console.log(res.status, (await res.json()).head.results.length); // 200 3
+ * ```
+ */
+export function createHandler(
+  service: SearchService,
+  opts: { title?: string; onError?: (err: unknown) => void } = {},
+): (req: Request) => Promise<Response> {
+  let page: string | undefined;
+  return async (req) => {
+    const url = new URL(req.url);
+    try {
+      if (url.pathname === "/" || url.pathname === "/index.html") {
+        if (req.method !== "GET" && req.method !== "HEAD") {
+          return jsonError(405, `${req.method} is not allowed on /`, { allow: "GET, HEAD" });
+        }
+        page ??= renderSearchPage({ health: await service.health(), title: opts.title });
+        return new Response(page, {
+          headers: {
+            "content-type": "text/html; charset=utf-8",
+            "content-security-policy":
+              "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'",
+          },
+        });
+      }
+      if (url.pathname === "/health") {
+        if (req.method !== "GET") {
+          return jsonError(405, `${req.method} is not allowed on /health`, { allow: "GET" });
+        }
+        return json(await service.health());
+      }
+      if (url.pathname === "/search") {
+        let params: { q: string; k: number };
+        if (req.method === "GET") {
+          if (req.body && Number(req.headers.get("content-length") ?? "0") > LIMITS.maxBodyBytes) {
+            throw new BadRequest(`body too large (limit ${LIMITS.maxBodyBytes} bytes)`);
+          }
+          params = checkParams(url.searchParams.get("q"), url.searchParams.get("k") ?? undefined);
+        } else if (req.method === "POST") {
+          const text = await readBody(req, LIMITS.maxBodyBytes);
+          let body: unknown;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            throw new BadRequest('the body must be JSON: {"q": "...", "k": 10}');
+          }
+          if (typeof body !== "object" || body === null || Array.isArray(body)) {
+            throw new BadRequest('the body must be a JSON object: {"q": "...", "k": 10}');
+          }
+          const b = body as Record<string, unknown>;
+          params = checkParams(b.q, b.k);
+        } else {
+          return jsonError(405, `${req.method} is not allowed on /search`, { allow: "GET, POST" });
+        }
+        return json(await service.search(params.q, params.k));
+      }
+      return jsonError(404, `no such path: ${url.pathname} (try /, /search?q=..., /health)`);
+    } catch (err) {
+      if (err instanceof BadRequest) return jsonError(400, err.message);
+      (opts.onError ?? ((e) => console.error(e)))(err);
+      return jsonError(500, "internal error; see the server log");
+    }
+  };
+}
+
+/**
+ * Serve {@link createHandler} with `Deno.serve` on `hostname:port`
+ * (127.0.0.1 by default; port 0 picks a free one).
+ *
+ * @example
+ * ```ts ignore
+ * import { openSearchService, serveSearch } from "./server.ts";
+ * const server = serveSearch(await openSearchService({ index: "data/index" }), { port: 8000 });
+ * await server.finished;
+ * ```
+ */
+export function serveSearch(
+  service: SearchService,
+  opts: {
+    hostname?: string;
+    port?: number;
+    signal?: AbortSignal;
+    onListen?: (addr: Deno.NetAddr) => void;
+    title?: string;
+  } = {},
+): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({
+    hostname: opts.hostname ?? "127.0.0.1",
+    port: opts.port ?? 8000,
+    signal: opts.signal,
+    onListen: opts.onListen ?? (() => {}),
+  }, createHandler(service, { title: opts.title }));
+}

@@ -1,0 +1,70 @@
+/**
+ * Fixtures shared by the index, server and page tests: one small trained
+ * checkpoint (default encoder) and an index of the default data built with it.
+ *
+ * @module
+ */
+import { resolveConfig } from "../lib/config.ts";
+import { indexListings, type IndexReport } from "../lib/indexer.ts";
+import { readListings } from "../lib/listings.ts";
+import { prepareTraining, trainHead } from "../lib/trainer.ts";
+import { smallDataset } from "./fixtures.ts";
+
+/** Train a small head (60 examples, 2 epochs) into `<dir>/run`. */
+export async function trainedRun(): Promise<
+  { dir: string; run: string; cache: string; data: string }
+> {
+  const fx = await smallDataset(60, 11);
+  const config = resolveConfig({}, {
+    epochs: 2,
+    batchSize: 16,
+    negatives: 3,
+    data: fx.data,
+    weights: fx.weights,
+    cacheRoot: fx.cache,
+    out: `${fx.dir}/run`,
+    device: "cpu",
+  });
+  await trainHead(config, await prepareTraining(config), { report: false });
+  return { dir: fx.dir, run: `${fx.dir}/run`, cache: fx.cache, data: fx.data };
+}
+
+/**
+ * A trained run and an index of every listing of `data/gen-data-set.json`
+ * (exact search, base vectors stored) in its temp dir.
+ */
+export async function defaultDataIndex(): Promise<
+  { dir: string; run: string; cache: string; index: string; report: IndexReport }
+> {
+  const fx = await trainedRun();
+  const index = `${fx.dir}/index`;
+  const report = await indexListings({
+    listings: await readListings("data/gen-data-set.json", "all"),
+    index,
+    checkpoint: fx.run,
+    cacheRoot: fx.cache,
+    ann: "none",
+    recallSample: 5,
+  });
+  return { ...fx, index, report };
+}
+
+/**
+ * The permission flags of a `deno.json` task (never `-A`), with extra paths
+ * added to its `--allow-read` / `--allow-write` (tests work in temp dirs).
+ */
+export async function taskPermissions(
+  task: string,
+  extra: { read?: string; write?: string } = {},
+): Promise<string[]> {
+  const cfg = JSON.parse(await Deno.readTextFile("deno.json"));
+  const flags = (cfg.tasks[task] as string).split(/\s+/).filter((a) => a.startsWith("-"));
+  if (flags.some((f) => f === "-A" || f === "--allow-all")) throw new Error(`${task}: -A`);
+  return flags.map((f) =>
+    f.startsWith("--allow-read=") && extra.read
+      ? `${f},${extra.read}`
+      : f.startsWith("--allow-write=") && extra.write
+      ? `${f},${extra.write}`
+      : f
+  );
+}
