@@ -70,9 +70,18 @@ Deno.test("train CLI: bad flags name the flag and the allowed values", async () 
   const u = await runScript("train.ts", ["--epoch", "3"]);
   assertEquals(u.code, 2);
   assertStringIncludes(u.stderr, "unknown flag --epoch");
-  const d = await runScript("train.ts", ["--data", "/tmp/does-not-exist.json"]);
+  // The run directory is locked before the data is read; a failure before the
+  // first saved epoch leaves no run directory behind.
+  const tmp = await Deno.makeTempDir();
+  const d = await runScript("train.ts", [
+    "--data",
+    "/tmp/does-not-exist.json",
+    "--out",
+    `${tmp}/new/run`,
+  ]);
   assertEquals(d.code, 1);
   assertStringIncludes(d.stderr, "/tmp/does-not-exist.json");
+  assertEquals([...Deno.readDirSync(tmp)].map((e) => e.name), []);
 });
 
 Deno.test("train CLI: Ctrl-C (SIGINT) leaves a valid checkpoint marked interrupted", async () => {
