@@ -552,7 +552,8 @@ async function trainInRun(
   let status: "complete" | "interrupted" = "complete";
   let stoppedEarly = false;
   try {
-    if (startEpoch === 1) {
+    if (!resumeInfo) {
+      // Epoch 0 (before the first step) belongs to a new run only: a resumed run has it.
       const e0 = performance.now();
       await recordEpoch({
         epoch: 0,
