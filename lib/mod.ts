@@ -9,7 +9,8 @@
  * - **loss**: {@link weightedInfoNCE} (`weighting: "exp"` correct, `"logit"` the original bug)
  * - **head**: {@link ProjectionHead}
  * - **training**: {@link resolveConfig}, {@link prepareTraining}, {@link trainHead}
- * - **checkpoints / inference**: {@link loadCheckpoint}, {@link loadProjectionModel}
+ * - **checkpoints / inference**: {@link loadCheckpoint}, {@link loadProjectionModel},
+ *   {@link RunDir} (one locked writer per run directory, one manifest per epoch)
  * - **evaluation**: {@link retrievalTask}, {@link compareBaseAndHead}, {@link topK}, {@link rankingMetrics}
  * - **plots**: {@link lossCurves}, {@link pcaScatter}, {@link displayPlot}, {@link writeReport}
  *
@@ -132,7 +133,25 @@ export {
   pca2d,
   pcaScatter,
 } from "./plots.ts";
+export {
+  type Manifest,
+  type ManifestEntry,
+  ManifestError,
+  readCommittedFile,
+  readManifest,
+} from "./manifest.ts";
 export { renderReport, writeReport } from "./report.ts";
+export {
+  latestName,
+  type LockInfo,
+  type ResumeChange,
+  resumeChanges,
+  RunDir,
+  RunDirError,
+  type RunDirOptions,
+  RunLockedError,
+  type TrainState,
+} from "./run_dir.ts";
 export { Rng } from "./rng.ts";
 export { readSafetensors, writeSafetensors } from "./safetensors.ts";
 export { learningRate, scheduleCurve } from "./schedule.ts";
