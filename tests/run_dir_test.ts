@@ -420,3 +420,17 @@ Deno.test("run_dir: two trainings on the same --out: the second exits non-zero a
   assertEquals(info.config.seed, 42);
   assert(["interrupted", "running"].includes(info.status), info.status);
 });
+
+Deno.test("run_dir: pointLatest moves <root>/latest for a run inside it, else says it did not", async () => {
+  const root = await tmp();
+  const a = await committedRun(`${root}/checkpoints/./run1/`, 0);
+  assertEquals(await a.pointLatest(`${root}/checkpoints`), `${root}/checkpoints/latest -> run1`);
+  a.release();
+  assertEquals((await Deno.readTextFile(`${root}/checkpoints/latest`)).trim(), "run1");
+  const b = await committedRun(`${root}/elsewhere/run2`, 0);
+  const msg = await b.pointLatest(`${root}/checkpoints`);
+  b.release();
+  assertStringIncludes(msg, `${root}/checkpoints/latest not moved: ${root}/elsewhere/run2 is not`);
+  assertStringIncludes(msg, "latest still names run1");
+  assertEquals(await readRunInfo(`${root}/checkpoints/latest`).then((i) => i.lastEpoch), 0);
+});
