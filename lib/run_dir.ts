@@ -69,7 +69,11 @@ export const RUN_FILES = [
  */
 export const PAUSE_ENV = "PHONGTRO_RUNDIR_PAUSE";
 
-/** What the trainer commits at an epoch end: PyTorch layout `[outDim, inDim]`. */
+/**
+ * What the trainer commits at an epoch end: PyTorch layout `[outDim, inDim]`.
+ * {@link RunDir.commitEpoch} encodes the arrays before its first `await`, so
+ * the trainer may hand over its live buffers and keep using them afterwards.
+ */
 export interface TrainState {
   /** Head weight `[outDim, inDim]`. */
   weight: Float32Array;
