@@ -434,3 +434,32 @@ Deno.test("run_dir: pointLatest moves <root>/latest for a run inside it, else sa
   assertStringIncludes(msg, "latest still names run1");
   assertEquals(await readRunInfo(`${root}/checkpoints/latest`).then((i) => i.lastEpoch), 0);
 });
+
+Deno.test("run_dir: Ctrl-C before the first epoch is saved (while encoding) leaves no run directory", async () => {
+  const fx = await smallDataset(300, 5); // a cold cache: encoding takes a while
+  const out = `${fx.dir}/new/run`;
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      ...TEST_PERMISSIONS,
+      "scripts/train.ts",
+      ...["--data", fx.data, "--weights", fx.weights, "--cache-root", fx.cache, "--out", out],
+    ],
+    stdout: "piped",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let seen = "";
+  while (!seen.includes("Model:")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += new TextDecoder().decode(value);
+  }
+  assert((await Deno.stat(`${out}/${LOCK_FILE}`)).isFile, "the lock is taken before encoding");
+  child.kill("SIGINT");
+  const status = await child.status;
+  await reader.cancel();
+  assertEquals(status.code, 130);
+  assertEquals(await Deno.stat(`${fx.dir}/new`).catch(() => null), null);
+});
