@@ -142,10 +142,15 @@ export {
 } from "./manifest.ts";
 export { renderReport, writeReport } from "./report.ts";
 export {
-  latestName,
-  type LockInfo,
+  formatResumeChanges,
   type ResumeChange,
   resumeChanges,
+  resumeRefusal,
+  type RunIdentity,
+} from "./resume_check.ts";
+export {
+  latestName,
+  type LockInfo,
   RunDir,
   RunDirError,
   type RunDirOptions,

@@ -40,15 +40,8 @@ import {
   retrievalTask,
 } from "./evaluation.ts";
 import { renderReport } from "./report.ts";
-import {
-  defaultOutDir,
-  fileSha256,
-  formatResumeChanges,
-  resumeChanges,
-  resumeRefusal,
-  RunDir,
-  type TrainState,
-} from "./run_dir.ts";
+import { fileSha256, formatResumeChanges, resumeChanges, resumeRefusal } from "./resume_check.ts";
+import { defaultOutDir, RunDir, type TrainState } from "./run_dir.ts";
 import { learningRate, scheduleCurve } from "./schedule.ts";
 
 /** Everything the loop needs, computed once. */

@@ -17,7 +17,8 @@ import { DEFAULT_MODEL_DIR, modelFingerprint } from "../lib/encoder.ts";
 import { formatMetricsTable } from "../lib/metrics.ts";
 import { createProgress } from "../lib/progress.ts";
 import { prepareTraining, type TrainEvent, trainHead } from "../lib/trainer.ts";
-import { defaultOutDir, fileSha256, resumeChanges, resumeRefusal, RunDir } from "../lib/run_dir.ts";
+import { fileSha256, resumeChanges, resumeRefusal } from "../lib/resume_check.ts";
+import { defaultOutDir, RunDir } from "../lib/run_dir.ts";
 
 const fmt = (x: number | undefined, digits = 4) =>
   x === undefined || Number.isNaN(x) ? "-" : x.toFixed(digits);

@@ -1,7 +1,6 @@
 import {
   assert,
   assertEquals,
-  assertMatch,
   assertRejects,
   assertStringIncludes,
 } from "./assert.ts";
@@ -23,8 +22,6 @@ import {
   latestName,
   LOCK_FILE,
   normalizePath,
-  resumeChanges,
-  resumeRefusal,
   RunDir,
   RunDirError,
   RunLockedError,
@@ -328,36 +325,6 @@ Deno.test("run_dir: a new run refuses a directory of other files and replaces an
   const m = (await readManifest(dir))!;
   assertEquals([m.epoch, "interrupted.safetensors" in m.files], [0, false]);
   assertEquals(await Deno.stat(`${dir}/interrupted.safetensors`).catch(() => null), null);
-});
-
-Deno.test("run_dir: resume changes name each field, old -> new; --force allows data changes, never a shape change", () => {
-  const info = fakeInfo();
-  const same = resumeChanges(info, { ...info.config, data: "./data//gen-data-set.json" }, {
-    dataSha256: info.dataset.sha256,
-  });
-  assertEquals(same, []);
-  const changes = resumeChanges(
-    info,
-    { ...info.config, data: "other.jsonl", seed: 7, epochs: 20 },
-    {
-      dataSha256: "b".repeat(64),
-      fingerprint: "f".repeat(64),
-    },
-  );
-  assertEquals(changes.map((c) => [c.field, c.kind]), [
-    ["--epochs", "note"],
-    ["--seed", "refuse"],
-    ["--data", "refuse"],
-    ["data sha256", "refuse"],
-  ]);
-  const err = resumeRefusal("runs/x", changes, false)!;
-  assertStringIncludes(err.message, "--data: data/gen-data-set.json -> other.jsonl");
-  assertStringIncludes(err.message, "--seed: 42 -> 7");
-  assertStringIncludes(err.message, `data sha256: ${"a".repeat(12)}… -> ${"b".repeat(12)}…`);
-  assertStringIncludes(err.message, "--force");
-  assertEquals(resumeRefusal("runs/x", changes, true), null);
-  const shape = resumeChanges(info, { ...info.config, outDim: 8 });
-  assertMatch(resumeRefusal("runs/x", shape, true)!.message, /--out-dim: 2 -> 8/);
 });
 
 Deno.test("run_dir: checkpoints/latest is moved for any spelling of a run directly inside checkpoints/", () => {
