@@ -157,6 +157,7 @@ export {
   RunLockedError,
   type TrainState,
 } from "./run_dir.ts";
+export { RunLock } from "./run_lock.ts";
 export { Rng } from "./rng.ts";
 export { readSafetensors, writeSafetensors } from "./safetensors.ts";
 export { learningRate, scheduleCurve } from "./schedule.ts";

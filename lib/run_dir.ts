@@ -3,11 +3,10 @@
  * a time.
  *
  * - **One writer.** {@link RunDir.create} and {@link RunDir.open} take
- *   `<dir>/.lock` (an OS advisory lock on a file that names the holder's PID,
- *   host, start time and command) before any other work. A second writer fails
- *   at once with {@link RunLockedError} naming the holder. The kernel releases
- *   the lock when the holder dies, so a lock file left by a killed process is
- *   recognised as stale, reported and taken over (PID reuse cannot fool it).
+ *   `<dir>/.lock` (`lib/run_lock.ts`: an OS advisory lock on a file that names
+ *   the holder's PID, host, start time and command) before any other work. A
+ *   second writer fails at once with `RunLockedError` naming the holder; a
+ *   lock file left by a killed process is reported as stale and taken over.
  * - **Transactional.** Every commit writes its new files as `<name>.next`,
  *   then replaces `manifest.json` atomically (the commit point: epoch, step,
  *   status, sha256 of every file), then renames each `.next` into place. A
@@ -43,10 +42,10 @@ import {
   NEXT_SUFFIX,
   readManifest,
 } from "./manifest.ts";
+import { LOCK_FILE, RunLock } from "./run_lock.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 
-/** Name of the lock file inside a run directory. */
-export const LOCK_FILE = ".lock";
+export { LOCK_FILE, type LockInfo, RunLockedError } from "./run_lock.ts";
 
 /** Files a run directory owns (anything else in it is left alone). */
 export const RUN_FILES = [
@@ -84,14 +83,6 @@ export interface TrainState {
   step: number;
 }
 
-/** The contents of `.lock`. */
-export interface LockInfo {
-  pid: number;
-  hostname: string;
-  started: string;
-  command: string;
-}
-
 /** Options of {@link RunDir.create} and {@link RunDir.open}. */
 export interface RunDirOptions {
   /** Recorded in the lock file (default: the script and its arguments). */
@@ -107,20 +98,6 @@ export class RunDirError extends Error {
     this.name = "RunDirError";
   }
 }
-
-/** Another live process holds the run directory's lock. */
-export class RunLockedError extends RunDirError {
-  /** The holder, as its lock file names it (null when it could not be read). */
-  holder: LockInfo | null;
-  constructor(message: string, holder: LockInfo | null) {
-    super(message);
-    this.name = "RunLockedError";
-    this.holder = holder;
-  }
-}
-
-/** Directories held by this process, so that a second RunDir in the same process is refused too. */
-const HELD = new Set<string>();
 
 /**
  * The default output directory of a new run: `checkpoints/<UTC timestamp>`.
@@ -171,13 +148,13 @@ export class RunDir {
   readonly #fresh: boolean;
   readonly #created: string[];
   readonly #onInfo: (message: string) => void;
-  #lock: Deno.FsFile | null;
+  #lock: RunLock | null;
   #commits = 0;
   readonly #unload = () => this.release();
 
   private constructor(
     dir: string,
-    lock: Deno.FsFile,
+    lock: RunLock,
     created: string[],
     fresh: boolean,
     onInfo: (message: string) => void,
@@ -190,7 +167,6 @@ export class RunDir {
     this.manifest = null;
     this.info = null;
     this.history = [];
-    HELD.add(dir);
     // Deno.exit (e.g. a second Ctrl-C) dispatches "unload": drop the lock then.
     globalThis.addEventListener("unload", this.#unload);
   }
@@ -306,65 +282,13 @@ export class RunDir {
     opts: RunDirOptions,
     onInfo: (message: string) => void,
   ): Promise<RunDir> {
-    const path = join(dir, LOCK_FILE);
-    if (HELD.has(dir)) {
+    try {
+      const lock = await RunLock.acquire(dir, { command: opts.command, onInfo });
+      return new RunDir(dir, lock, created, fresh, onInfo);
+    } catch (err) {
       await removeDirs(created);
-      throw new RunLockedError(
-        `${dir} is in use by this process (PID ${Deno.pid}); choose another --out directory`,
-        null,
-      );
+      throw err;
     }
-    for (let attempt = 0; attempt < 10; attempt++) {
-      let file: Deno.FsFile;
-      try {
-        file = await Deno.open(path, { read: true, write: true, create: true });
-      } catch (err) {
-        await removeDirs(created);
-        throw err;
-      }
-      if (!file.tryLockSync(true)) {
-        file.close();
-        const holder = await readLockInfo(path);
-        await removeDirs(created);
-        throw new RunLockedError(
-          `${dir} is in use by another training: ${describeHolder(holder)} ` +
-            `(lock ${path}). Wait for it to finish, stop it, or choose another --out directory`,
-          holder,
-        );
-      }
-      // The lock must still be the file at `path` (a releasing holder unlinks it).
-      let same = false;
-      try {
-        same = (await file.stat()).ino === (await Deno.stat(path)).ino;
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-      }
-      if (!same) {
-        file.close();
-        continue;
-      }
-      const previous = parseLockInfo(new TextDecoder().decode(await readAll(file)));
-      if (previous) {
-        onInfo(
-          `note: ${path} was left by ${
-            describeHolder(previous)
-          }, which is no longer running (stale lock); taking it over`,
-        );
-      }
-      const me: LockInfo = {
-        pid: Deno.pid,
-        hostname: hostname(),
-        started: new Date().toISOString(),
-        command: opts.command ?? defaultCommand(),
-      };
-      await file.truncate(0);
-      await file.seek(0, Deno.SeekMode.Start);
-      await writeAll(file, new TextEncoder().encode(JSON.stringify(me) + "\n"));
-      await file.syncData();
-      return new RunDir(dir, file, created, fresh, onInfo);
-    }
-    await removeDirs(created);
-    throw new RunDirError(`${path}: could not take the lock (it kept changing); try again`);
   }
 
   /**
@@ -381,14 +305,8 @@ export class RunDir {
   release(): void {
     if (!this.#lock) return;
     globalThis.removeEventListener("unload", this.#unload);
-    try {
-      Deno.removeSync(this.lockPath);
-    } catch { /* already gone */ }
-    try {
-      this.#lock.close();
-    } catch { /* closed */ }
+    this.#lock.release();
     this.#lock = null;
-    HELD.delete(this.dir);
     if (this.#commits === 0 && this.#created.length > 0) {
       for (const d of this.#created) {
         try {
@@ -999,26 +917,6 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   while (off < bytes.length) off += await file.write(bytes.subarray(off));
 }
 
-async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(4096);
-  let total = 0;
-  await file.seek(0, Deno.SeekMode.Start);
-  while (total < 1 << 16) {
-    const n = await file.read(buf);
-    if (n === null) break;
-    chunks.push(buf.slice(0, n));
-    total += n;
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
-}
-
 /**
  * Write `bytes` to `path` through a temporary file that is flushed to disk
  * (fdatasync) before the rename, so a crash leaves the old or the new file.
@@ -1069,49 +967,6 @@ function pause(point: string): void {
   if (pauseAt !== point) return;
   console.error(`${PAUSE_ENV}: paused at ${point} (pid ${Deno.pid})`);
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30_000);
-}
-
-function hostname(): string {
-  try {
-    return Deno.hostname();
-  } catch {
-    return "unknown";
-  }
-}
-
-function defaultCommand(): string {
-  let main = "";
-  try {
-    main = Deno.mainModule.replace(/^file:\/\//, "");
-  } catch { /* none */ }
-  return [main, ...Deno.args].join(" ").slice(0, 2000);
-}
-
-function parseLockInfo(text: string): LockInfo | null {
-  if (!text.trim()) return null;
-  try {
-    const v = JSON.parse(text);
-    if (typeof v?.pid === "number") return v as LockInfo;
-  } catch { /* unreadable */ }
-  return { pid: NaN, hostname: "?", started: "?", command: text.slice(0, 200) };
-}
-
-async function readLockInfo(path: string): Promise<LockInfo | null> {
-  // The holder may have created the file an instant ago and not written it yet.
-  for (let i = 0; i < 5; i++) {
-    try {
-      const info = parseLockInfo(await Deno.readTextFile(path));
-      if (info) return info;
-    } catch { /* gone or unreadable */ }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return null;
-}
-
-function describeHolder(h: LockInfo | null): string {
-  if (!h) return "a process that has not yet written its PID";
-  return `PID ${h.pid} on ${h.hostname}, started ${h.started}` +
-    (h.command ? `, command: ${h.command}` : "");
 }
 
 function asRunDirError(err: unknown, dir: string): Error {
