@@ -7,7 +7,8 @@
  */
 import type { TrainConfig } from "./config.ts";
 import { atomicWrite, atomicWriteJson, dirname, exists, join } from "./fs.ts";
-import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { ManifestError, readCommittedFile } from "./manifest.ts";
+import { decodeSafetensors, readSafetensors, writeSafetensors } from "./safetensors.ts";
 
 /** Format tag of `config.json`. */
 export const CHECKPOINT_FORMAT = "phongtro-head/v1";
@@ -45,6 +46,8 @@ export interface RunInfo {
     val: number;
     splitSeed: number;
     valFraction: number;
+    /** sha256 of the feature-weight file (runs since manifests). */
+    weightsSha256?: string;
   };
   head: { inDim: number; outDim: number; params: number };
   backend: string;
@@ -56,6 +59,13 @@ export interface RunInfo {
   /** Base-encoder validation metrics (1024-d), for comparison. */
   baseMetrics?: Record<string, number>;
   error?: string;
+  /** Each `--resume` that changed a setting: when, at which epoch, what changed, forced or not. */
+  resumes?: {
+    at: string;
+    epoch: number;
+    forced: boolean;
+    changes: { field: string; from: unknown; to: unknown }[];
+  }[];
 }
 
 /** A head weight loaded from a checkpoint. */
@@ -80,6 +90,8 @@ export class CheckpointError extends Error {
 
 /**
  * Save a head weight (`[outDim, inDim]`, F32) as `<dir>/<name>.safetensors`.
+ * Writes outside a run's `manifest.json` (for tools and tests); training
+ * commits through `RunDir` (`lib/run_dir.ts`).
  *
  * @example
  * ```ts
@@ -104,6 +116,8 @@ export async function saveWeight(
 
 /**
  * Save the AdamW state (first and second moments, step) for `--resume`.
+ * Writes outside a run's `manifest.json` (for tools and tests); training
+ * commits through `RunDir` (`lib/run_dir.ts`).
  *
  * @example
  * ```ts
@@ -155,6 +169,8 @@ export async function loadOptimizerState(
 
 /**
  * Write `config.json` atomically.
+ * Writes outside a run's `manifest.json` (for tools and tests); training
+ * commits through `RunDir` (`lib/run_dir.ts`).
  *
  * @example
  * ```ts
@@ -169,6 +185,8 @@ export function writeRunInfo(dir: string, info: RunInfo): Promise<void> {
 
 /**
  * Rewrite `metrics.jsonl` atomically with one line per epoch record.
+ * Writes outside a run's `manifest.json` (for tools and tests); training
+ * commits through `RunDir` (`lib/run_dir.ts`).
  *
  * @example
  * ```ts
@@ -196,13 +214,33 @@ export function writeMetrics(dir: string, history: EpochRecord[]): Promise<void>
 export async function readRunInfo(runDir: string): Promise<RunInfo> {
   const dir = await resolveRunDir(runDir);
   const path = join(dir, "config.json");
-  let info: RunInfo;
+  let bytes: Uint8Array;
   try {
-    info = JSON.parse(await Deno.readTextFile(path));
+    bytes = await readCommittedFile(dir, "config.json");
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
+    if (err instanceof ManifestError && !await exists(path)) {
       throw new CheckpointError(`${path} is missing: ${dir} is not a checkpoint directory`);
     }
+    throw new CheckpointError((err as Error).message);
+  }
+  return parseRunInfo(bytes, path);
+}
+
+/**
+ * Parse and validate the contents of a `config.json` (`path` for messages).
+ *
+ * @example
+ * ```ts
+ * import { parseRunInfo } from "./checkpoint.ts";
+ * const info = parseRunInfo(await Deno.readFile("checkpoints/x/config.json"), "checkpoints/x/config.json");
+ * console.log(info.lastEpoch);
+ * ```
+ */
+export function parseRunInfo(data: Uint8Array | string, path: string): RunInfo {
+  let info: RunInfo;
+  try {
+    info = JSON.parse(typeof data === "string" ? data : new TextDecoder().decode(data));
+  } catch (err) {
     throw new CheckpointError(`${path}: invalid JSON: ${(err as Error).message}`);
   }
   if (info?.format !== CHECKPOINT_FORMAT) {
@@ -231,8 +269,14 @@ export async function readRunInfo(runDir: string): Promise<RunInfo> {
  * ```
  */
 export async function readMetrics(runDir: string): Promise<EpochRecord[]> {
-  const path = join(await resolveRunDir(runDir), "metrics.jsonl");
-  const text = await Deno.readTextFile(path);
+  const dir = await resolveRunDir(runDir);
+  const path = join(dir, "metrics.jsonl");
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await readCommittedFile(dir, "metrics.jsonl"));
+  } catch (err) {
+    throw new CheckpointError((err as Error).message);
+  }
   return text.split("\n").filter((l) => l.trim() !== "").map((line, i) => {
     try {
       return JSON.parse(line) as EpochRecord;
@@ -244,7 +288,9 @@ export async function readMetrics(runDir: string): Promise<EpochRecord[]> {
 
 /**
  * Load a head from a checkpoint directory, validating `config.json`, the
- * safetensors header, dtype and shape. With `fingerprint`, the checkpoint's
+ * safetensors header, dtype and shape. Both files are verified against the
+ * run's `manifest.json` (sha256), so a load never mixes two epochs or
+ * accepts a file changed after the run committed it. With `fingerprint`, the checkpoint's
  * encoder fingerprint must match, unless `force` (then `onWarning` is told).
  *
  * @example
@@ -274,8 +320,16 @@ export async function loadCheckpoint(
     (opts.onWarning ?? console.warn)(`warning: ${msg}; loading anyway (--force)`);
   }
   const path = join(dir, `${which}.safetensors`);
-  if (!await exists(path)) throw new CheckpointError(`${path} is missing`);
-  const st = await readSafetensors(path);
+  if (!await exists(path) && !await exists(path + ".next")) {
+    throw new CheckpointError(`${path} is missing`);
+  }
+  let st;
+  try {
+    st = decodeSafetensors(await readCommittedFile(dir, `${which}.safetensors`));
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw new CheckpointError(err instanceof ManifestError ? msg : `${path}: ${msg}`);
+  }
   const t = st.tensors.weight;
   if (!t) throw new CheckpointError(`${path}: tensor "weight" is missing`);
   const expected = [info.head.outDim, info.head.inDim];

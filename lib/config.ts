@@ -136,7 +136,10 @@ export const TRAIN_CONTROL_FLAGS: Record<string, FlagSpec> = {
   resume: { type: "string", help: "resume the run in this checkpoint directory" },
   quiet: { type: "boolean", help: "print only the final summary" },
   json: { type: "boolean", help: "print one JSON line per epoch (for scripts)" },
-  force: { type: "boolean", help: "resume even if the encoder fingerprint differs" },
+  force: {
+    type: "boolean",
+    help: "resume despite changed data, weights, model or split (recorded in config.json)",
+  },
 };
 
 /** The full command spec of `deno task train`. */

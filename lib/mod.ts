@@ -9,7 +9,8 @@
  * - **loss**: {@link weightedInfoNCE} (`weighting: "exp"` correct, `"logit"` the original bug)
  * - **head**: {@link ProjectionHead}
  * - **training**: {@link resolveConfig}, {@link prepareTraining}, {@link trainHead}
- * - **checkpoints / inference**: {@link loadCheckpoint}, {@link loadProjectionModel}
+ * - **checkpoints / inference**: {@link loadCheckpoint}, {@link loadProjectionModel},
+ *   {@link RunDir} (one locked writer per run directory, one manifest per epoch)
  * - **evaluation**: {@link retrievalTask}, {@link compareBaseAndHead}, {@link topK}, {@link rankingMetrics}
  * - **plots**: {@link lossCurves}, {@link pcaScatter}, {@link displayPlot}, {@link writeReport}
  * - **beyond the head**: {@link mineHardNegatives} (hard-negative mining), {@link resolveDim} /
@@ -230,7 +231,31 @@ export {
   preflightTrain,
   trainPathNeeds,
 } from "./preflight.ts";
+export {
+  type Manifest,
+  type ManifestEntry,
+  ManifestError,
+  readCommittedFile,
+  readManifest,
+} from "./manifest.ts";
 export { renderReport, writeReport } from "./report.ts";
+export {
+  formatResumeChanges,
+  type ResumeChange,
+  resumeChanges,
+  resumeRefusal,
+  type RunIdentity,
+} from "./resume_check.ts";
+export {
+  latestName,
+  type LockInfo,
+  RunDir,
+  RunDirError,
+  type RunDirOptions,
+  RunLockedError,
+  type TrainState,
+} from "./run_dir.ts";
+export { RunLock } from "./run_lock.ts";
 export { Rng } from "./rng.ts";
 export { readSafetensors, writeSafetensors } from "./safetensors.ts";
 export { learningRate, scheduleCurve } from "./schedule.ts";

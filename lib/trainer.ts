@@ -15,18 +15,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "./backend.ts";
 import { embedTexts } from "./cache.ts";
-import {
-  type EpochRecord,
-  loadOptimizerState,
-  readMetrics,
-  readRunInfo,
-  type RunInfo,
-  saveOptimizerState,
-  saveWeight,
-  updateLatest,
-  writeMetrics,
-  writeRunInfo,
-} from "./checkpoint.ts";
+import type { EpochRecord, RunInfo } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import {
   batchCount,
@@ -40,7 +29,6 @@ import {
 } from "./dataset.ts";
 import { describeEncoder, loadEncoder } from "./encoder.ts";
 import { ensureDefaultModel } from "./default_model.ts";
-import { dirname, join } from "./fs.ts";
 import { ProjectionHead } from "./head.ts";
 import { weightedInfoNCE } from "./loss.ts";
 import { evaluateRetrieval, type FeatureErrors } from "./metrics.ts";
@@ -52,7 +40,9 @@ import {
   retrievalTask,
 } from "./evaluation.ts";
 import { checkTrainSplit } from "./preflight.ts";
-import { writeReport } from "./report.ts";
+import { renderReport } from "./report.ts";
+import { fileSha256, formatResumeChanges, resumeChanges, resumeRefusal } from "./resume_check.ts";
+import { defaultOutDir, RunDir, type TrainState } from "./run_dir.ts";
 import { learningRate, scheduleCurve } from "./schedule.ts";
 
 /** Everything the loop needs, computed once. */
@@ -336,10 +326,6 @@ export function adamWStep(
   });
 }
 
-function timestamp(): string {
-  return new Date().toISOString().replace(/[:.]/g, "-").replace(/Z$/, "");
-}
-
 /** Options of {@link trainHead}. */
 export interface TrainOptions {
   onEvent?: (e: TrainEvent) => void;
@@ -347,6 +333,15 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Continue the run in this directory at its next epoch. */
   resumeDir?: string;
+  /**
+   * The run directory, already taken by the caller (`RunDir.create` or
+   * `RunDir.open`, so that the lock is held before any heavy work); the
+   * caller releases it. Without it, trainHead takes `resumeDir` or
+   * `config.out` itself and releases it at the end.
+   */
+  runDir?: RunDir;
+  /** Resume even though the data, weights, model or split settings changed (recorded). */
+  force?: boolean;
   /** Write `report.html` (default true). */
   report?: boolean;
   /** Backend name already initialised by the caller (skips {@link initBackend}). */
@@ -357,7 +352,8 @@ export interface TrainOptions {
  * Train the projection head on prepared embeddings. Writes, in `outDir`:
  * `best.safetensors`, `final.safetensors`, `optimizer.safetensors`,
  * `config.json`, `metrics.jsonl` (epoch 0 measured before the first step)
- * and `report.html`.
+ * and `report.html`, committed once per epoch through `manifest.json`
+ * (see `lib/run_dir.ts`): a kill at any moment leaves one whole epoch.
  *
  * @example
  * ```ts
@@ -374,28 +370,59 @@ export async function trainHead(
   data: PreparedData,
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
+  const onInfo = (message: string) => (opts.onEvent ?? (() => {}))({ type: "info", message });
+  const run = opts.runDir ??
+    (opts.resumeDir
+      ? await RunDir.open(opts.resumeDir, { onInfo })
+      : await RunDir.create(config.out || defaultOutDir(), { onInfo }));
+  try {
+    return await trainInRun(config, data, opts, run);
+  } finally {
+    if (!opts.runDir) run.release();
+  }
+}
+
+async function trainInRun(
+  config: TrainConfig,
+  data: PreparedData,
+  opts: TrainOptions,
+  run: RunDir,
+): Promise<TrainResult> {
   const emit = opts.onEvent ?? (() => {});
   const t0 = performance.now();
   const backend = opts.backend ?? await initBackend(config.device);
   const dim = data.encoder.dim;
 
-  // Resume: the saved config wins except for the epoch count.
-  let resumeInfo: RunInfo | undefined;
-  let history: EpochRecord[] = [];
-  if (opts.resumeDir) {
-    resumeInfo = await readRunInfo(opts.resumeDir);
-    if (resumeInfo.encoder.fingerprint !== data.encoder.fingerprint) {
-      throw new Error(
-        `cannot resume ${opts.resumeDir}: it was trained with encoder fingerprint ` +
-          `${resumeInfo.encoder.fingerprint.slice(0, 12)}, the current one is ${
-            data.encoder.fingerprint.slice(0, 12)
-          }`,
-      );
+  // Resume: RunDir.open verified the committed epoch against manifest.json;
+  // the data must be the run's own unless --force (then it is recorded).
+  const resumeInfo: RunInfo | undefined = run.info ?? undefined;
+  const history: EpochRecord[] = [...run.history];
+  const weightsSha256 = await fileSha256(config.weights);
+  if (resumeInfo) {
+    const changes = resumeChanges(resumeInfo, config, {
+      dataSha256: data.dataset.sha256,
+      weightsSha256,
+      fingerprint: data.encoder.fingerprint,
+    });
+    const refusal = resumeRefusal(run.dir, changes, opts.force === true);
+    if (refusal) throw refusal;
+    if (changes.length) {
+      const forced = changes.some((c) => c.kind !== "note");
+      emit({
+        type: "info",
+        message: `Resuming ${run.dir} with changed settings (old -> new)${
+          forced ? ", forced (--force)" : ""
+        }:\n${formatResumeChanges(changes)}`,
+      });
+      resumeInfo.resumes = [...(resumeInfo.resumes ?? []), {
+        at: new Date().toISOString(),
+        epoch: resumeInfo.lastEpoch,
+        forced,
+        changes: changes.map(({ field, from, to }) => ({ field, from, to })),
+      }];
     }
-    history = (await readMetrics(opts.resumeDir)).filter((r) => r.epoch <= resumeInfo!.lastEpoch);
   }
-  const outDir = opts.resumeDir ?? (config.out || join("checkpoints", timestamp()));
-  await Deno.mkdir(outDir, { recursive: true });
+  const outDir = run.dir;
 
   const all = tf.tensor2d(data.embeddings, [data.texts.length, dim]);
   const head = ProjectionHead.create({
@@ -407,16 +434,23 @@ export async function trainHead(
   });
   const shape: [number, number] = [dim, config.outDim];
   const opt: AdamW = { m: tf.variable(tf.zeros(shape)), v: tf.variable(tf.zeros(shape)), step: 0 };
-  let startEpoch = 1;
-  if (resumeInfo) {
-    const { loadCheckpoint } = await import("./checkpoint.ts");
-    const ckpt = await loadCheckpoint(opts.resumeDir!, { which: "final" });
-    head.setWeight(ckpt.weight);
-    const st = await loadOptimizerState(opts.resumeDir!, [config.outDim, dim]);
-    // Stored in PyTorch layout [out, in]; the variables are [in, out].
+  // What RunDir commits and restores, in PyTorch layout [out, in]; the variables are [in, out].
+  const toPt = (v: tf.Variable) => tf.tidy(() => v.transpose().dataSync() as Float32Array);
+  const snapshot = (): TrainState => ({
+    weight: head.getWeight(),
+    m: toPt(opt.m),
+    v: toPt(opt.v),
+    step: opt.step,
+  });
+  const restore = (st: TrainState) => {
+    head.setWeight(st.weight);
     opt.m.assign(tf.tidy(() => tf.tensor2d(st.m, [config.outDim, dim]).transpose()));
     opt.v.assign(tf.tidy(() => tf.tensor2d(st.v, [config.outDim, dim]).transpose()));
     opt.step = st.step;
+  };
+  let startEpoch = 1;
+  if (resumeInfo) {
+    restore(await run.loadState([config.outDim, dim]));
     startEpoch = resumeInfo.lastEpoch + 1;
   }
 
@@ -453,6 +487,17 @@ export async function trainHead(
       }),
     });
 
+  const dataset: RunInfo["dataset"] = {
+    path: data.dataset.path,
+    sha256: data.dataset.sha256,
+    format: data.dataset.format,
+    examples: data.dataset.examples.length,
+    train: data.train.length,
+    val: data.val.length,
+    splitSeed: config.seed,
+    valFraction: config.valFraction,
+    weightsSha256,
+  };
   const info: RunInfo = resumeInfo ?? {
     format: "phongtro-head/v1",
     status: "running",
@@ -460,16 +505,7 @@ export async function trainHead(
     updated: "",
     config,
     encoder: data.encoder,
-    dataset: {
-      path: data.dataset.path,
-      sha256: data.dataset.sha256,
-      format: data.dataset.format,
-      examples: data.dataset.examples.length,
-      train: data.train.length,
-      val: data.val.length,
-      splitSeed: config.seed,
-      valFraction: config.valFraction,
-    },
+    dataset,
     head: { inDim: dim, outDim: config.outDim, params: dim * config.outDim },
     backend,
     lastEpoch: 0,
@@ -478,64 +514,41 @@ export async function trainHead(
     baseMetrics,
   };
   info.config = config;
+  info.dataset = dataset;
+  info.encoder = data.encoder;
   info.status = "running";
   info.baseMetrics = baseMetrics;
   const selectValue = (r: EpochRecord) =>
     config.select === "val_loss" ? r.valLoss : r.metrics?.[config.select] ?? NaN;
   const better = (a: number, b: number) => config.select === "val_loss" ? a < b : a > b;
 
-  const saveState = async (epoch: number) => {
-    const meta = { epoch: String(epoch), fingerprint: data.encoder.fingerprint };
-    await saveWeight(outDir, "final", head.getWeight(), config.outDim, dim, {
-      ...meta,
-      status: info.status,
-    });
-    const toPt = (v: tf.Variable) => tf.tidy(() => v.transpose().dataSync() as Float32Array);
-    await saveOptimizerState(outDir, {
-      m: toPt(opt.m),
-      v: toPt(opt.v),
-      step: opt.step,
-      shape: [config.outDim, dim],
-    });
-    info.lastEpoch = epoch;
-    info.step = opt.step;
-    await writeRunInfo(outDir, info);
-    await writeMetrics(outDir, history);
-  };
-
+  /** One commit per epoch: weights, AdamW state, best, config.json, metrics.jsonl together. */
   const recordEpoch = async (record: EpochRecord) => {
     history.push(record);
     const value = selectValue(record);
     const isBest = !hasVal || info.best === null || better(value, info.best.value);
-    let bestPath: string | undefined;
-    if (isBest) {
-      info.best = { epoch: record.epoch, select: config.select, value, record };
-      bestPath = await saveWeight(outDir, "best", head.getWeight(), config.outDim, dim, {
-        epoch: String(record.epoch),
-        fingerprint: data.encoder.fingerprint,
-        select: config.select,
-        value: String(value),
-      });
-    }
-    await saveState(record.epoch);
-    emit({ type: "epoch", record, isBest, bestPath, select: config.select });
+    if (isBest) info.best = { epoch: record.epoch, select: config.select, value, record };
+    const saved = await run.commitEpoch({
+      epoch: record.epoch,
+      state: snapshot(),
+      info,
+      history,
+      isBest,
+    });
+    emit({ type: "epoch", record, isBest, bestPath: saved.best, select: config.select });
     return isBest;
   };
 
   /**
    * Ctrl-C: final.safetensors and optimizer.safetensors stay at the last
-   * complete epoch, so --resume continues exactly; the current weights (the
+   * committed epoch, so --resume continues exactly; the current weights (the
    * same, or part-way through `epoch`) go to interrupted.safetensors.
    */
   const saveInterrupted = async (epoch: number) => {
     info.status = "interrupted";
-    const path = await saveWeight(outDir, "interrupted", head.getWeight(), config.outDim, dim, {
-      epoch: String(epoch),
-      step: String(opt.step),
-      fingerprint: data.encoder.fingerprint,
-      status: "interrupted",
+    const { interrupted: path } = await run.commitStatus(info, {
+      interrupted: { weight: head.getWeight(), epoch, step: opt.step },
     });
-    await writeRunInfo(outDir, info);
     emit({
       type: "info",
       message: `Interrupted: saved ${path} (step ${opt.step}); ` +
@@ -546,7 +559,8 @@ export async function trainHead(
   let status: "complete" | "interrupted" = "complete";
   let stoppedEarly = false;
   try {
-    if (startEpoch === 1) {
+    if (!resumeInfo) {
+      // Epoch 0 (before the first step) belongs to a new run only: a resumed run has it.
       const e0 = performance.now();
       await recordEpoch({
         epoch: 0,
@@ -578,7 +592,7 @@ export async function trainHead(
           disposeBatches(trainBatches);
           info.status = "failed";
           info.error = `non-finite loss (${loss}) at epoch ${epoch}, step ${s + 1}`;
-          await writeRunInfo(outDir, info);
+          await run.commitStatus(info);
           throw new NonFiniteLossError(
             `training stopped: the loss is ${loss} at epoch ${epoch}, step ${s + 1}. ` +
               `The last good checkpoint (epoch ${info.lastEpoch}) is kept in ${outDir}. ` +
@@ -639,13 +653,10 @@ export async function trainHead(
     const finalMetrics: Record<string, number> = { ...final?.projected };
     const perFeature = final?.perFeature;
     info.status = status;
-    await writeRunInfo(outDir, info);
-    if (outDir.startsWith("checkpoints/") && dirname(outDir) === "checkpoints") {
-      await updateLatest("checkpoints", outDir);
-    }
+    let report: string | undefined;
     if (opts.report !== false) {
       const { steps, lrs } = scheduleCurve(totalSteps, config.lr, config.warmupFraction);
-      await writeReport(join(outDir, "report.html"), {
+      report = renderReport({
         title: `Training report: ${outDir}`,
         config: { ...config, encoder: data.encoder.name, backend, status },
         history,
@@ -654,6 +665,8 @@ export async function trainHead(
         perFeature,
       });
     }
+    await run.commitStatus(info, { report });
+    emit({ type: "info", message: await run.pointLatest() });
     const result: TrainResult = {
       outDir,
       status,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { CliError, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import {
   configFromFlags,
   readConfigFile,
@@ -12,13 +12,15 @@ import {
   TRAIN_COMMAND,
   type TrainConfig,
 } from "../lib/config.ts";
-import { readRunInfo } from "../lib/checkpoint.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 import { preflightTrain } from "../lib/preflight.ts";
 import { initBackend } from "../lib/backend.ts";
+import { DEFAULT_MODEL_DIR, modelFingerprint } from "../lib/encoder.ts";
 import { formatMetricsTable } from "../lib/metrics.ts";
 import { createProgress } from "../lib/progress.ts";
 import { prepareTraining, type TrainEvent, trainHead } from "../lib/trainer.ts";
+import { fileSha256, resumeChanges, resumeRefusal } from "../lib/resume_check.ts";
+import { defaultOutDir, RunDir } from "../lib/run_dir.ts";
 
 const fmt = (x: number | undefined, digits = 4) =>
   x === undefined || Number.isNaN(x) ? "-" : x.toFixed(digits);
@@ -32,18 +34,52 @@ async function main() {
   const quiet = flags.quiet === true;
   const json = flags.json === true;
   const resume = flags.resume as string | undefined;
+  const force = flags.force === true;
+  const note = (m: string) => console.error(m);
 
   // Permissions, config and data are checked before anything is loaded or written.
   await requirePermissions("train", [
     { kind: "read", path: (flags.config as string | undefined) ?? "", flag: "--config" },
     { kind: "read", path: resume ?? "", flag: "--resume" },
   ]);
+  // One writer per run directory: lock it before any heavy work. The lock is
+  // released at the end, and by RunDir's unload handler on any exit
+  // (errors exit through runMain); a new directory that never got an epoch
+  // is removed then.
+  let run: RunDir | undefined;
   // Precedence: defaults < resumed run's config < --config file < flags.
   let base: Partial<TrainConfig> = {};
-  if (resume) base = (await readRunInfo(resume)).config;
+  if (resume) {
+    run = await RunDir.open(resume, { onInfo: note });
+    base = run.info!.config;
+  }
   const file = flags.config ? await readConfigFile(flags.config as string) : {};
   const config = resolveConfig({ ...base, ...file }, configFromFlags(flags));
   await preflightTrain(config, { resume });
+  if (run?.info) {
+    // --resume with other data, weights, model or split: refuse (or --force), before loading.
+    const changes = resumeChanges(run.info, config, {
+      dataSha256: await fileSha256(config.data),
+      weightsSha256: await fileSha256(config.weights),
+      fingerprint: await modelFingerprint(config.model || DEFAULT_MODEL_DIR).catch(() => undefined),
+    });
+    const refusal = resumeRefusal(run.dir, changes, force);
+    if (refusal) throw new CliError(refusal.message);
+  }
+  run ??= await RunDir.create(config.out || defaultOutDir(), { onInfo: note });
+
+  // Ctrl-C: before training there is nothing to save (exit; the unload
+  // handler releases the run directory); during training the first one
+  // finishes the step and saves, a second one exits at once (manifest.json
+  // still names a whole epoch).
+  const controller = new AbortController();
+  let training = false;
+  const onSigint = () => {
+    if (!training || controller.signal.aborted) Deno.exit(130);
+    console.error("\nInterrupt: finishing the current step and saving (Ctrl-C again to quit now)");
+    controller.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
 
   const say = (line: string) => {
     if (!quiet && !json) console.log(line);
@@ -71,13 +107,7 @@ async function main() {
   );
 
   const hasVal = data.val.length > 0;
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) Deno.exit(130);
-    console.error("\nInterrupt: finishing the current step and saving (Ctrl-C again to quit now)");
-    controller.abort();
-  };
-  Deno.addSignalListener("SIGINT", onSigint);
+  training = true;
 
   let bar = createProgress({ label: "epoch", unit: "steps", enabled: tty });
   const onEvent = (e: TrainEvent) => {
@@ -125,9 +155,11 @@ async function main() {
   const result = await trainHead(config, data, {
     onEvent,
     signal: controller.signal,
-    resumeDir: resume,
+    runDir: run,
+    force,
     backend,
   });
+  run.release();
   Deno.removeSignalListener("SIGINT", onSigint);
 
   const best = result.best;

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { loadCheckpoint, readRunInfo } from "../lib/checkpoint.ts";
+import { loadCheckpoint, readMetrics, readRunInfo } from "../lib/checkpoint.ts";
 import { runScript, smallDataset, TEST_PERMISSIONS } from "./fixtures.ts";
 
 Deno.test("train CLI: --epochs 2 on a small dataset writes every file", async () => {
@@ -28,6 +28,10 @@ Deno.test("train CLI: --epochs 2 on a small dataset writes every file", async ()
   assertStringIncludes(r.stdout, "Trainable params: 262,144 / ");
   assertStringIncludes(r.stdout, "New best val loss! Saved to");
   assertStringIncludes(r.stdout, "Epoch 2/2");
+  assertStringIncludes(
+    r.stdout,
+    `checkpoints/latest not moved: ${out} is not a directory directly`,
+  );
   for (
     const f of [
       "best.safetensors",
@@ -70,16 +74,20 @@ Deno.test("train CLI: bad flags name the flag and the allowed values", async () 
   const u = await runScript("train.ts", ["--epoch", "3"]);
   assertEquals(u.code, 2);
   assertStringIncludes(u.stderr, "unknown flag --epoch");
+  // The run directory is locked before the data is read; a failure before the
+  // first saved epoch leaves no run directory behind.
+  const tmp = await Deno.makeTempDir();
   const d = await runScript("train.ts", [
     "--data",
     "/tmp/does-not-exist.json",
     "--out",
-    "/tmp/phongtro-never-created",
+    `${tmp}/new/run`,
     "--cache-root",
-    "/tmp/phongtro-cache",
+    `${tmp}/cache`,
   ]);
   assertEquals(d.code, 1);
   assertStringIncludes(d.stderr, "/tmp/does-not-exist.json");
+  assertEquals([...Deno.readDirSync(tmp)].map((e) => e.name), []);
 });
 
 Deno.test("train CLI: Ctrl-C (SIGINT) leaves a valid checkpoint marked interrupted", async () => {
@@ -133,4 +141,61 @@ Deno.test("train CLI: Ctrl-C (SIGINT) leaves a valid checkpoint marked interrupt
   assertEquals(ckpt.weight.every(Number.isFinite), true);
   const partial = await loadCheckpoint(out, { which: "interrupted" });
   assertEquals(partial.metadata.status, "interrupted");
+});
+
+Deno.test("train CLI: --resume with other data is refused naming each field; --force resumes and records it", async () => {
+  const fx = await smallDataset(48);
+  const other = await smallDataset(48, 8);
+  const out = `${fx.dir}/run`;
+  const common = ["--batch-size", "16", "--negatives", "3", "--cache-root", fx.cache];
+  const first = await runScript("train.ts", [
+    ...common,
+    "--epochs",
+    "1",
+    "--data",
+    fx.data,
+    "--weights",
+    fx.weights,
+    "--out",
+    out,
+  ]);
+  assertEquals(first.code, 0, first.stderr);
+  const manifest = await Deno.readTextFile(`${out}/manifest.json`);
+
+  const refused = await runScript("train.ts", [
+    "--resume",
+    out,
+    "--epochs",
+    "2",
+    "--data",
+    other.data,
+    "--seed",
+    "7",
+  ]);
+  assertEquals(refused.code, 2, refused.stderr);
+  assertStringIncludes(refused.stderr, `--data: ${fx.data} -> ${other.data}`);
+  assertStringIncludes(refused.stderr, "--seed: 42 -> 7");
+  assertStringIncludes(refused.stderr, "data sha256: ");
+  assertStringIncludes(refused.stderr, "--force");
+  assertEquals(refused.stdout, ""); // refused before loading anything
+  assertEquals(await Deno.readTextFile(`${out}/manifest.json`), manifest);
+
+  const forced = await runScript("train.ts", [
+    "--resume",
+    out,
+    "--epochs",
+    "2",
+    "--data",
+    other.data,
+    "--force",
+  ]);
+  assertEquals(forced.code, 0, forced.stderr);
+  assertStringIncludes(forced.stdout, "with changed settings (old -> new), forced (--force)");
+  const info = await readRunInfo(out);
+  assertEquals(info.dataset.path, other.data);
+  assertEquals(info.resumes?.length, 1);
+  assertEquals(info.resumes![0].forced, true);
+  assertEquals(info.resumes![0].epoch, 1);
+  assertEquals(info.resumes![0].changes.map((c) => c.field), ["--epochs", "--data", "data sha256"]);
+  assertEquals((await readMetrics(out)).map((r) => r.epoch), [0, 1, 2]);
 });
