@@ -289,9 +289,13 @@ async function openSegment(
     const texts = block?.texts;
     const truncated = block?.truncated;
     if (!Array.isArray(texts) || texts.length !== header.count) {
-      throw new SegmentProblem(`texts has ${(texts as [])?.length} entries, count says ${header.count}`);
+      throw new SegmentProblem(
+        `texts has ${(texts as [])?.length} entries, count says ${header.count}`,
+      );
     }
-    if (!texts.every((t) => typeof t === "string")) throw new SegmentProblem("a text is not a string");
+    if (!texts.every((t) => typeof t === "string")) {
+      throw new SegmentProblem("a text is not a string");
+    }
     if (!Array.isArray(truncated) || !truncated.every((r) => Number.isInteger(r))) {
       throw new SegmentProblem("truncated is not a list of rows");
     }
@@ -371,7 +375,9 @@ async function writeSegment(
   await Deno.mkdir(dir, { recursive: true });
   const enc = new TextEncoder();
   const count = seg.texts.length;
-  const textBlock = pad4(enc.encode(JSON.stringify({ texts: seg.texts, truncated: seg.truncated })));
+  const textBlock = pad4(
+    enc.encode(JSON.stringify({ texts: seg.texts, truncated: seg.truncated })),
+  );
   const header: SegmentHeader = {
     version: CACHE_VERSION,
     fingerprint: seg.fingerprint,
@@ -539,7 +545,9 @@ export async function readCache(
     try {
       seg = await openSegment(path, dim, fingerprint);
     } catch (err) {
-      if (err instanceof SegmentProblem) return { status: "corrupt", file: path, problem: err.message };
+      if (err instanceof SegmentProblem) {
+        return { status: "corrupt", file: path, problem: err.message };
+      }
       if (err instanceof Deno.errors.NotFound) continue;
       throw err;
     }
@@ -618,7 +626,9 @@ async function compact(
       } catch (err) {
         if (err instanceof Deno.errors.NotFound) continue; // merged by another writer
         if (err instanceof SegmentProblem) {
-          warn(`warning: embedding cache ${join(dir, name)} is unusable (${err.message}); removing it`);
+          warn(
+            `warning: embedding cache ${join(dir, name)} is unusable (${err.message}); removing it`,
+          );
           await removeQuietly(join(dir, name));
           continue;
         }
@@ -654,29 +664,35 @@ async function compact(
       }
     });
     let failed: string | null = null;
-    await writeSegment(dir, { fingerprint, model: enc.name, dim, texts, truncated }, async function* () {
-      for (let i = 0; i < segs.length; i++) {
-        const rows = keep[i];
-        const out: Float32Array[] = [];
-        let j = 0;
-        const problem = await segs[i].readVectors((r0, v) => {
-          const n = v.length / dim;
-          const part: number[] = [];
-          while (j < rows.length && rows[j] < r0 + n) part.push(rows[j++]);
-          if (part.length === n) out.push(v.slice());
-          else if (part.length > 0) {
-            const o = new Float32Array(part.length * dim);
-            part.forEach((r, k) => o.set(v.subarray((r - r0) * dim, (r - r0 + 1) * dim), k * dim));
-            out.push(o);
+    await writeSegment(
+      dir,
+      { fingerprint, model: enc.name, dim, texts, truncated },
+      async function* () {
+        for (let i = 0; i < segs.length; i++) {
+          const rows = keep[i];
+          const out: Float32Array[] = [];
+          let j = 0;
+          const problem = await segs[i].readVectors((r0, v) => {
+            const n = v.length / dim;
+            const part: number[] = [];
+            while (j < rows.length && rows[j] < r0 + n) part.push(rows[j++]);
+            if (part.length === n) out.push(v.slice());
+            else if (part.length > 0) {
+              const o = new Float32Array(part.length * dim);
+              part.forEach((r, k) =>
+                o.set(v.subarray((r - r0) * dim, (r - r0 + 1) * dim), k * dim)
+              );
+              out.push(o);
+            }
+          });
+          if (problem) {
+            failed = `${segs[i].path}: ${problem}`;
+            throw new Error(failed);
           }
-        });
-        if (problem) {
-          failed = `${segs[i].path}: ${problem}`;
-          throw new Error(failed);
+          yield* out;
         }
-        yield* out;
-      }
-    });
+      },
+    );
     for (const s of segs) await removeQuietly(s.path);
   } catch (err) {
     for (const s of segs) s.close();
@@ -822,7 +838,9 @@ export async function embedTexts(
       const tIdx = enc.truncatedIndices ?? [];
       extraTruncated += (enc.truncated ?? 0) - tIdx.length;
       for (const j of tIdx) trunc[idx[j]] = 1;
-      if (collect) idx.forEach((i, j) => data.set(enc.data.subarray(j * dim, (j + 1) * dim), i * dim));
+      if (collect) {
+        idx.forEach((i, j) => data.set(enc.data.subarray(j * dim, (j + 1) * dim), i * dim));
+      }
       if (store !== "none") {
         await writeSegment(
           dir,

@@ -15,6 +15,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "./backend.ts";
 import { embedTexts } from "./cache.ts";
+import { planMessage } from "./progress.ts";
 import {
   type EpochRecord,
   loadOptimizerState,
@@ -142,6 +143,7 @@ export async function prepareTraining(
     cacheRoot: config.cacheRoot,
     batchSize: config.encodeBatchSize,
     onProgress: onEncodeProgress,
+    onPlan: (p) => p.toEncode > 0 && onEvent({ type: "info", message: planMessage(p) }),
   });
   await encoder.dispose();
   onEvent({

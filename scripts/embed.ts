@@ -10,7 +10,7 @@ import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts
 import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
 import { ensureDefaultModel } from "../lib/default_model.ts";
 import { DEFAULT_MODEL_DIR, describeEncoder, loadEncoder } from "../lib/encoder.ts";
-import { Progress } from "../lib/progress.ts";
+import { encodeReporter } from "../lib/progress.ts";
 
 /**
  * The command line of `deno task embed`.
@@ -57,17 +57,18 @@ async function main() {
     ]
     : uniqueTexts(ds.examples);
   console.log(`Dataset: ${dataPath}: ${ds.examples.length} examples, ${texts.length} unique texts`);
-  let bar: Progress | undefined;
+  const report = encodeReporter({ label: "embed" });
   const t0 = performance.now();
+  // collect: false streams the vectors into the cache chunk by chunk (flushed
+  // every ~10 s, so Ctrl-C keeps the work) without holding them in memory.
   const r = await embedTexts(encoder, texts, {
     cacheRoot,
+    collect: false,
     batchSize: flags.batchSize as number | undefined,
-    onProgress: (done, total) => {
-      bar ??= new Progress(total, { label: "embed", unit: "texts" });
-      bar.update(done);
-    },
+    onPlan: (p) => report.plan(p),
+    onProgress: (done, total) => report.update(done, total),
   });
-  bar?.finish();
+  report.done();
   const secs = (performance.now() - t0) / 1000;
   const rate = r.misses > 0 ? `, ${(r.misses / secs).toFixed(1)} texts/s` : "";
   console.log(`Cache: ${cacheRoot}/${encoder.fingerprint}: hits ${r.hits}, misses ${r.misses}`);

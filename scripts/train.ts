@@ -15,7 +15,7 @@ import {
 import { readRunInfo } from "../lib/checkpoint.ts";
 import { initBackend } from "../lib/backend.ts";
 import { formatMetricsTable } from "../lib/metrics.ts";
-import { createProgress } from "../lib/progress.ts";
+import { createProgress, encodeReporter } from "../lib/progress.ts";
 import { prepareTraining, type TrainEvent, trainHead } from "../lib/trainer.ts";
 
 const fmt = (x: number | undefined, digits = 4) =>
@@ -43,13 +43,15 @@ async function main() {
   const backend = await initBackend(config.device);
   const tty = Deno.stderr.isTerminal() && !quiet && !json;
 
-  const encodeBar = createProgress({ label: "encode", unit: "texts", enabled: tty });
+  // Before a long cold encode: rate and ETA after the first seconds, then a bar
+  // (terminal) or a plain line every 10 s (logs).
+  const encodeBar = quiet || json ? undefined : encodeReporter({ label: "encode", tty, log: say });
   const data = await prepareTraining(
     config,
     (e) => e.type === "info" && say(e.message),
-    (done, total) => encodeBar.update(done, total),
+    (done, total) => encodeBar?.update(done, total),
   );
-  encodeBar.done();
+  encodeBar?.done();
   say(`Backend: tfjs ${backend}`);
   say(
     `Dataset: ${data.dataset.path} (${data.dataset.format}), ${data.train.length} train / ${data.val.length} val examples`,
