@@ -774,7 +774,8 @@ function nativeReader(ctx: LoadContext, out: Example[]): Reader {
   let elem: Uint8Array[] | null = null; // bytes of the current element
   let elemFrom = 0; // start of the current element in the current chunk
   let elemLine = 1;
-  let line = 1;
+  let line = 1; // lines seen outside example strings
+  let elemNewlines = 0; // line breaks inside examples (counted when each ends)
   let record = 0;
   let topSeen = false;
   const skeleton: number[] = [];
@@ -798,16 +799,38 @@ function nativeReader(ctx: LoadContext, out: Example[]): Reader {
     out.push(parseNativeRecord(ctx, record, rec));
     record++;
     addSkeleton(0x30); // "0"
-    let nl = 0;
-    for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) nl++;
-    for (let i = 0; i < nl; i++) addSkeleton(0x0a);
+    for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) {
+      addSkeleton(0x0a);
+      elemNewlines++;
+    }
   };
   return {
     push(bytes) {
       elemFrom = 0;
-      for (let i = 0; i < bytes.length; i++) {
+      const n = bytes.length;
+      for (let i = 0; i < n; i++) {
+        if (inStr && elem !== null) {
+          // Fast path: a string inside an example; only its end matters here.
+          let j = i;
+          if (esc) {
+            esc = false;
+            j++;
+          }
+          while (j < n) {
+            const c = bytes[j];
+            if (c === 0x22) break;
+            j += c === 0x5c ? 2 : 1;
+          }
+          if (j >= n) {
+            esc = j > n; // a backslash was the last byte: its escaped byte is in the next chunk
+            break;
+          }
+          inStr = false;
+          i = j;
+          continue;
+        }
         const b = bytes[i];
-        if (b === 0x0a) line++;
+        if (b === 0x0a && elem === null) line++;
         const inElem = elem !== null;
         if (inStr) {
           if (esc) esc = false;
@@ -838,7 +861,7 @@ function nativeReader(ctx: LoadContext, out: Example[]): Reader {
         if (elem === null && depth === arrDepth && b > 0x20 && b !== 0x2c && b !== 0x5d) {
           elem = [];
           elemFrom = i;
-          elemLine = line;
+          elemLine = line + elemNewlines;
         }
         if (b === 0x22) {
           inStr = true;
