@@ -27,7 +27,8 @@
  * - Queries (search) go to a separate bounded store (`<dir>/queries/`, at most
  *   {@link QUERY_CACHE_MAX} texts), or to none, so they never grow the corpus cache.
  * - When a store has more than {@link MAX_SEGMENTS} segments, a writer merges
- *   them (streaming, verified) into one and removes the merged files.
+ *   the smaller half of them (streaming, verified) into one and removes the
+ *   merged files (tiered: a row is rewritten O(log n) times in all).
  * - The version-1 format (`index.json` + `vectors.f32`) is migrated to a
  *   segment when it verifies, else reported and removed.
  *
@@ -82,6 +83,8 @@ export const QUERY_CACHE_MAX = 1024;
 export const MAX_SEGMENTS = 64;
 
 const MAGIC = "PTHSEG02";
+/** Most texts per flushed segment (16 MiB of rows at 1024-d): bounds the memory of a flush. */
+const MAX_CHUNK = 4096;
 const QUERY_SEGMENTS = 16;
 const TMP_MAX_AGE_MS = 60 * 60 * 1000;
 
@@ -614,9 +617,10 @@ async function compact(
   enc: { dim: number; fingerprint: string; name: string },
   warn: (m: string) => void,
   keepLast?: number,
+  only?: string[],
 ): Promise<void> {
   const { dim, fingerprint } = enc;
-  const names = await listSegments(dir);
+  const names = only ?? await listSegments(dir);
   if (names.length < 2) return;
   const segs: OpenSegment[] = [];
   try {
@@ -851,13 +855,26 @@ export async function embedTexts(
       done += idx.length;
       // Next chunk: about flushMs of encoding at the rate just measured.
       const rate = idx.length / Math.max(ms, 1);
-      chunk = Math.max(64, Math.min(16384, Math.round(rate * flushMs)));
+      chunk = Math.max(64, Math.min(MAX_CHUNK, Math.round(rate * flushMs)));
     }
     if (store === "query") {
       const n = (await listSegments(dir)).length;
       if (n > QUERY_SEGMENTS) await compact(dir, encoder, warn, QUERY_CACHE_MAX);
     } else if (store === "corpus") {
-      if ((await listSegments(dir)).length > MAX_SEGMENTS) await compact(dir, encoder, warn);
+      const names = await listSegments(dir);
+      if (names.length > MAX_SEGMENTS) {
+        // Tiered: merge the smaller half, so each row is rewritten O(log n) times, not once
+        // per MAX_SEGMENTS flushes.
+        const sized = await Promise.all(
+          names.map(async (n) => ({
+            n,
+            size: (await Deno.stat(join(dir, n)).catch(() => null))?.size ?? 0,
+          })),
+        );
+        sized.sort((a, b) => a.size - b.size);
+        const half = sized.slice(0, Math.ceil(sized.length / 2)).map((x) => x.n).sort();
+        await compact(dir, encoder, warn, undefined, half);
+      }
     }
   }
 
