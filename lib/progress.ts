@@ -230,8 +230,13 @@ export interface EncodeReporterOptions {
   tty?: boolean;
   /** Plain-line period when not drawing a bar (default 10 000 ms). */
   plainIntervalMs?: number;
-  /** When to print the one-time estimate (default 3 000 ms after the first text). */
+  /** When to print the estimate (default 5 000 ms after `plan`). */
   estimateAfterMs?: number;
+  /**
+   * When to check the estimate again (default 30 000 ms): printed once more, as
+   * "estimate (updated)", if the projected total moved by more than 25 %.
+   */
+  recheckAfterMs?: number;
   /** Where the plan, estimate and summary lines go (default `console.log`). */
   log?: (line: string) => void;
   /** Where the bar or the plain lines go (default stderr). */
@@ -278,9 +283,11 @@ export function planMessage(p: EncodePlan): string {
 /**
  * Progress for a long encode: call `plan` before it starts, `update` with
  * `(done, total)` (the shape of `onProgress`), `done` at the end. After
- * `estimateAfterMs` it prints the measured rate and the ETA once, so the user
- * knows within seconds how long the whole encode will take; then a bar with
- * rate and ETA on a terminal, or a plain line every `plainIntervalMs`.
+ * `estimateAfterMs` it prints the measured rate (first batch, i.e. warm-up,
+ * excluded) and the ETA, so the user knows within seconds how long the whole
+ * encode will take; at `recheckAfterMs` it prints it again only if it moved
+ * by more than 25 %. Meanwhile a bar with rate and ETA on a terminal, or a
+ * plain line every `plainIntervalMs`.
  *
  * @example
  * ```ts
@@ -295,12 +302,18 @@ export function encodeReporter(opts: EncodeReporterOptions = {}): EncodeReporter
   const log = opts.log ?? ((s: string) => console.log(s));
   const label = opts.label ?? "encode";
   const now = opts.now ?? (() => performance.now());
-  const estimateAfter = opts.estimateAfterMs ?? 3000;
+  const estimateAfter = opts.estimateAfterMs ?? 5000;
+  const recheckAfter = opts.recheckAfterMs ?? 30_000;
   const tty = opts.tty ?? isStderrTerminal();
+  const write = opts.write ?? ((s: string) => Deno.stderr.writeSync(new TextEncoder().encode(s)));
   let bar: Progress | undefined;
-  let estimated = false;
+  let estimates = 0;
+  let firstTotalSecs = 0;
   let finished = false;
   let start: number | undefined;
+  // The first batch (model warm-up) is excluded from the estimate's rate.
+  let warm: { t: number; done: number } | undefined;
+  const fmtRate = (r: number) => r.toFixed(r < 10 ? 2 : 1);
   return {
     plan(p) {
       log(planMessage(p));
@@ -320,21 +333,30 @@ export function encodeReporter(opts: EncodeReporterOptions = {}): EncodeReporter
         });
       }
       bar.update(done);
-      if (!estimated && done > 0 && done < total && bar.elapsed() * 1000 >= estimateAfter) {
-        estimated = true;
-        const rate = bar.rate();
-        const line = `estimate: ${rate.toFixed(rate < 10 ? 2 : 1)} texts/s after ${
-          done.toLocaleString("en-US")
-        } texts → ${formatDuration((total - done) / rate)} left for ${
-          (total - done).toLocaleString("en-US")
-        } texts (about ${formatDuration(total / rate)} in all)`;
-        if (tty) {
-          (opts.write ?? ((s: string) => Deno.stderr.writeSync(new TextEncoder().encode(s))))(
-            "\r\x1b[2K",
-          );
-        }
-        log(line);
+      const t = now();
+      if (done > 0 && !warm) warm = { t, done };
+      if (done <= 0 || done >= total || estimates >= 2) return;
+      const elapsedMs = bar.elapsed() * 1000;
+      if (elapsedMs < (estimates === 0 ? estimateAfter : recheckAfter)) return;
+      const rate = warm && t - warm.t >= 1000 && done > warm.done
+        ? (done - warm.done) / ((t - warm.t) / 1000)
+        : bar.rate();
+      if (!(rate > 0)) return;
+      const left = (total - done) / rate;
+      const all = elapsedMs / 1000 + left;
+      if (estimates === 1 && Math.abs(all - firstTotalSecs) <= 0.25 * firstTotalSecs) {
+        estimates = 2; // the first estimate still holds
+        return;
       }
+      const line = `${estimates === 0 ? "estimate" : "estimate (updated)"}: ${
+        fmtRate(rate)
+      } texts/s after ${done.toLocaleString("en-US")} texts → ${formatDuration(left)} left for ${
+        (total - done).toLocaleString("en-US")
+      } texts (about ${formatDuration(all)} in all)`;
+      if (estimates === 0) firstTotalSecs = all;
+      estimates++;
+      if (tty) write("\r\x1b[2K");
+      log(line);
     },
     done() {
       if (finished || !bar) return;
