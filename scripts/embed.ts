@@ -46,17 +46,10 @@ async function main() {
   console.log(describeEncoder(encoder));
   const dataPath = (flags.data as string | undefined) ?? "data/gen-data-set.json";
   const cacheRoot = (flags.cache as string | undefined) ?? DEFAULT_CACHE_ROOT;
-  const ds = await loadDataset(dataPath);
   const prefix = encoder.config.queryPrefix ?? "";
-  const texts = prefix
-    ? [
-      ...new Set([
-        ...uniqueTexts(ds.examples, { kind: "queries" }).map((q) => prefix + q),
-        ...uniqueTexts(ds.examples, { kind: "passages" }),
-      ]),
-    ]
-    : uniqueTexts(ds.examples);
-  console.log(`Dataset: ${dataPath}: ${ds.examples.length} examples, ${texts.length} unique texts`);
+  // Only the texts are kept: the examples are garbage once listed (less memory while encoding).
+  const { count, texts } = await datasetTexts(dataPath, prefix);
+  console.log(`Dataset: ${dataPath}: ${count} examples, ${texts.length} unique texts`);
   const report = encodeReporter({ label: "embed" });
   const t0 = performance.now();
   // collect: false streams the vectors into the cache chunk by chunk (flushed
@@ -77,6 +70,23 @@ async function main() {
       `${encoder.config.maxLength} tokens`,
   );
   await encoder.dispose();
+}
+
+/** The unique texts to embed (queries with the encoder's prefix) and the number of examples. */
+async function datasetTexts(
+  path: string,
+  prefix: string,
+): Promise<{ count: number; texts: string[] }> {
+  const ds = await loadDataset(path);
+  const texts = prefix
+    ? [
+      ...new Set([
+        ...uniqueTexts(ds.examples, { kind: "queries" }).map((q) => prefix + q),
+        ...uniqueTexts(ds.examples, { kind: "passages" }),
+      ]),
+    ]
+    : uniqueTexts(ds.examples);
+  return { count: ds.examples.length, texts };
 }
 
 if (import.meta.main) await runMain(main);
