@@ -136,6 +136,16 @@ if (import.meta.main) {
       cache,
     ]),
   );
+  rows.push(
+    await measure(`train data prep unique-${k} (load, split, matrix from warm cache)`, [
+      "run",
+      ...PERMS,
+      "bench/scale_load.ts",
+      unique,
+      "--prepare",
+      cache,
+    ]),
+  );
   if (!QUICK) {
     rows.push(
       await measure(`train unique-${k}, 1 epoch (warm cache)`, [
