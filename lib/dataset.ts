@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { exists, sha256Hex } from "./fs.ts";
+import { createHash } from "node:crypto";
+import { exists } from "./fs.ts";
 import { Rng } from "./rng.ts";
 
 /**
@@ -137,35 +138,78 @@ function describe(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+/**
+ * The largest finite float32 value. Weights are used as float32 in training: a larger weight
+ * (e.g. `1e300`, finite in JSON) would become Infinity there, so it is rejected on load.
+ *
+ * @example
+ * ```ts
+ * import { FLOAT32_MAX } from "./dataset.ts";
+ * console.log(FLOAT32_MAX); // 3.4028234663852886e+38
+ * ```
+ */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
 function isWeight(v: unknown): v is number {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= FLOAT32_MAX;
 }
 
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    return await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new DatasetError(path, null, null, "file not found");
-    }
-    throw err;
+function weightProblem(v: unknown): string {
+  if (typeof v === "number" && Number.isFinite(v) && v > FLOAT32_MAX) {
+    return `must be at most ${FLOAT32_MAX} (the float32 maximum; it would become Infinity in ` +
+      `training), got the number ${v}`;
   }
+  return `must be a finite number >= 0, got ${describe(v)}`;
 }
+
+/** Only whitespace and invisible format characters (zero-width space/joiners, BOM, soft hyphen…). */
+const BLANK = /^[\s\p{Cf}]*$/u;
+
+function blankProblem(s: string): string {
+  return s.length > 0 && s.trim() !== ""
+    ? "has only zero-width or invisible characters (e.g. U+200B), no visible text"
+    : "is empty";
+}
+
+/**
+ * The features the generator and the committed weight config know. A weight-config key is
+ * accepted when the data uses it or it is one of these; anything else (e.g. a typo such as
+ * `distrct`) is an error.
+ *
+ * @example
+ * ```ts
+ * import { STANDARD_FEATURES } from "./dataset.ts";
+ * console.log(STANDARD_FEATURES.includes("district")); // true
+ * ```
+ */
+export const STANDARD_FEATURES: readonly string[] = [
+  "city",
+  "district",
+  "price",
+  "room_type",
+  "landmark",
+  "amenities",
+  "area",
+  "rules",
+];
+
+/** Where each config returned by {@link loadWeightConfig} came from (for error messages). */
+const weightFiles = new WeakMap<WeightConfig, string>();
 
 /** Line/column of a character offset, for JSON syntax errors. */
-function lineOf(text: string, message: string): string {
+function lineOf(text: string, message: string, firstLine = 1): string {
   const m = message.match(/position (\d+)/);
   if (!m) return "";
   const pos = Number(m[1]);
   const before = text.slice(0, pos);
-  const line = before.split("\n").length;
+  const line = before.split("\n").length + firstLine - 1;
   const col = pos - before.lastIndexOf("\n");
   return ` at line ${line}, column ${col}`;
 }
 
 /**
- * Load and validate a weight config: a flat JSON object mapping feature names to finite
- * numbers ≥ 0.
+ * Load and validate a weight config: a flat, non-empty JSON object mapping feature names to
+ * finite numbers ≥ 0 that fit in float32.
  *
  * @example
  * ```ts
@@ -175,13 +219,32 @@ function lineOf(text: string, message: string): string {
  * ```
  */
 export async function loadWeightConfig(path: string): Promise<WeightConfig> {
-  const text = new TextDecoder().decode(await readBytes(path));
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new DatasetError(path, null, null, "file not found");
+    }
+    throw err;
+  }
+  const text = new TextDecoder().decode(bytes);
   if (text.trim() === "") throw new DatasetError(path, null, null, "file is empty");
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     const msg = (err as Error).message;
+    const bare = findBareNonFinite(text);
+    if (bare) {
+      throw new DatasetError(
+        path,
+        null,
+        pathAt(text, bare.offset).path,
+        `${bare.token} is not valid JSON${lineOf(text, `position ${bare.offset}`)}: ` +
+          "write a finite number",
+      );
+    }
     throw new DatasetError(path, null, null, `invalid JSON${lineOf(text, msg)}: ${msg}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -194,16 +257,19 @@ export async function loadWeightConfig(path: string): Promise<WeightConfig> {
   }
   const out: WeightConfig = {};
   for (const [k, v] of Object.entries(value)) {
-    if (!isWeight(v)) {
-      throw new DatasetError(
-        path,
-        null,
-        k,
-        `weight must be a finite number >= 0, got ${describe(v)}`,
-      );
-    }
+    if (!isWeight(v)) throw new DatasetError(path, null, k, `weight ${weightProblem(v)}`);
     out[k] = v;
   }
+  if (Object.keys(out).length === 0) {
+    throw new DatasetError(
+      path,
+      null,
+      null,
+      `the weight config is empty ({}); give at least one feature weight, e.g. ` +
+        `{"district": 2.5} (features: ${STANDARD_FEATURES.join(", ")})`,
+    );
+  }
+  weightFiles.set(out, path);
   return out;
 }
 
@@ -244,15 +310,231 @@ export interface LoadDatasetOptions {
   /**
    * The weight config resolving `differs` to weights and defining the known features. Default:
    * {@link DEFAULT_WEIGHT_CONFIG} when that file exists, else `{}` (then any non-empty
-   * `differs` without an explicit weight is an error).
+   * `differs` without an explicit weight is an error). Every key must be a feature the data uses
+   * or one of {@link STANDARD_FEATURES} (a typo such as `distrct` is an error).
    */
   weights?: WeightConfig;
+  /** The file the weights came from, for error messages (known already for configs from
+   * {@link loadWeightConfig}). */
+  weightsFile?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON helpers
+
+/**
+ * The first bare `NaN`, `Infinity` or `-Infinity` token outside strings in `text` (JSON has no
+ * such literals; JavaScript's JSON.parse rejects them without saying where).
+ */
+function findBareNonFinite(text: string): { offset: number; token: string } | null {
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22) {
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 0x22) {
+        if (text.charCodeAt(i) === 0x5c) i++;
+        i++;
+      }
+    } else if (ch === 0x4e /* N */ && text.startsWith("NaN", i)) {
+      return { offset: i, token: "NaN" };
+    } else if (ch === 0x49 /* I */ && text.startsWith("Infinity", i)) {
+      const neg = i > 0 && text[i - 1] === "-";
+      return { offset: neg ? i - 1 : i, token: neg ? "-Infinity" : "Infinity" };
+    }
+  }
+  return null;
 }
 
 /**
- * Load and validate a dataset: `.jsonl` files are read as FlagEmbedding JSONL, anything else as
- * the native JSON format (an object with `examples`, or a bare array of examples). See
+ * The JSON path (e.g. `negatives[1].weight`) at character `pos` of one JSON value, by scanning
+ * strings and nesting up to `pos`; `path` is null at the top level. `afterKey` is true when the
+ * position follows a complete key/value (a syntax error "after this field").
+ */
+function pathAt(text: string, pos: number): { path: string | null } {
+  type Frame = { obj: boolean; key: string | null; index: number; expectKey: boolean };
+  const stack: Frame[] = [];
+  for (let i = 0; i < pos && i < text.length; i++) {
+    const ch = text[i];
+    const top = stack[stack.length - 1];
+    if (ch === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (top?.obj && top.expectKey) {
+        try {
+          top.key = JSON.parse(text.slice(i, j + 1));
+        } catch { /* keep */ }
+      }
+      i = j;
+    } else if (ch === "{" || ch === "[") {
+      stack.push({ obj: ch === "{", key: null, index: 0, expectKey: ch === "{" });
+    } else if (ch === "}" || ch === "]") {
+      stack.pop();
+    } else if (ch === ":" && top?.obj) {
+      top.expectKey = false;
+    } else if (ch === "," && top) {
+      if (top.obj) top.expectKey = true;
+      else top.index++;
+    }
+  }
+  let path = "";
+  // The outermost frame is the record itself: its keys start the path.
+  stack.forEach((f, d) => {
+    if (f.obj) {
+      if (f.key !== null) path += d === 0 ? f.key : `.${f.key}`;
+    } else if (d > 0) path += `[${f.index}]`;
+  });
+  return { path: path === "" ? null : path };
+}
+
+/** Parse one record's JSON; a syntax error names the record, the field and the line. */
+function parseRecord(
+  text: string,
+  file: string,
+  record: number,
+  kind: "example" | "line",
+  firstLine: number,
+): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const msg = (err as Error).message;
+    const bare = findBareNonFinite(text);
+    if (bare) {
+      const at = lineOf(text, `position ${bare.offset}`, firstLine);
+      throw new DatasetError(
+        file,
+        record,
+        pathAt(text, bare.offset).path,
+        `${bare.token} is not valid JSON${at}: write a finite number, or drop the field`,
+        kind,
+      );
+    }
+    const m = msg.match(/position (\d+)/);
+    const field = m ? pathAt(text, Number(m[1])).path : null;
+    throw new DatasetError(
+      file,
+      record,
+      field,
+      `invalid JSON${lineOf(text, msg, firstLine)}${
+        field !== null ? " (after this field)" : ""
+      }: ${msg}`,
+      kind,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming reader
+
+const CHUNK = 1 << 20;
+
+/** Read a file in chunks, hashing every byte; `onChunk` sees each chunk in order. */
+async function streamFile(
+  path: string,
+  onChunk: (bytes: Uint8Array) => void,
+): Promise<{ sha256: string; size: number }> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new DatasetError(path, null, null, "file not found");
+    }
+    throw err;
+  }
+  const hash = createHash("sha256");
+  let size = 0;
+  try {
+    const buf = new Uint8Array(CHUNK);
+    while (true) {
+      const n = await file.read(buf);
+      if (n === null) break;
+      const part = buf.subarray(0, n);
+      hash.update(part);
+      size += n;
+      onChunk(part);
+    }
+  } finally {
+    file.close();
+  }
+  return { sha256: hash.digest("hex"), size };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Each unique string once: the first instance seen is the one kept. */
+class Interner {
+  #map = new Map<string, string>();
+  get size(): number {
+    return this.#map.size;
+  }
+  of(s: string): string {
+    const c = this.#map.get(s);
+    if (c !== undefined) return c;
+    this.#map.set(s, s);
+    return s;
+  }
+}
+
+const EMPTY_DIFFERS: string[] = Object.freeze([]) as unknown as string[];
+
+/** Shared state of one load: the interned texts and differs lists, features used. */
+class LoadContext {
+  texts = new Interner();
+  #differs = new Map<string, string[]>();
+  features = new Set<string>();
+  constructor(
+    readonly path: string,
+    readonly weights: WeightConfig,
+    readonly weightsFile?: string,
+  ) {}
+  differs(list: string[]): string[] {
+    if (list.length === 0) return EMPTY_DIFFERS;
+    for (const f of list) this.features.add(f);
+    const key = list.join("\u0000");
+    let d = this.#differs.get(key);
+    if (d === undefined) this.#differs.set(key, d = Object.freeze(list) as string[]);
+    return d;
+  }
+}
+
+const BOM = [0xef, 0xbb, 0xbf];
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function decodeRecord(
+  bytes: Uint8Array,
+  file: string,
+  record: number,
+  kind: "example" | "line",
+): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new DatasetError(file, record, null, "is not valid UTF-8", kind);
+  }
+}
+
+/**
+ * Load and validate a dataset: `.jsonl` files are read as FlagEmbedding JSONL; other files as
+ * the native JSON format (an object with `examples`, or a bare array of examples), unless their
+ * content is JSONL (one JSON object per line), which is then read as JSONL. See
  * `data/README.md` for both formats.
+ *
+ * Both formats are streamed: the file is read in 1 MiB chunks, cut into records (lines, or the
+ * elements of the `examples` array) and each record is parsed and validated on its own, so the
+ * file is never held in memory as one string. Texts are interned: every distinct text is one
+ * string instance shared by all examples that use it.
  *
  * FlagEmbedding records (`{"query", "pos": [..], "neg": [..], "neg_weights"?: [..]}`) become one
  * example per entry of `pos` (all sharing the query, so they stay on one side of the split and
@@ -272,124 +554,396 @@ export async function loadDataset(path: string, opts: LoadDatasetOptions = {}): 
       ? await loadWeightConfig(DEFAULT_WEIGHT_CONFIG)
       : {};
   }
-  const bytes = await readBytes(path);
-  const sha256 = await sha256Hex(bytes);
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new DatasetError(path, null, null, "file is not valid UTF-8");
+  const ctx = new LoadContext(path, weights, opts.weightsFile);
+  const examples: Example[] = [];
+  let format: Dataset["format"] = path.toLowerCase().endsWith(".jsonl")
+    ? "flagembedding"
+    : "native";
+  let reader: ((bytes: Uint8Array) => void) | undefined;
+  let finish: (() => void) | undefined;
+  let head: Uint8Array[] = [];
+  let headBytes = 0;
+  let sawContent = false;
+
+  const start = (first: Uint8Array) => {
+    // Decide the format from the extension, or from the content for non-.jsonl files.
+    if (format === "native" && looksLikeJsonl(first)) format = "flagembedding";
+    const r = format === "flagembedding" ? jsonlReader(ctx, examples) : nativeReader(ctx, examples);
+    reader = r.push;
+    finish = r.end;
+  };
+  const { sha256 } = await streamFile(path, (chunk) => {
+    if (!sawContent) {
+      // Skip a leading BOM; buffer until the first line is complete (or 64 KiB) to detect JSONL.
+      head.push(chunk.slice());
+      headBytes += chunk.length;
+      let all = concat(head);
+      if (all.length >= 3 && all[0] === BOM[0] && all[1] === BOM[1] && all[2] === BOM[2]) {
+        all = all.subarray(3);
+      }
+      const firstNl = secondLineEnd(all);
+      if (firstNl < 0 && headBytes < 64 * 1024) {
+        head = [all];
+        headBytes = all.length;
+        return;
+      }
+      sawContent = true;
+      head = [];
+      start(all);
+      reader!(all);
+      return;
+    }
+    reader!(chunk);
+  });
+  if (!sawContent) {
+    const all = concat(head);
+    const rest = all.length >= 3 && all[0] === BOM[0] && all[1] === BOM[1] && all[2] === BOM[2]
+      ? all.subarray(3)
+      : all;
+    start(rest);
+    reader!(rest);
   }
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.trim() === "") throw new DatasetError(path, null, null, "file is empty");
-  const isJsonl = path.toLowerCase().endsWith(".jsonl");
-  const examples = isJsonl ? parseJsonl(path, text) : parseNative(path, text, weights);
+  finish!();
   if (examples.length === 0) throw new DatasetError(path, null, null, "no examples");
-  return { path, format: isJsonl ? "flagembedding" : "native", examples, sha256 };
+  checkWeightKeys(ctx, opts.weightsFile);
+  return { path, format, examples, sha256 };
+}
+
+/** End of the second line (index of its "\n"), or -1 if there is none yet. */
+function secondLineEnd(b: Uint8Array): number {
+  const a = b.indexOf(0x0a);
+  return a < 0 ? -1 : b.indexOf(0x0a, a + 1);
 }
 
 /**
- * Which example (index in the examples array) and which key a JSON syntax error at `pos` falls
- * in, by scanning the text up to `pos` (strings, nesting, commas). Nulls when unknown.
+ * JSONL content: the first non-empty line is a complete JSON object and the next line starts
+ * another object (a native file starts with `[`, `{` alone, or `{"version"/"examples"`).
  */
-function locateSyntaxError(
-  text: string,
-  pos: number,
-): { record: number | null; field: string | null } {
-  const stack: string[] = [];
-  let examplesDepth = -1; // stack length inside the examples array
-  let record = -1;
-  let field: string | null = null;
-  let lastKey: string | null = null; // last key seen at depth 1 of a top-level object
-  for (let i = 0; i < pos && i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      if (j >= pos) break;
-      let k = j + 1;
-      while (k < text.length && /\s/.test(text[k])) k++;
-      if (text[k] === ":") {
-        let key: string | null = null;
-        try {
-          key = JSON.parse(text.slice(i, j + 1));
-        } catch { /* keep null */ }
-        if (stack.length === 1) lastKey = key;
-        if (examplesDepth >= 0 && stack.length > examplesDepth) field = key;
-      }
-      i = j;
-    } else if (ch === "{" || ch === "[") {
-      if (stack.length === 0 && ch === "[") {
-        examplesDepth = 1;
-      } else if (stack.length === 1 && stack[0] === "{" && ch === "[" && lastKey === "examples") {
-        examplesDepth = 2;
-      }
-      stack.push(ch);
-      if (stack.length === examplesDepth + 1 && examplesDepth >= 0) {
-        record = Math.max(record, 0);
-        field = null;
-      }
-    } else if (ch === "}" || ch === "]") {
-      if (stack.length === examplesDepth) examplesDepth = -1;
-      stack.pop();
-    } else if (ch === "," && examplesDepth >= 0 && stack.length === examplesDepth) {
-      record = Math.max(record, 0) + 1;
-      field = null;
-    }
+function looksLikeJsonl(first: Uint8Array): boolean {
+  const text = new TextDecoder().decode(first.subarray(0, 64 * 1024));
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  if (lines.length < 2 || !lines[0].startsWith("{") || !lines[1].startsWith("{")) return false;
+  try {
+    const v = JSON.parse(lines[0]);
+    return typeof v === "object" && v !== null && !Array.isArray(v) && !("examples" in v);
+  } catch {
+    return false;
   }
-  if (examplesDepth < 0 || record < 0) return { record: null, field: null };
-  return { record, field };
 }
 
-function parseNative(path: string, text: string, weights: WeightConfig): Example[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    const msg = (err as Error).message;
-    const m = msg.match(/position (\d+)/);
-    const at = m ? locateSyntaxError(text, Number(m[1])) : { record: null, field: null };
+function checkWeightKeys(ctx: LoadContext, weightsFile?: string): void {
+  const file = weightsFile ?? weightFiles.get(ctx.weights) ?? "the weight config";
+  for (const key of Object.keys(ctx.weights)) {
+    if (ctx.features.has(key) || STANDARD_FEATURES.includes(key)) continue;
+    const found = [...ctx.features].sort();
+    const near = [...new Set([...found, ...STANDARD_FEATURES])]
+      .filter((f) => editDistance(f, key) <= 2);
     throw new DatasetError(
-      path,
-      at.record,
-      at.field,
-      `invalid JSON${lineOf(text, msg)}${at.field !== null ? " (after this field)" : ""}: ${msg}`,
+      file,
+      null,
+      key,
+      `unknown feature "${key}": no negative in ${ctx.path} differs in it and it is not a ` +
+        `standard feature${
+          near.length ? ` (did you mean ${near.map((n) => `"${n}"`).join(" or ")}?)` : ""
+        }; ` +
+        `features in the data: ${found.length ? found.join(", ") : "none"}; standard: ${
+          STANDARD_FEATURES.join(", ")
+        }`,
     );
   }
-  let records: unknown[];
-  if (Array.isArray(value)) {
-    records = value;
-  } else if (typeof value === "object" && value !== null) {
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const t = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = t;
+    }
+  }
+  return d[b.length];
+}
+
+/** A push reader: bytes in, examples out. */
+interface Reader {
+  push(bytes: Uint8Array): void;
+  end(): void;
+}
+
+function jsonlReader(ctx: LoadContext, out: Example[]): Reader {
+  let carry: Uint8Array[] = [];
+  let lineNo = 0;
+  let any = false;
+  const line = (bytes: Uint8Array) => {
+    lineNo++;
+    let n = bytes.length;
+    if (n > 0 && bytes[n - 1] === 0x0d) n--;
+    const text = decodeRecord(bytes.subarray(0, n), ctx.path, lineNo, "line");
+    if (text.trim() === "") return;
+    any = true;
+    parseJsonlRecord(ctx, lineNo, parseRecord(text, ctx.path, lineNo, "line", lineNo), out);
+  };
+  return {
+    push(bytes) {
+      let s = 0;
+      while (true) {
+        const nl = bytes.indexOf(0x0a, s);
+        if (nl < 0) break;
+        if (carry.length > 0) {
+          carry.push(bytes.subarray(s, nl));
+          line(concat(carry));
+          carry = [];
+        } else line(bytes.subarray(s, nl));
+        s = nl + 1;
+      }
+      if (s < bytes.length) carry.push(bytes.slice(s));
+    },
+    end() {
+      if (carry.length > 0) line(concat(carry));
+      if (!any) throw new DatasetError(ctx.path, null, null, "file is empty");
+    },
+  };
+}
+
+function parseJsonlRecord(ctx: LoadContext, lineNo: number, rec: unknown, out: Example[]): void {
+  const path = ctx.path;
+  const fail = (field: string | null, problem: string): never => {
+    throw new DatasetError(path, lineNo, field, problem, "line");
+  };
+  if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
+    fail(null, `expected a JSON object, got ${describe(rec)}`);
+  }
+  const r = rec as Record<string, unknown>;
+  if (typeof r.query !== "string") fail("query", `expected a string, got ${describe(r.query)}`);
+  if (BLANK.test(r.query as string)) fail("query", blankProblem(r.query as string));
+  if (!Array.isArray(r.pos)) fail("pos", `expected an array of strings, got ${describe(r.pos)}`);
+  const pos = r.pos as unknown[];
+  if (pos.length === 0) fail("pos", "is empty (need at least one positive)");
+  pos.forEach((p, k) => {
+    if (typeof p !== "string") fail(`pos[${k}]`, `expected a string, got ${describe(p)}`);
+    if (BLANK.test(p as string)) fail(`pos[${k}]`, blankProblem(p as string));
+  });
+  const neg = r.neg ?? [];
+  if (!Array.isArray(neg)) fail("neg", `expected an array of strings, got ${describe(neg)}`);
+  (neg as unknown[]).forEach((n, k) => {
+    if (typeof n !== "string") fail(`neg[${k}]`, `expected a string, got ${describe(n)}`);
+    if (BLANK.test(n as string)) fail(`neg[${k}]`, blankProblem(n as string));
+  });
+  let nw: unknown[] | undefined;
+  if (r.neg_weights !== undefined) {
+    if (!Array.isArray(r.neg_weights)) {
+      fail("neg_weights", `expected an array of numbers, got ${describe(r.neg_weights)}`);
+    }
+    nw = r.neg_weights as unknown[];
+    if (nw.length !== (neg as unknown[]).length) {
+      fail("neg_weights", `has ${nw.length} entries but "neg" has ${(neg as unknown[]).length}`);
+    }
+    nw.forEach((w, k) => {
+      if (!isWeight(w)) fail(`neg_weights[${k}]`, weightProblem(w));
+    });
+  }
+  // One negatives array per line, shared by the examples of its positives (read-only).
+  const negatives = (neg as string[]).map((t, k): Negative => ({
+    text: ctx.texts.of(t),
+    weight: nw ? (nw[k] as number) : 1.0,
+    differs: EMPTY_DIFFERS,
+  }));
+  const query = ctx.texts.of(r.query as string);
+  for (const p of pos as string[]) {
+    out.push({ id: out.length, query, positive: ctx.texts.of(p), negatives });
+  }
+}
+
+/**
+ * Native JSON, streamed: a byte scanner finds the elements of the examples array (the top-level
+ * array, or the array under the top-level key "examples"), and each element is parsed on its own.
+ * Everything outside the elements (the "skeleton", with each element replaced by `0` and its
+ * line breaks kept) is parsed at the end, which checks the top-level structure and `version`.
+ */
+function nativeReader(ctx: LoadContext, out: Example[]): Reader {
+  let depth = 0;
+  let inStr = false;
+  let esc = false;
+  let arrDepth = -1; // depth inside the examples array, or -1
+  let expectKey = false; // at depth 1 of a top-level object
+  let keyBytes: number[] | null = null;
+  let lastKey: string | null = null;
+  let elem: Uint8Array[] | null = null; // bytes of the current element
+  let elemFrom = 0; // start of the current element in the current chunk
+  let elemLine = 1;
+  let line = 1; // lines seen outside example strings
+  let elemNewlines = 0; // line breaks inside examples (counted when each ends)
+  let record = 0;
+  let topSeen = false;
+  const skeleton: number[] = [];
+  let skeletonChunks: string[] = [];
+  const SKELETON_MAX = 16 << 20;
+  let skeletonSize = 0;
+  const flushSkeleton = () => {
+    if (skeleton.length === 0) return;
+    skeletonChunks.push(String.fromCharCode(...skeleton.splice(0)));
+  };
+  const addSkeleton = (b: number) => {
+    if (++skeletonSize > SKELETON_MAX) {
+      throw new DatasetError(ctx.path, null, null, "more than 16 MiB outside the examples array");
+    }
+    skeleton.push(b);
+    if (skeleton.length >= 8192) flushSkeleton();
+  };
+  const endElement = (bytes: Uint8Array) => {
+    const text = decodeRecord(bytes, ctx.path, record, "example");
+    const rec = parseRecord(text, ctx.path, record, "example", elemLine);
+    out.push(parseNativeRecord(ctx, record, rec));
+    record++;
+    addSkeleton(0x30); // "0"
+    for (let i = bytes.indexOf(0x0a); i >= 0; i = bytes.indexOf(0x0a, i + 1)) {
+      addSkeleton(0x0a);
+      elemNewlines++;
+    }
+  };
+  return {
+    push(bytes) {
+      elemFrom = 0;
+      const n = bytes.length;
+      for (let i = 0; i < n; i++) {
+        if (inStr && elem !== null) {
+          // Fast path: a string inside an example; only its end matters here.
+          let j = i;
+          if (esc) {
+            esc = false;
+            j++;
+          }
+          while (j < n) {
+            const c = bytes[j];
+            if (c === 0x22) break;
+            j += c === 0x5c ? 2 : 1;
+          }
+          if (j >= n) {
+            esc = j > n; // a backslash was the last byte: its escaped byte is in the next chunk
+            break;
+          }
+          inStr = false;
+          i = j;
+          continue;
+        }
+        const b = bytes[i];
+        if (b === 0x0a && elem === null) line++;
+        const inElem = elem !== null;
+        if (inStr) {
+          if (esc) esc = false;
+          else if (b === 0x5c) esc = true;
+          else if (b === 0x22) {
+            inStr = false;
+            if (keyBytes) {
+              try {
+                lastKey = JSON.parse(new TextDecoder().decode(new Uint8Array([...keyBytes, 0x22])));
+              } catch {
+                lastKey = null;
+              }
+              keyBytes = null;
+            }
+          }
+          if (keyBytes && inStr) keyBytes.push(b);
+          if (!inElem) addSkeleton(b);
+          continue;
+        }
+        // Outside strings.
+        if (inElem && depth === arrDepth && (b === 0x2c || b === 0x5d)) {
+          // "," or "]" ends the element.
+          elem!.push(bytes.subarray(elemFrom, i));
+          const all = concat(elem!);
+          elem = null;
+          endElement(all);
+        }
+        if (elem === null && depth === arrDepth && b > 0x20 && b !== 0x2c && b !== 0x5d) {
+          elem = [];
+          elemFrom = i;
+          elemLine = line + elemNewlines;
+        }
+        if (b === 0x22) {
+          inStr = true;
+          if (depth === 1 && expectKey && arrDepth < 0) keyBytes = [0x22];
+        } else if (b === 0x7b || b === 0x5b) {
+          if (!topSeen) {
+            topSeen = true;
+            if (b === 0x5b) arrDepth = 1;
+            else expectKey = true;
+          } else if (depth === 1 && arrDepth < 0 && b === 0x5b && lastKey === "examples") {
+            arrDepth = 2;
+          }
+          depth++;
+        } else if (b === 0x7d || b === 0x5d) {
+          if (depth === arrDepth && b === 0x5d) arrDepth = -1;
+          depth--;
+        } else if (depth === 1 && b === 0x3a) {
+          expectKey = false;
+        } else if (depth === 1 && b === 0x2c) {
+          expectKey = true;
+        }
+        if (elem === null) addSkeleton(b);
+      }
+      if (elem !== null) elem.push(bytes.slice(elemFrom));
+    },
+    end() {
+      if (elem !== null) {
+        // Unterminated array: parse what there is, so the error names the record.
+        const all = concat(elem);
+        elem = null;
+        endElement(all);
+      }
+      flushSkeleton();
+      const text = skeletonChunks.join("");
+      skeletonChunks = [];
+      if (text.trim() === "" && record === 0) {
+        throw new DatasetError(ctx.path, null, null, "file is empty");
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        const msg = (err as Error).message;
+        throw new DatasetError(ctx.path, null, null, `invalid JSON${lineOf(text, msg)}: ${msg}`);
+      }
+      checkNativeTop(ctx.path, value);
+    },
+  };
+}
+
+/** The top level of a native file: a bare array, or an object with `version` and `examples`. */
+function checkNativeTop(path: string, value: unknown): void {
+  if (Array.isArray(value)) return;
+  if (typeof value === "object" && value !== null) {
     const obj = value as Record<string, unknown>;
     if (obj.version !== undefined && obj.version !== 1) {
       throw new DatasetError(path, null, "version", `unsupported version ${describe(obj.version)}`);
     }
     if (!Array.isArray(obj.examples)) {
+      const hint = "query" in obj && "pos" in obj
+        ? ` (this looks like a FlagEmbedding JSONL record: the format comes from the extension, ` +
+          `so name the file .jsonl)`
+        : "";
       throw new DatasetError(
         path,
         null,
         "examples",
-        `expected an array of examples, got ${describe(obj.examples)}`,
+        `expected an array of examples, got ${describe(obj.examples)}${hint}`,
       );
     }
-    records = obj.examples;
-  } else {
-    throw new DatasetError(
-      path,
-      null,
-      null,
-      `expected an object with "examples" or an array of examples, got ${describe(value)}`,
-    );
+    return;
   }
-  return records.map((r, i) => parseNativeRecord(path, i, r, weights));
+  throw new DatasetError(
+    path,
+    null,
+    null,
+    `expected an object with "examples" or an array of examples, got ${describe(value)}`,
+  );
 }
 
-function parseNativeRecord(
-  path: string,
-  index: number,
-  rec: unknown,
-  weights: WeightConfig,
-): Example {
+function parseNativeRecord(ctx: LoadContext, index: number, rec: unknown): Example {
+  const { path, weights } = ctx;
   const fail = (field: string | null, problem: string): never => {
     throw new DatasetError(path, index, field, problem);
   };
@@ -399,18 +953,18 @@ function parseNativeRecord(
   const r = rec as Record<string, unknown>;
   if (typeof r.query !== "string") fail("query", `expected a string, got ${describe(r.query)}`);
   const query = r.query as string;
-  if (query.trim() === "") fail("query", "is empty");
+  if (BLANK.test(query)) fail("query", blankProblem(query));
 
   let positive: string;
   const p = r.positive;
   if (typeof p === "string") {
     positive = p;
-    if (positive.trim() === "") fail("positive", "is empty");
+    if (BLANK.test(positive)) fail("positive", blankProblem(positive));
   } else if (typeof p === "object" && p !== null && !Array.isArray(p)) {
     const t = (p as Record<string, unknown>).text;
     if (typeof t !== "string") fail("positive.text", `expected a string, got ${describe(t)}`);
     positive = t as string;
-    if (positive.trim() === "") fail("positive.text", "is empty");
+    if (BLANK.test(positive)) fail("positive.text", blankProblem(positive));
   } else {
     return fail(
       "positive",
@@ -423,15 +977,15 @@ function parseNativeRecord(
   const negatives = (negs as unknown[]).map((n, j): Negative => {
     const f = `negatives[${j}]`;
     if (typeof n === "string") {
-      if (n.trim() === "") fail(f, "is empty");
-      return { text: n, weight: 1.0, differs: [] };
+      if (BLANK.test(n)) fail(f, blankProblem(n));
+      return { text: ctx.texts.of(n), weight: 1.0, differs: EMPTY_DIFFERS };
     }
     if (typeof n !== "object" || n === null || Array.isArray(n)) {
       return fail(f, `expected a string or an object with "text", got ${describe(n)}`);
     }
     const o = n as Record<string, unknown>;
     if (typeof o.text !== "string") fail(`${f}.text`, `expected a string, got ${describe(o.text)}`);
-    if ((o.text as string).trim() === "") fail(`${f}.text`, "is empty");
+    if (BLANK.test(o.text as string)) fail(`${f}.text`, blankProblem(o.text as string));
     const d = o.differs ?? [];
     if (!Array.isArray(d)) fail(`${f}.differs`, `expected an array of strings, got ${describe(d)}`);
     const differs = (d as unknown[]).map((x, k) => {
@@ -440,92 +994,27 @@ function parseNativeRecord(
       }
       if (!Object.hasOwn(weights, x)) {
         const known = Object.keys(weights);
+        const file = ctx.weightsFile ?? weightFiles.get(weights);
+        const near = known.filter((kk) => editDistance(kk, x) <= 2);
         return fail(
           `${f}.differs[${k}]`,
-          `unknown feature "${x}" (not in the weight config; known: ${
+          `unknown feature "${x}" (not in the weight config${file ? ` ${file}` : ""}; known: ${
             known.length ? known.join(", ") : "none, no weight config loaded"
-          })`,
+          })${near.length ? `; is "${near[0]}" in the weight config a typo of "${x}"?` : ""}`,
         );
       }
       return x;
     });
-    if (o.weight !== undefined && !isWeight(o.weight)) {
-      fail(`${f}.weight`, `must be a finite number >= 0, got ${describe(o.weight)}`);
-    }
+    if (o.weight !== undefined && !isWeight(o.weight)) fail(`${f}.weight`, weightProblem(o.weight));
     const weight = negativeWeight(o.weight as number | undefined, differs, weights);
-    return { text: o.text as string, weight, differs };
+    return { text: ctx.texts.of(o.text as string), weight, differs: ctx.differs(differs) };
   });
-  return { id: index, query, positive: positive!, negatives };
-}
-
-function parseJsonl(path: string, text: string): Example[] {
-  const out: Example[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].replace(/\r$/, "");
-    if (line.trim() === "") continue;
-    const lineNo = i + 1;
-    const fail = (field: string | null, problem: string): never => {
-      throw new DatasetError(path, lineNo, field, problem, "line");
-    };
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch (err) {
-      fail(null, `invalid JSON: ${(err as Error).message}`);
-    }
-    if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
-      fail(null, `expected a JSON object, got ${describe(rec)}`);
-    }
-    const r = rec as Record<string, unknown>;
-    if (typeof r.query !== "string") fail("query", `expected a string, got ${describe(r.query)}`);
-    if ((r.query as string).trim() === "") fail("query", "is empty");
-    if (!Array.isArray(r.pos)) fail("pos", `expected an array of strings, got ${describe(r.pos)}`);
-    const pos = r.pos as unknown[];
-    if (pos.length === 0) fail("pos", "is empty (need at least one positive)");
-    pos.forEach((p, k) => {
-      if (typeof p !== "string") fail(`pos[${k}]`, `expected a string, got ${describe(p)}`);
-      if ((p as string).trim() === "") fail(`pos[${k}]`, "is empty");
-    });
-    const neg = r.neg ?? [];
-    if (!Array.isArray(neg)) fail("neg", `expected an array of strings, got ${describe(neg)}`);
-    (neg as unknown[]).forEach((n, k) => {
-      if (typeof n !== "string") fail(`neg[${k}]`, `expected a string, got ${describe(n)}`);
-      if ((n as string).trim() === "") fail(`neg[${k}]`, "is empty");
-    });
-    let nw: unknown[] | undefined;
-    if (r.neg_weights !== undefined) {
-      if (!Array.isArray(r.neg_weights)) {
-        fail("neg_weights", `expected an array of numbers, got ${describe(r.neg_weights)}`);
-      }
-      nw = r.neg_weights as unknown[];
-      if (nw.length !== (neg as unknown[]).length) {
-        fail(
-          "neg_weights",
-          `has ${nw.length} entries but "neg" has ${(neg as unknown[]).length}`,
-        );
-      }
-      nw.forEach((w, k) => {
-        if (!isWeight(w)) {
-          fail(`neg_weights[${k}]`, `must be a finite number >= 0, got ${describe(w)}`);
-        }
-      });
-    }
-    const negatives = (neg as string[]).map((t, k): Negative => ({
-      text: t,
-      weight: nw ? (nw[k] as number) : 1.0,
-      differs: [],
-    }));
-    for (const p of pos as string[]) {
-      out.push({
-        id: out.length,
-        query: r.query as string,
-        positive: p,
-        negatives: negatives.map((n) => ({ ...n, differs: [] })),
-      });
-    }
-  }
-  return out;
+  return {
+    id: index,
+    query: ctx.texts.of(query),
+    positive: ctx.texts.of(positive!),
+    negatives,
+  };
 }
 
 /**

@@ -36,11 +36,14 @@ export {
   type CachedEmbeddings,
   cacheDir,
   DEFAULT_CACHE_ROOT,
+  type EmbedPlan,
   embedTexts,
   type EmbedTextsOptions,
+  QUERY_CACHE_MAX,
   readCache,
   writeCache,
 } from "./cache.ts";
+export { encodeReporter, planMessage, Progress } from "./progress.ts";
 export {
   assertHeadFitsEncoder,
   CheckpointError,

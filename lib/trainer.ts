@@ -15,6 +15,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "./backend.ts";
 import { embedTexts } from "./cache.ts";
+import { planMessage } from "./progress.ts";
 import type { EpochRecord, RunInfo } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import {
@@ -134,6 +135,7 @@ export async function prepareTraining(
     cacheRoot: config.cacheRoot,
     batchSize: config.encodeBatchSize,
     onProgress: onEncodeProgress,
+    onPlan: (p) => p.toEncode > 0 && onEvent({ type: "info", message: planMessage(p) }),
   });
   await encoder.dispose();
   onEvent({

@@ -1,5 +1,5 @@
 /**
- * `deno task embed [--data FILE] [--model DIR] [--batch-size N] [--cache DIR]`:
+ * `deno task embed [--data FILE] [--model DIR] [--batch-size N] [--cache-root DIR]`:
  * precompute the dataset's embeddings into the cache, so training and
  * evaluation encode nothing. A second run encodes 0 texts.
  *
@@ -10,7 +10,7 @@ import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts
 import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
 import { ensureDefaultModel } from "../lib/default_model.ts";
 import { DEFAULT_MODEL_DIR, describeEncoder, loadEncoder } from "../lib/encoder.ts";
-import { Progress } from "../lib/progress.ts";
+import { encodeReporter } from "../lib/progress.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 
 /**
@@ -25,7 +25,7 @@ import { requirePermissions } from "../lib/permissions.ts";
  */
 export const EMBED_COMMAND: CommandSpec = {
   name: "embed",
-  usage: "deno task embed [--data FILE] [--model DIR] [--batch-size N] [--cache DIR]",
+  usage: "deno task embed [--data FILE] [--model DIR] [--batch-size N] [--cache-root DIR]",
   description: "Precompute the dataset's embeddings into the embedding cache.",
   flags: {
     data: {
@@ -35,14 +35,16 @@ export const EMBED_COMMAND: CommandSpec = {
     },
     model: { type: "string", help: "encoder model folder", default: DEFAULT_MODEL_DIR },
     "batch-size": { type: "int", help: "texts per ONNX run", default: 32, min: 1 },
-    cache: { type: "string", help: "cache root", default: DEFAULT_CACHE_ROOT },
+    "cache-root": { type: "string", help: "embedding cache root", default: DEFAULT_CACHE_ROOT },
+    cache: { type: "string", help: "the same as --cache-root (older spelling)" },
   },
 };
 
 async function main() {
   const { flags, help } = parseCommand(Deno.args, EMBED_COMMAND);
   if (help) return console.log(helpText(EMBED_COMMAND));
-  const cacheDir = (flags.cache as string | undefined) ?? DEFAULT_CACHE_ROOT;
+  const cacheDir = (flags.cacheRoot as string | undefined) ?? (flags.cache as string | undefined) ??
+    DEFAULT_CACHE_ROOT;
   await requirePermissions("embed", [
     {
       kind: "read",
@@ -54,36 +56,32 @@ async function main() {
       path: (flags.model as string | undefined) ?? DEFAULT_MODEL_DIR,
       flag: "--model",
     },
-    { kind: "read", path: cacheDir, flag: "--cache" },
-    { kind: "write", path: cacheDir, flag: "--cache" },
+    { kind: "read", path: cacheDir, flag: "--cache-root" },
+    { kind: "write", path: cacheDir, flag: "--cache-root" },
   ]);
   const modelDir = (flags.model as string | undefined) ?? await ensureDefaultModel();
   const encoder = await loadEncoder(modelDir);
   console.log(describeEncoder(encoder));
   const dataPath = (flags.data as string | undefined) ?? "data/gen-data-set.json";
-  const cacheRoot = (flags.cache as string | undefined) ?? DEFAULT_CACHE_ROOT;
-  const ds = await loadDataset(dataPath);
+  const cacheRoot = (flags.cacheRoot as string | undefined) ??
+    (flags.cache as string | undefined) ??
+    DEFAULT_CACHE_ROOT;
   const prefix = encoder.config.queryPrefix ?? "";
-  const texts = prefix
-    ? [
-      ...new Set([
-        ...uniqueTexts(ds.examples, { kind: "queries" }).map((q) => prefix + q),
-        ...uniqueTexts(ds.examples, { kind: "passages" }),
-      ]),
-    ]
-    : uniqueTexts(ds.examples);
-  console.log(`Dataset: ${dataPath}: ${ds.examples.length} examples, ${texts.length} unique texts`);
-  let bar: Progress | undefined;
+  // Only the texts are kept: the examples are garbage once listed (less memory while encoding).
+  const { count, texts } = await datasetTexts(dataPath, prefix);
+  console.log(`Dataset: ${dataPath}: ${count} examples, ${texts.length} unique texts`);
+  const report = encodeReporter({ label: "embed" });
   const t0 = performance.now();
+  // collect: false streams the vectors into the cache chunk by chunk (flushed
+  // every ~10 s, so Ctrl-C keeps the work) without holding them in memory.
   const r = await embedTexts(encoder, texts, {
     cacheRoot,
+    collect: false,
     batchSize: flags.batchSize as number | undefined,
-    onProgress: (done, total) => {
-      bar ??= new Progress(total, { label: "embed", unit: "texts" });
-      bar.update(done);
-    },
+    onPlan: (p) => report.plan(p),
+    onProgress: (done, total) => report.update(done, total),
   });
-  bar?.finish();
+  report.done();
   const secs = (performance.now() - t0) / 1000;
   const rate = r.misses > 0 ? `, ${(r.misses / secs).toFixed(1)} texts/s` : "";
   console.log(`Cache: ${cacheRoot}/${encoder.fingerprint}: hits ${r.hits}, misses ${r.misses}`);
@@ -92,6 +90,23 @@ async function main() {
       `${encoder.config.maxLength} tokens`,
   );
   await encoder.dispose();
+}
+
+/** The unique texts to embed (queries with the encoder's prefix) and the number of examples. */
+async function datasetTexts(
+  path: string,
+  prefix: string,
+): Promise<{ count: number; texts: string[] }> {
+  const ds = await loadDataset(path);
+  const texts = prefix
+    ? [
+      ...new Set([
+        ...uniqueTexts(ds.examples, { kind: "queries" }).map((q) => prefix + q),
+        ...uniqueTexts(ds.examples, { kind: "passages" }),
+      ]),
+    ]
+    : uniqueTexts(ds.examples);
+  return { count: ds.examples.length, texts };
 }
 
 if (import.meta.main) await runMain(main);

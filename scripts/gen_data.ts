@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { atomicWrite, exists } from "../lib/fs.ts";
+import { exists } from "../lib/fs.ts";
 import { fileWriteNeeds, requirePermissions } from "../lib/permissions.ts";
 import { Rng } from "../lib/rng.ts";
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
@@ -978,6 +978,7 @@ export function generateExamples(opts: GenerateOptions): GeneratedExample[] {
   const rng = new Rng(opts.seed);
   const dupFraction = opts.duplicateFraction ?? 0.08;
   const out: GeneratedExample[] = [];
+  const seen = new Set<string>(); // query + positive text pairs already generated
   while (out.length < opts.count) {
     let query: string;
     let constraints: Constraints;
@@ -994,9 +995,11 @@ export function generateExamples(opts: GenerateOptions): GeneratedExample[] {
     }
     const style = randomStyle(rng);
     const text = render(f, style);
-    if (out.some((e) => e.query === query && e.positive.text === text)) continue;
+    const key = `${query}\u0000${text}`;
+    if (seen.has(key)) continue;
     const negatives = makeNegatives(f, constraints, style, text, rng);
     if (!negatives) continue;
+    seen.add(key);
     out.push({ query, constraints, positive: { text, features: f }, negatives });
   }
   return out;
@@ -1014,11 +1017,28 @@ export function generateExamples(opts: GenerateOptions): GeneratedExample[] {
  * ```
  */
 export function generate(opts: GenerateOptions): string {
+  return [...generateParts(opts)].join("");
+}
+
+/**
+ * The text of {@link generate} in pieces (header, one piece per example, footer), so a large
+ * dataset can be written without building one string (V8 strings stop at about 512 MB).
+ *
+ * @example
+ * ```ts
+ * import { generateParts } from "./gen_data.ts";
+ * console.log([...generateParts({ count: 2, seed: 42 })].length); // 4
+ * ```
+ */
+export function* generateParts(opts: GenerateOptions): Generator<string> {
   const examples = generateExamples(opts);
-  const lines = examples.map((e) => "    " + JSON.stringify(e));
-  return `{\n  "version": 1,\n  "generator": ${
+  yield `{\n  "version": 1,\n  "generator": ${
     JSON.stringify(`scripts/gen_data.ts --count ${opts.count} --seed ${opts.seed}`)
-  },\n  "examples": [\n${lines.join(",\n")}\n  ]\n}\n`;
+  },\n  "examples": [\n`;
+  for (let i = 0; i < examples.length; i++) {
+    yield (i > 0 ? ",\n" : "") + "    " + JSON.stringify(examples[i]);
+  }
+  yield `\n  ]\n}\n`;
 }
 
 /**
@@ -1063,9 +1083,37 @@ async function main(): Promise<void> {
         `: pass --force to overwrite it, or --out NEW_PATH`,
     );
   }
-  const json = generate({ count, seed });
-  await atomicWrite(out, json);
-  console.log(`wrote ${count} examples to ${out} (${json.length} chars)`);
+  // Streamed to a temporary file, then renamed (atomic, and no 600 MB string at 200k examples).
+  const tmp = `${out}.${Deno.pid}.tmp`;
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  let bytes = 0;
+  try {
+    const enc = new TextEncoder();
+    let buf: string[] = [];
+    let size = 0;
+    const flush = async () => {
+      const b = enc.encode(buf.join(""));
+      for (let o = 0; o < b.length;) o += await file.write(b.subarray(o));
+      bytes += b.length;
+      buf = [];
+      size = 0;
+    };
+    for (const part of generateParts({ count, seed })) {
+      buf.push(part);
+      size += part.length;
+      if (size >= 1 << 20) await flush();
+    }
+    await flush();
+    file.close();
+    await Deno.rename(tmp, out);
+  } catch (err) {
+    try {
+      file.close();
+    } catch { /* closed */ }
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+  console.log(`wrote ${count} examples to ${out} (${bytes} bytes)`);
 }
 
 if (import.meta.main) await runMain(main);

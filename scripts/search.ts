@@ -143,7 +143,8 @@ async function main() {
     (flags.data as string | undefined) ?? info?.dataset.path ?? "data/gen-data-set.json",
   );
   const docs = await embedTexts(encoder, corpus, { cacheRoot });
-  const q = await embedTexts(encoder, [query], { cacheRoot });
+  // Queries go to the bounded query store, never into the corpus cache.
+  const q = await embedTexts(encoder, [query], { cacheRoot, store: "query" });
   await encoder.dispose();
 
   let qv = q.data, dv = docs.data, dim = docs.dim;

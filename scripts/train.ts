@@ -17,7 +17,7 @@ import { preflightTrain } from "../lib/preflight.ts";
 import { initBackend } from "../lib/backend.ts";
 import { DEFAULT_MODEL_DIR, modelFingerprint } from "../lib/encoder.ts";
 import { formatMetricsTable } from "../lib/metrics.ts";
-import { createProgress } from "../lib/progress.ts";
+import { createProgress, encodeReporter } from "../lib/progress.ts";
 import { prepareTraining, type TrainEvent, trainHead } from "../lib/trainer.ts";
 import { fileSha256, resumeChanges, resumeRefusal } from "../lib/resume_check.ts";
 import { defaultOutDir, RunDir } from "../lib/run_dir.ts";
@@ -87,13 +87,15 @@ async function main() {
   const backend = await initBackend(config.device);
   const tty = Deno.stderr.isTerminal() && !quiet && !json;
 
-  const encodeBar = createProgress({ label: "encode", unit: "texts", enabled: tty });
+  // Before a long cold encode: rate and ETA after the first seconds, then a bar
+  // (terminal) or a plain line every 10 s (logs).
+  const encodeBar = quiet || json ? undefined : encodeReporter({ label: "encode", tty, log: say });
   const data = await prepareTraining(
     config,
     (e) => e.type === "info" && say(e.message),
-    (done, total) => encodeBar.update(done, total),
+    (done, total) => encodeBar?.update(done, total),
   );
-  encodeBar.done();
+  encodeBar?.done();
   say(`Backend: tfjs ${backend}`);
   say(
     `Dataset: ${data.dataset.path} (${data.dataset.format}), ${data.train.length} train / ${data.val.length} val examples`,

@@ -184,8 +184,18 @@ Deno.test("native: NaN, non-numeric and negative weights", async () => {
   // JSON has no NaN/Infinity literals: 1e999 parses to Infinity, which is rejected too.
   const text = withBad(0, setW(12345)).replace("12345", "1e999");
   await expectError(text, { record: 0, field: "negatives[1].weight" });
+  // A literal NaN (not JSON) names the example, the field and the line.
   const nan = withBad(0, setW(12345)).replace("12345", "NaN");
-  await expectError(nan, { record: null, field: null, has: "invalid JSON" });
+  await expectError(nan, {
+    record: 0,
+    field: "negatives[1].weight",
+    has: `NaN is not valid JSON at line ${nan.slice(0, nan.indexOf("NaN")).split("\n").length},`,
+  });
+  const inf = withBad(3, setW(12345)).replace("12345", "-Infinity");
+  await expectError(inf, { record: 3, field: "negatives[1].weight", has: "-Infinity" });
+  // 1e300 is finite in JSON but Infinity in float32.
+  const big = withBad(1, setW(12345)).replace("12345", "1e300");
+  await expectError(big, { record: 1, field: "negatives[1].weight", has: "float32" });
 });
 
 Deno.test("native: unknown feature in differs", async () => {
@@ -228,7 +238,7 @@ Deno.test("jsonl: errors name the line number and the field", async () => {
   const ok = JSON.stringify({ query: "q", pos: ["p"], neg: ["n"] });
   const file = (bad: string) => [ok, ok, bad, ok].join("\n");
   const cases: [string, string | null][] = [
-    ['{"query": "q", "pos": ["p"],', null],
+    ['{"query": "q", "pos": ["p"],', "pos"],
     ["[1, 2]", null],
     [JSON.stringify({ pos: ["p"] }), "query"],
     [JSON.stringify({ query: "", pos: ["p"] }), "query"],
@@ -248,13 +258,145 @@ Deno.test("jsonl: errors name the line number and the field", async () => {
   for (const [bad, field] of cases) {
     await expectError(file(bad), { record: 3, field, kind: "line" }, "jsonl");
   }
-  // A literal NaN is not JSON: reported as bad JSON on its line.
+  // A literal NaN is not JSON: reported with its line and field.
   await expectError(
     file('{"query": "q", "pos": ["p"], "neg": ["n"], "neg_weights": [NaN]}'),
-    { record: 3, field: null, kind: "line", has: "invalid JSON" },
+    { record: 3, field: "neg_weights[0]", kind: "line", has: "NaN is not valid JSON" },
+    "jsonl",
+  );
+  await expectError(
+    file('{"query": "q", "pos": ["p"], "neg": ["n"], "neg_weights": [1e300]}'),
+    { record: 3, field: "neg_weights[0]", kind: "line", has: "float32" },
+    "jsonl",
+  );
+  // Only zero-width characters: no text at all.
+  await expectError(
+    file(JSON.stringify({ query: "\u200b\u200c\u200d\ufeff", pos: ["p"] })),
+    { record: 3, field: "query", kind: "line", has: "zero-width" },
     "jsonl",
   );
   await expectError("\n\n", { record: null, field: null, has: "empty" }, "jsonl");
+});
+
+Deno.test("native: a query of only zero-width characters names the example", async () => {
+  await expectError(withBad(2, (r) => (r.query = "\u200b\u2060")), {
+    record: 2,
+    field: "query",
+    has: "zero-width",
+  });
+  await expectError(withBad(1, (r) => ((r.negatives as unknown[])[3] = "\u200b")), {
+    record: 1,
+    field: "negatives[3]",
+  });
+});
+
+Deno.test("weights: unknown keys, {} and float32 overflow are named errors", async () => {
+  const typo = await write(JSON.stringify({ ...WEIGHTS, distrct: 3 }));
+  const w = await loadWeightConfig(typo);
+  const data = await write(JSON.stringify({ version: 1, examples: [good(1), good(2)] }));
+  const err = await assertRejects(() => loadDataset(data, { weights: w }), DatasetError);
+  assertEquals([err.file, err.field], [typo, "distrct"]);
+  assertStringIncludes(err.message, 'did you mean "district"');
+  assertStringIncludes(err.message, "features in the data: area, district, price");
+  // The typo instead of the key: the record names the feature and the suspect key.
+  const only = await write(JSON.stringify({ price: 2, area: 1, distrct: 3 }));
+  const e1 = await assertRejects(
+    () =>
+      loadDataset(data, {
+        weights: { ...(JSON.parse(Deno.readTextFileSync(only))) },
+        weightsFile: only,
+      }),
+    DatasetError,
+  );
+  assertEquals([e1.record, e1.field], [0, "negatives[0].differs[0]"]);
+  assertStringIncludes(e1.message, `not in the weight config ${only}`);
+  assertStringIncludes(e1.message, 'is "distrct" in the weight config a typo of "district"?');
+  // Keys the data does not use are fine when they are standard features.
+  const std = await write(JSON.stringify({ district: 2.5, price: 2, area: 1, rules: 1.2 }));
+  assertEquals(
+    (await loadDataset(data, { weights: await loadWeightConfig(std) })).examples.length,
+    2,
+  );
+  // An inline config is named as such.
+  const e2 = await assertRejects(
+    () => loadDataset(data, { weights: { ...WEIGHTS, colour: 1 }, weightsFile: "cfg.json" }),
+    DatasetError,
+  );
+  assertEquals([e2.file, e2.field], ["cfg.json", "colour"]);
+
+  const empty = await write("{}");
+  const e3 = await assertRejects(() => loadWeightConfig(empty), DatasetError);
+  assertStringIncludes(e3.message, empty);
+  assertStringIncludes(e3.message, "the weight config is empty");
+  const big = await write('{"district": 1e300}');
+  const e4 = await assertRejects(() => loadWeightConfig(big), DatasetError);
+  assertEquals(e4.field, "district");
+  assertStringIncludes(e4.message, "float32");
+  const nan = await write('{"district": 2.5,\n "price": NaN}');
+  const e5 = await assertRejects(() => loadWeightConfig(nan), DatasetError);
+  assertEquals(e5.field, "price");
+  assertStringIncludes(e5.message, "NaN is not valid JSON at line 2");
+});
+
+Deno.test("format: JSONL saved as .json is read as JSONL; one JSONL record gets a hint", async () => {
+  const lines = [
+    JSON.stringify({ query: "q1", pos: ["a"], neg: ["x"] }),
+    JSON.stringify({ query: "q2", pos: ["b"] }),
+  ];
+  const path = await write(lines.join("\n") + "\n", "json");
+  const ds = await loadDataset(path, { weights: {} });
+  assertEquals(ds.format, "flagembedding");
+  assertEquals(ds.examples.map((e) => e.query), ["q1", "q2"]);
+  await expectError(lines[0], { record: null, field: "examples", has: "name the file .jsonl" });
+});
+
+Deno.test("streaming: large files across chunk boundaries load like a whole-file parse", async () => {
+  // The committed dataset is 3 MB (several 1 MiB chunks): compare with JSON.parse.
+  const text = await Deno.readTextFile("data/gen-data-set.json");
+  const whole = JSON.parse(text).examples as {
+    query: string;
+    positive: { text: string } | string;
+    negatives: ({ text: string } | string)[];
+  }[];
+  const ds = await loadDataset("data/gen-data-set.json");
+  assertEquals(ds.examples.length, whole.length);
+  ds.examples.forEach((e, i) => {
+    const w = whole[i];
+    assertEquals(e.query, w.query);
+    assertEquals(e.positive, typeof w.positive === "string" ? w.positive : w.positive.text);
+    assertEquals(
+      e.negatives.map((n) => n.text),
+      w.negatives.map((n) => typeof n === "string" ? n : n.text),
+    );
+  });
+  assertEquals(ds.sha256, await sha256Hex(new TextEncoder().encode(text)));
+  // JSONL with CRLF and lines longer than a chunk; an error far into the file names its line.
+  const long = "phòng trọ ".repeat(150_000); // ~1.6 MB
+  const jl = [
+    JSON.stringify({ query: "q", pos: [long], neg: ["n"] }),
+    ...Array.from({ length: 3000 }, (_, i) => JSON.stringify({ query: `q${i}`, pos: [`p${i}`] })),
+  ].join("\r\n") + "\r\n";
+  const path = await write(jl, "jsonl");
+  const big = await loadDataset(path, { weights: {} });
+  assertEquals(big.examples.length, 3001);
+  assertEquals(big.examples[0].positive, long);
+  assertEquals(big.examples[3000].positive, "p2999");
+  await expectError(jl.replace('"p2500"', '"p2500",'), {
+    record: 2502,
+    field: null,
+    kind: "line",
+    has: "invalid JSON",
+  }, "jsonl");
+  // Native: an error in an example past the first chunk names it and its line.
+  const many = Array.from({ length: 4000 }, (_, i) => good(i));
+  const nat = JSON.stringify({ version: 1, examples: many }, null, 1);
+  const at = nat.indexOf('"phòng trọ q3500"');
+  const line = nat.slice(0, at).split("\n").length;
+  await expectError(nat.replace('"phòng trọ q3500"', '"phòng trọ q3500" x'), {
+    record: 3500,
+    field: "query",
+    has: `line ${line}`,
+  });
 });
 
 Deno.test("loadWeightConfig: validates finite numbers >= 0", async () => {

@@ -24,6 +24,20 @@ Deno.test("deno task embed: first run encodes, second run encodes 0 texts", asyn
   assertEquals(second.stderr, "");
 });
 
+Deno.test("deno task embed: a partly filled cache is resumed and reported", async () => {
+  const small = await smallDataset(6, 3);
+  const big = await smallDataset(24, 3); // same seed: the 6 examples' texts are among them
+  const first = await runScript("embed.ts", ["--data", small.data, "--cache", big.cache]);
+  assertEquals(first.code, 0, first.stderr);
+  assertStringIncludes(first.stdout, "texts to encode (none cached yet)");
+  const second = await runScript("embed.ts", ["--data", big.data, "--cache", big.cache]);
+  assertEquals(second.code, 0, second.stderr);
+  const m = second.stdout.match(/resumed: (\d+) of (\d+) texts already cached; encoding (\d+)/);
+  assert(m, second.stdout);
+  assert(Number(m[1]) > 0 && Number(m[3]) > 0);
+  assertEquals(Number(m[1]) + Number(m[3]), Number(m[2]));
+});
+
 Deno.test("deno task embed: a missing model folder names the path and how to get it", async () => {
   const { data, cache } = await smallDataset(4, 1);
   const r = await runScript("embed.ts", [

@@ -340,7 +340,7 @@ Deno.test("fuzz 6: every task checks its path flags first", async () => {
     ["export", ["--checkpoint", fx.run], `read ${fx.run} (--checkpoint)`],
     ["export", ["--out", `${fx.root}/h.onnx`], `read and write ${fx.root} (--out)`],
     ["embed", ["--data", fx.data], `read ${fx.data} (--data)`],
-    ["embed", ["--cache", fx.cache], `read and write ${fx.cache} (--cache)`],
+    ["embed", ["--cache-root", fx.cache], `read and write ${fx.cache} (--cache-root)`],
     ["gen-data", ["--out", `${fx.root}/g.json`], `read and write ${fx.root} (--out)`],
     ["build-model", ["--out", `${fx.root}/m`], `read and write ${fx.root}/m (--out)`],
     ["nb:run", ["--out", `${fx.root}/nb`], `read and write ${fx.root}/nb (--out)`],
@@ -460,7 +460,7 @@ Deno.test("fuzz 11: eval and search print the head's real dimension", async () =
 Deno.test({
   // Fixed on branch `cachescale` (dataset loader: NaN gets its line and record).
   name: "fuzz 11: a literal NaN in the dataset names the line or record",
-  ignore: true,
+  ignore: false,
   async fn() {
     const fx = await getFixture();
     const path = `${fx.root}/nan.json`;
@@ -482,7 +482,7 @@ Deno.test({
 Deno.test({
   // Fixed on branch `cachescale` (weights beyond float32 are named, not a NaN loss).
   name: "fuzz 11: a weight of 1e300 is named (it overflows float32)",
-  ignore: true,
+  ignore: false,
   async fn() {
     const fx = await getFixture();
     const path = await variantData(fx, "huge-weight.json", (ex) => {
@@ -501,7 +501,7 @@ Deno.test({
 Deno.test({
   // Fixed on branch `cachescale` (unknown and empty weight configs).
   name: "fuzz 11: unknown keys and {} in --weights are named",
-  ignore: true,
+  ignore: false,
   async fn() {
     const fx = await getFixture();
     const typo = `${fx.root}/typo-weights.json`;
@@ -522,7 +522,7 @@ Deno.test({
 Deno.test({
   // Fixed on branch `cachescale` (JSONL saved as .json: detected or hinted).
   name: "fuzz 11: JSONL saved as .json is detected or gets a hint about the extension",
-  ignore: true,
+  ignore: false,
   async fn() {
     const fx = await getFixture();
     const path = `${fx.root}/flag.json`;
@@ -544,7 +544,7 @@ Deno.test({
 Deno.test({
   // Fixed on branch `cachescale` (queries of only zero-width characters).
   name: "fuzz 11: a query of only zero-width characters is refused, naming the record",
-  ignore: true,
+  ignore: false,
   async fn() {
     const fx = await getFixture();
     const path = await variantData(fx, "zw-query.json", (ex) => {
@@ -561,20 +561,45 @@ Deno.test({
 
 Deno.test({
   // Fixed on branch `cachescale` (the checksum covers the text -> row index).
-  name: "fuzz 9: swapping two texts in the cache's index.json is detected",
-  ignore: true,
+  name: "fuzz 9: swapping two texts inside a cache segment is detected and never used",
+  ignore: false,
   async fn() {
     const fx = await getFixture();
     const cache = `${fx.root}/cache-swap`;
-    const embed = ["--data", fx.data, "--cache", cache];
-    assertEquals((await runTask("embed", embed, fx.grant)).code, 0);
+    const embed = ["--data", fx.data, "--cache-root", cache];
+    const first = await runTask("embed", embed, fx.grant);
+    assertEquals(first.code, 0, first.stderr);
     const [dir] = [...Deno.readDirSync(cache)].filter((e) => e.isDirectory).map((e) => e.name);
-    const indexPath = `${cache}/${dir}/index.json`;
-    const index = JSON.parse(await Deno.readTextFile(indexPath));
-    [index.texts[0], index.texts[1]] = [index.texts[1], index.texts[0]];
-    await Deno.writeTextFile(indexPath, JSON.stringify(index));
+    const seg = [...Deno.readDirSync(`${cache}/${dir}`)].find((e) => e.isFile && e.name !== "");
+    assert(seg, `no cache segment in ${cache}/${dir}`);
+    const path = `${cache}/${dir}/${seg.name}`;
+    // Swap two texts of the same byte length: the file stays well-formed.
+    const bytes = await Deno.readFile(path);
+    // One char per byte (TextDecoder's "latin1" is windows-1252, which remaps 0x80-0x9f).
+    let latin = "";
+    for (let i = 0; i < bytes.length; i += 8192) {
+      latin += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    }
+    const byLength = new Map<number, [number, string]>();
+    let pair: [number, string, number, string] | undefined;
+    const textsAt = latin.indexOf('{"texts":[');
+    assert(textsAt > 0, `no texts block in ${path}`);
+    for (const m of latin.slice(textsAt + 10).matchAll(/"([^"\\]{8,300})"/g)) {
+      const seen = byLength.get(m[0].length);
+      if (seen && seen[1] !== m[0]) {
+        pair = [seen[0], seen[1], textsAt + 10 + m.index!, m[0]];
+        break;
+      }
+      byLength.set(m[0].length, [textsAt + 10 + m.index!, m[0]]);
+    }
+    assert(pair, "no two texts of equal length to swap");
+    const latin1 = (t: string) => Uint8Array.from(t, (c) => c.charCodeAt(0));
+    bytes.set(latin1(pair[3]), pair[0]);
+    bytes.set(latin1(pair[1]), pair[2]);
+    await Deno.writeFile(path, bytes);
     const r = await runTask("embed", embed, fx.grant);
-    assertStringIncludes(r.stdout + r.stderr, indexPath);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stdout + r.stderr, path);
     assert(/corrupt|checksum|mismatch/i.test(r.stdout + r.stderr), r.stdout + r.stderr);
   },
 });
