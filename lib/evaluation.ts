@@ -140,7 +140,8 @@ export async function compareBaseAndHead(input: {
   examples: Example[];
   task: RetrievalTask;
   table: EmbeddingTable;
-  project: (base: Float32Array, n: number) => Float32Array;
+  /** The head: normalised `[n, outDim]` rows of `base` (sync, or async such as onnxruntime). */
+  project: (base: Float32Array, n: number) => Float32Array | Promise<Float32Array>;
   outDim: number;
   k?: number;
 }): Promise<Comparison> {
@@ -158,8 +159,8 @@ export async function compareBaseAndHead(input: {
     relevant: task.relevant,
     k,
   });
-  const projQ = project(baseQ, nq);
-  const projD = project(baseD, nd);
+  const projQ = await project(baseQ, nq);
+  const projD = await project(baseD, nd);
   const projected = await evaluateRetrieval({
     queryVecs: projQ,
     docVecs: projD,

@@ -12,8 +12,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "./backend.ts";
+import { type Device, initBackend } from "./backend.ts";
 import { embedTexts } from "./cache.ts";
 import {
   type EpochRecord,
@@ -27,7 +26,7 @@ import {
   writeMetrics,
   writeRunInfo,
 } from "./checkpoint.ts";
-import type { TrainConfig } from "./config.ts";
+import { matryoshkaDims, type TrainConfig } from "./config.ts";
 import {
   batchCount,
   batches,
@@ -41,8 +40,17 @@ import {
 import { describeEncoder, loadEncoder } from "./encoder.ts";
 import { ensureDefaultModel } from "./default_model.ts";
 import { dirname, join } from "./fs.ts";
-import { ProjectionHead } from "./head.ts";
-import { weightedInfoNCE } from "./loss.ts";
+import { orthogonalRows, pcaDirections } from "./head.ts";
+import {
+  adamWUpdate,
+  createState,
+  gatherInto,
+  OrtStep,
+  prefixRows,
+  type StepBatch,
+  type StepEngine,
+  type StepState,
+} from "./train_step.ts";
 import { evaluateRetrieval, type FeatureErrors } from "./metrics.ts";
 import {
   compareBaseAndHead,
@@ -170,37 +178,38 @@ export async function prepareTraining(
   };
 }
 
-/** A batch as row indices into the embedding matrix (see {@link toIndexBatches}). */
-export interface IndexBatch {
-  q: tf.Tensor1D;
-  p: tf.Tensor1D;
-  n: tf.Tensor1D;
-  w: tf.Tensor2D;
+/** A batch as row indices into the embedding matrix (see {@link toRowBatches}). */
+export interface RowBatch {
+  /** Rows of queries (B), positives (B), then negatives (B·K, row-major by query). */
+  rows: Int32Array;
+  /** Hard-negative weights `[B, K]`. */
+  weights: Float32Array;
+  /** Query-group id per row (false-negative masking). */
   ids: number[];
+  /** B. */
   size: number;
 }
 
 /**
- * Turn the dataset's text batches into index batches for one epoch.
+ * Turn the dataset's text batches into row-index batches for one epoch.
  *
  * @example
  * ```ts
- * import { toIndexBatches } from "./trainer.ts";
+ * import { toRowBatches } from "./trainer.ts";
  * declare const data: import("./trainer.ts").PreparedData;
  * declare const config: import("./config.ts").TrainConfig;
- * const list = toIndexBatches(data.train, data.rowOf, config, config.seed, 1);
- * console.log(list.length);
+ * const list = toRowBatches(data.train, data.rowOf, config, config.seed, 1);
+ * console.log(list.length, list[0].rows.length); // batches, B·(2+K)
  * ```
  */
-export function toIndexBatches(
+export function toRowBatches(
   examples: Example[],
   rowOf: Map<string, number>,
   config: TrainConfig,
   seed: number,
   epoch: number,
-): IndexBatch[] {
-  const out: IndexBatch[] = [];
-  const rows = (texts: string[]) => tf.tensor1d(texts.map((t) => rowOf.get(t)!), "int32");
+): RowBatch[] {
+  const out: RowBatch[] = [];
   for (
     const b of batches(examples, {
       batchSize: config.batchSize,
@@ -211,126 +220,95 @@ export function toIndexBatches(
     })
   ) {
     const size = b.queries.length;
-    out.push({
-      q: rows(b.queries),
-      p: rows(b.positives),
-      n: rows(b.negatives),
-      w: tf.tensor2d(b.weights, [size, config.negatives]),
-      ids: b.positiveIds,
-      size,
-    });
+    const rows = new Int32Array(size * (2 + config.negatives));
+    let i = 0;
+    for (const list of [b.queries, b.positives, b.negatives]) {
+      for (const t of list) rows[i++] = rowOf.get(t)!;
+    }
+    out.push({ rows, weights: b.weights, ids: b.positiveIds, size });
   }
   return out;
 }
 
 /**
- * Free the tensors of index batches.
+ * Gather a batch's rows from the embedding matrix into `buffer` (grown as
+ * needed) and return the {@link StepBatch} the step engine consumes.
  *
  * @example
  * ```ts
- * import { disposeBatches } from "./trainer.ts";
- * disposeBatches([]);
+ * import { gatherBatch } from "./trainer.ts";
+ * const emb = new Float32Array([1, 0, 0, 1]); // 2 rows of 2
+ * const b = gatherBatch(emb, 2, { rows: Int32Array.from([0, 1, 1, 0]), weights: new Float32Array(0), ids: [0, 1], size: 2 });
+ * console.log(b.x); // Float32Array [1, 0, 0, 1, 0, 1, 1, 0]
  * ```
  */
-export function disposeBatches(list: IndexBatch[]): void {
-  for (const b of list) tf.dispose([b.q, b.p, b.n, b.w]);
+export function gatherBatch(
+  embeddings: Float32Array,
+  dim: number,
+  b: RowBatch,
+  buffer?: { data: Float32Array },
+): StepBatch {
+  const n = b.rows.length * dim;
+  let x: Float32Array;
+  if (buffer) {
+    if (buffer.data.length < n) buffer.data = new Float32Array(n);
+    x = buffer.data.subarray(0, n);
+  } else x = new Float32Array(n);
+  gatherInto(embeddings, dim, b.rows, x);
+  return { x, size: b.size, weights: b.weights, ids: b.ids };
 }
 
 /**
- * The loss of one batch: gather the rows, project them with one matmul,
- * split into queries, positives and negatives, and apply the weighted
- * InfoNCE loss.
+ * The step engine a config asks for: onnxruntime (`device` auto|ort) or the
+ * tfjs autodiff reference on the current tfjs backend (wasm|cpu|gpu).
  *
  * @example
  * ```ts
- * import { batchLoss } from "./trainer.ts";
- * console.log(typeof batchLoss); // "function"
+ * import { resolveConfig } from "./config.ts";
+ * import { createStepEngine } from "./trainer.ts";
+ * const engine = await createStepEngine(resolveConfig(), 1024);
+ * await engine.dispose();
  * ```
  */
-export function batchLoss(
-  head: ProjectionHead,
-  all: tf.Tensor2D,
-  b: IndexBatch,
-  config: TrainConfig,
-): tf.Scalar {
-  const k = config.negatives;
-  const x = tf.concat(
-    [tf.gather(all, b.q), tf.gather(all, b.p), tf.gather(all, b.n)],
-    0,
-  ) as tf.Tensor2D;
-  const y = head.apply(x, { inputGrad: false });
-  const q = y.slice([0, 0], [b.size, -1]);
-  const p = y.slice([b.size, 0], [b.size, -1]);
-  const hn = y.slice([2 * b.size, 0], [b.size * k, -1]).reshape([b.size, k, -1]) as tf.Tensor3D;
-  return weightedInfoNCE(q as tf.Tensor2D, p as tf.Tensor2D, hn, b.w, {
+export async function createStepEngine(config: TrainConfig, inDim: number): Promise<StepEngine> {
+  const { dims, weights } = matryoshkaDims(config);
+  const shape = { inDim, outDim: config.outDim, negatives: config.negatives };
+  const spec = {
     temperature: config.temperature,
     symmetric: config.symmetric,
     weighting: config.weighting,
-    positiveIds: b.ids,
-  });
+    dims,
+    dimWeights: weights,
+  };
+  if (usesOrt(config)) return await OrtStep.create(shape, spec);
+  const { TfjsStep } = await import("./train_step_tfjs.ts");
+  return new TfjsStep(shape, spec);
 }
 
-/** Mean loss over batches without gradients. */
-function meanLoss(
-  head: ProjectionHead,
-  all: tf.Tensor2D,
-  list: IndexBatch[],
-  config: TrainConfig,
-): number {
+/** True when the step runs on onnxruntime (device auto or ort). */
+function usesOrt(config: TrainConfig): boolean {
+  return config.device === "auto" || config.device === "ort";
+}
+
+/** Mean loss (weighted total and per prefix) over batches, without gradients. */
+async function meanLoss(
+  engine: StepEngine,
+  state: StepState,
+  embeddings: Float32Array,
+  dim: number,
+  list: RowBatch[],
+): Promise<{ loss: number; losses: number[] }> {
   let sum = 0, n = 0;
+  let per: number[] = [];
+  const buffer = { data: new Float32Array(0) };
   for (const b of list) {
-    const v = tf.tidy(() => batchLoss(head, all, b, config)).arraySync() as number;
-    sum += v * b.size;
+    const r = await engine.loss(gatherBatch(embeddings, dim, b, buffer), state.weight);
+    sum += r.loss * b.size;
+    if (!per.length) per = Array.from(r.losses, () => 0);
+    r.losses.forEach((l, i) => per[i] += l * b.size);
     n += b.size;
   }
-  return n ? sum / n : NaN;
-}
-
-/** AdamW state for one weight matrix. */
-export interface AdamW {
-  m: tf.Variable;
-  v: tf.Variable;
-  step: number;
-}
-
-const BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8;
-
-/**
- * One AdamW update (decoupled weight decay, Loshchilov & Hutter 2019) with
- * optional global-norm clipping. Returns the gradient norm before clipping.
- *
- * @example
- * ```ts
- * import { adamWStep } from "./trainer.ts";
- * console.log(typeof adamWStep); // "function"
- * ```
- */
-export function adamWStep(
-  weight: tf.Variable,
-  grad: tf.Tensor,
-  opt: AdamW,
-  lr: number,
-  config: TrainConfig,
-): number {
-  opt.step += 1;
-  const t = opt.step;
-  return tf.tidy(() => {
-    const norm = tf.norm(grad);
-    const normValue = norm.dataSync()[0];
-    let g = grad;
-    if (config.clipNorm > 0 && normValue > config.clipNorm) {
-      g = grad.mul(config.clipNorm / normValue);
-    }
-    const m = opt.m.mul(BETA1).add(g.mul(1 - BETA1));
-    const v = opt.v.mul(BETA2).add(g.square().mul(1 - BETA2));
-    opt.m.assign(m);
-    opt.v.assign(v);
-    const mHat = m.div(1 - BETA1 ** t);
-    const vHat = v.div(1 - BETA2 ** t);
-    const update = mHat.div(vHat.sqrt().add(EPS)).add(weight.mul(config.weightDecay));
-    weight.assign(weight.sub(update.mul(lr)));
-    return normValue;
-  });
+  return { loss: n ? sum / n : NaN, losses: per.map((x) => n ? x / n : NaN) };
 }
 
 function timestamp(): string {
@@ -373,7 +351,9 @@ export async function trainHead(
 ): Promise<TrainResult> {
   const emit = opts.onEvent ?? (() => {});
   const t0 = performance.now();
-  const backend = opts.backend ?? await initBackend(config.device);
+  const backend = usesOrt(config)
+    ? "onnxruntime-cpu"
+    : opts.backend ?? await initBackend(config.device as Device);
   const dim = data.encoder.dim;
 
   // Resume: the saved config wins except for the epoch count.
@@ -394,30 +374,23 @@ export async function trainHead(
   const outDir = opts.resumeDir ?? (config.out || join("checkpoints", timestamp()));
   await Deno.mkdir(outDir, { recursive: true });
 
-  const all = tf.tensor2d(data.embeddings, [data.texts.length, dim]);
-  const head = ProjectionHead.create({
-    inDim: dim,
-    outDim: config.outDim,
-    init: config.init,
-    seed: config.seed,
-    corpus: config.init === "pca" ? trainCorpus(data) : undefined,
-  });
-  const shape: [number, number] = [dim, config.outDim];
-  const opt: AdamW = { m: tf.variable(tf.zeros(shape)), v: tf.variable(tf.zeros(shape)), step: 0 };
+  // Trainable state in PyTorch layout [outDim, inDim]: weight, AdamW m and v, step.
+  const state = createState(initialWeight(config, data));
   let startEpoch = 1;
   if (resumeInfo) {
     const { loadCheckpoint } = await import("./checkpoint.ts");
     const ckpt = await loadCheckpoint(opts.resumeDir!, { which: "final" });
-    head.setWeight(ckpt.weight);
     const st = await loadOptimizerState(opts.resumeDir!, [config.outDim, dim]);
-    // Stored in PyTorch layout [out, in]; the variables are [in, out].
-    opt.m.assign(tf.tidy(() => tf.tensor2d(st.m, [config.outDim, dim]).transpose()));
-    opt.v.assign(tf.tidy(() => tf.tensor2d(st.v, [config.outDim, dim]).transpose()));
-    opt.step = st.step;
+    state.weight.set(ckpt.weight);
+    state.m.set(st.m);
+    state.v.set(st.v);
+    state.step = st.step;
     startEpoch = resumeInfo.lastEpoch + 1;
   }
+  const engine = await createStepEngine(config, dim);
+  const { dims: trainedDims } = matryoshkaDims(config);
 
-  const valBatches = toIndexBatches(data.val, data.rowOf, config, config.seed, 0);
+  const valBatches = toRowBatches(data.val, data.rowOf, config, config.seed, 0);
   const stepsPerEpoch = batchCount(data.train.length, config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
 
@@ -430,14 +403,37 @@ export async function trainHead(
   const baseMetrics: Record<string, number> = {
     ...await evaluateRetrieval({ ...evalIn, queryVecs: baseQ, docVecs: baseD }),
   };
-  const projectedMetrics = async (): Promise<Record<string, number>> => ({
-    ...await evaluateRetrieval({
-      ...evalIn,
-      dim: config.outDim,
-      queryVecs: head.project(baseQ, evalIn.nq),
-      docVecs: head.project(baseD, evalIn.nd),
-    }),
-  });
+  /** Retrieval metrics at the full dim, and per Matryoshka prefix when there are several. */
+  const projectedMetrics = async (): Promise<
+    { metrics: Record<string, number>; byDim?: Record<string, Record<string, number>> }
+  > => {
+    const projQ = await engine.project(baseQ, evalIn.nq, state.weight);
+    const projD = await engine.project(baseD, evalIn.nd, state.weight);
+    const at = async (d: number) => ({
+      ...await evaluateRetrieval({
+        ...evalIn,
+        dim: d,
+        queryVecs: prefixRows(projQ, evalIn.nq, config.outDim, d),
+        docVecs: prefixRows(projD, evalIn.nd, config.outDim, d),
+      }),
+    });
+    const metrics = await at(config.outDim);
+    if (config.matryoshka.length === 0) return { metrics };
+    const byDim: Record<string, Record<string, number>> = {};
+    for (const d of trainedDims) byDim[d] = d === config.outDim ? metrics : await at(d);
+    return { metrics, byDim };
+  };
+  /** One epoch's validation: loss (total and per prefix) and retrieval metrics. */
+  const validate = async () => {
+    const vl = await meanLoss(engine, state, data.embeddings, dim, valBatches);
+    const pm = await projectedMetrics();
+    const byDim = pm.byDim
+      ? Object.fromEntries(
+        trainedDims.map((d, i) => [d, { valLoss: vl.losses[i], metrics: pm.byDim![d] }]),
+      )
+      : undefined;
+    return { valLoss: vl.loss, metrics: pm.metrics, ...(byDim ? { byDim } : {}) };
+  };
 
   const info: RunInfo = resumeInfo ?? {
     format: "phongtro-head/v1",
@@ -472,19 +468,18 @@ export async function trainHead(
 
   const saveState = async (epoch: number) => {
     const meta = { epoch: String(epoch), fingerprint: data.encoder.fingerprint };
-    await saveWeight(outDir, "final", head.getWeight(), config.outDim, dim, {
+    await saveWeight(outDir, "final", state.weight, config.outDim, dim, {
       ...meta,
       status: info.status,
     });
-    const toPt = (v: tf.Variable) => tf.tidy(() => v.transpose().dataSync() as Float32Array);
     await saveOptimizerState(outDir, {
-      m: toPt(opt.m),
-      v: toPt(opt.v),
-      step: opt.step,
+      m: state.m,
+      v: state.v,
+      step: state.step,
       shape: [config.outDim, dim],
     });
     info.lastEpoch = epoch;
-    info.step = opt.step;
+    info.step = state.step;
     await writeRunInfo(outDir, info);
     await writeMetrics(outDir, history);
   };
@@ -496,7 +491,7 @@ export async function trainHead(
     let bestPath: string | undefined;
     if (isBest) {
       info.best = { epoch: record.epoch, select: config.select, value, record };
-      bestPath = await saveWeight(outDir, "best", head.getWeight(), config.outDim, dim, {
+      bestPath = await saveWeight(outDir, "best", state.weight, config.outDim, dim, {
         epoch: String(record.epoch),
         fingerprint: data.encoder.fingerprint,
         select: config.select,
@@ -515,16 +510,16 @@ export async function trainHead(
    */
   const saveInterrupted = async (epoch: number) => {
     info.status = "interrupted";
-    const path = await saveWeight(outDir, "interrupted", head.getWeight(), config.outDim, dim, {
+    const path = await saveWeight(outDir, "interrupted", state.weight, config.outDim, dim, {
       epoch: String(epoch),
-      step: String(opt.step),
+      step: String(state.step),
       fingerprint: data.encoder.fingerprint,
       status: "interrupted",
     });
     await writeRunInfo(outDir, info);
     emit({
       type: "info",
-      message: `Interrupted: saved ${path} (step ${opt.step}); ` +
+      message: `Interrupted: saved ${path} (step ${state.step}); ` +
         `--resume ${outDir} continues from epoch ${info.lastEpoch + 1}`,
     });
   };
@@ -536,13 +531,13 @@ export async function trainHead(
       const e0 = performance.now();
       await recordEpoch({
         epoch: 0,
-        valLoss: meanLoss(head, all, valBatches, config),
-        metrics: await projectedMetrics(),
+        ...await validate(),
         lr: 0,
         seconds: (performance.now() - e0) / 1000,
       });
     }
     let sinceBest = 0;
+    const xBuffer = { data: new Float32Array(0) };
     for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
       if (opts.signal?.aborted) {
         status = "interrupted";
@@ -550,18 +545,14 @@ export async function trainHead(
         break;
       }
       const e0 = performance.now();
-      const trainBatches = toIndexBatches(data.train, data.rowOf, config, config.seed, epoch);
+      const trainBatches = toRowBatches(data.train, data.rowOf, config, config.seed, epoch);
       let sum = 0, count = 0, lr = 0, gradNorm = 0;
       for (let s = 0; s < trainBatches.length; s++) {
         const b = trainBatches[s];
-        lr = learningRate(opt.step, totalSteps, config.lr, config.warmupFraction);
-        const { value, grads } = tf.variableGrads(() => batchLoss(head, all, b, config), [
-          head.weight,
-        ]);
-        const loss = value.dataSync()[0];
+        lr = learningRate(state.step, totalSteps, config.lr, config.warmupFraction);
+        const batch = gatherBatch(data.embeddings, dim, b, xBuffer);
+        const { loss, grad } = await engine.lossAndGrad(batch, state.weight);
         if (!Number.isFinite(loss)) {
-          tf.dispose([value, grads]);
-          disposeBatches(trainBatches);
           info.status = "failed";
           info.error = `non-finite loss (${loss}) at epoch ${epoch}, step ${s + 1}`;
           await writeRunInfo(outDir, info);
@@ -571,8 +562,11 @@ export async function trainHead(
               `Check the inputs for NaN, or lower --lr (${config.lr}) / raise --temperature (${config.temperature}).`,
           );
         }
-        gradNorm = adamWStep(head.weight, grads[head.weight.name], opt, lr, config);
-        tf.dispose([value, grads]);
+        gradNorm = adamWUpdate(state, grad, {
+          lr,
+          weightDecay: config.weightDecay,
+          clipNorm: config.clipNorm,
+        });
         sum += loss * b.size;
         count += b.size;
         emit({
@@ -586,7 +580,6 @@ export async function trainHead(
         });
         if (opts.signal?.aborted) break;
       }
-      disposeBatches(trainBatches);
       if (opts.signal?.aborted) {
         status = "interrupted";
         await saveInterrupted(epoch);
@@ -595,8 +588,7 @@ export async function trainHead(
       const record: EpochRecord = {
         epoch,
         trainLoss: sum / count,
-        valLoss: meanLoss(head, all, valBatches, config),
-        metrics: await projectedMetrics(),
+        ...await validate(),
         lr,
         gradNorm,
         seconds: (performance.now() - e0) / 1000,
@@ -617,7 +609,7 @@ export async function trainHead(
       examples: data.val,
       task,
       table,
-      project: (x, n) => head.project(x, n),
+      project: (x, n) => engine.project(x, n, state.weight),
       outDim: config.outDim,
     });
     const finalMetrics: Record<string, number> = { ...final.projected };
@@ -652,10 +644,20 @@ export async function trainHead(
     emit({ type: "done", result });
     return result;
   } finally {
-    disposeBatches(valBatches);
-    tf.dispose([all, opt.m, opt.v]);
-    head.dispose();
+    await engine.dispose();
   }
+}
+
+/** The initial weight `[outDim, inDim]`: seeded orthonormal rows or PCA directions. */
+function initialWeight(config: TrainConfig, data: PreparedData): Float32Array {
+  const dim = data.encoder.dim;
+  if (config.init === "pca") {
+    return pcaDirections(trainCorpus(data), dim, config.outDim, { seed: config.seed });
+  }
+  if (config.init !== "orthogonal") {
+    throw new Error(`unknown init "${config.init}" (use "orthogonal" or "pca")`);
+  }
+  return orthogonalRows(config.outDim, dim, config.seed);
 }
 
 /** Embeddings of the training split's unique texts, for PCA initialisation. */

@@ -13,7 +13,7 @@ import {
   type TrainConfig,
 } from "../lib/config.ts";
 import { readRunInfo } from "../lib/checkpoint.ts";
-import { initBackend } from "../lib/backend.ts";
+import { type Device, initBackend } from "../lib/backend.ts";
 import { formatMetricsTable } from "../lib/metrics.ts";
 import { createProgress } from "../lib/progress.ts";
 import { prepareTraining, type TrainEvent, trainHead } from "../lib/trainer.ts";
@@ -40,7 +40,8 @@ async function main() {
   const say = (line: string) => {
     if (!quiet && !json) console.log(line);
   };
-  const backend = await initBackend(config.device);
+  const ort = config.device === "auto" || config.device === "ort";
+  const backend = ort ? "onnxruntime-cpu" : await initBackend(config.device as Device);
   const tty = Deno.stderr.isTerminal() && !quiet && !json;
 
   const encodeBar = createProgress({ label: "encode", unit: "texts", enabled: tty });
@@ -50,7 +51,18 @@ async function main() {
     (done, total) => encodeBar.update(done, total),
   );
   encodeBar.done();
-  say(`Backend: tfjs ${backend}`);
+  say(
+    ort
+      ? `Backend: onnxruntime CPU (${navigator.hardwareConcurrency} threads), closed-form gradient`
+      : `Backend: tfjs ${backend} (autodiff reference)`,
+  );
+  if (config.matryoshka.length) {
+    say(
+      `Matryoshka: prefixes ${config.matryoshka.join(", ")}, weights ${
+        (config.dimsWeights.length ? config.dimsWeights : config.matryoshka.map(() => 1)).join(", ")
+      }`,
+    );
+  }
   say(
     `Dataset: ${data.dataset.path} (${data.dataset.format}), ${data.train.length} train / ${data.val.length} val examples`,
   );

@@ -62,7 +62,7 @@ Deno.test("config: unknown flags and bad flag values name the flag and the allow
   assertThrows(
     () => parseCommand(["--device", "tpu"], TRAIN_COMMAND),
     CliError,
-    "--device must be one of auto|wasm|cpu|gpu",
+    "--device must be one of auto|ort|wasm|cpu|gpu",
   );
   assertThrows(
     () => parseCommand(["--lr", "abc"], TRAIN_COMMAND),

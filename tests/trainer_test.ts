@@ -19,7 +19,6 @@ async function setup(count: number, flags: Partial<TrainConfig>) {
     weights: fx.weights,
     cacheRoot: fx.cache,
     out: `${fx.dir}/run`,
-    device: "cpu",
     ...flags,
   });
   return { fx, config, data: await prepareTraining(config) };
