@@ -301,9 +301,13 @@ export async function embedTexts(
     const newTruncated = (enc as { truncatedIndices?: number[] }).truncatedIndices ?? [];
     extraTruncated = enc.truncated - newTruncated.length;
     const base = cachedTexts.length;
-    vectors = new Float32Array((base + missing.length) * dim);
-    vectors.set(cachedVectors);
-    vectors.set(enc.data, base * dim);
+    if (base === 0) {
+      vectors = enc.data; // nothing cached: no copy
+    } else {
+      vectors = new Float32Array((base + missing.length) * dim);
+      vectors.set(cachedVectors);
+      vectors.set(enc.data, base * dim);
+    }
     const allTexts = cachedTexts.concat(missing);
     missing.forEach((t, i) => row.set(t, base + i));
     for (const i of newTruncated) truncatedRows.add(base + i);
@@ -317,11 +321,18 @@ export async function embedTexts(
     });
   }
 
-  const data = new Float32Array(texts.length * dim);
-  texts.forEach((t, i) => {
-    const r = row.get(t)!;
-    data.set(vectors.subarray(r * dim, (r + 1) * dim), i * dim);
-  });
+  // The cache rows are often exactly the requested texts in order (a warm run
+  // over the same data): return them without a copy (large corpora: half the memory).
+  let data: Float32Array;
+  if (vectors.length === texts.length * dim && texts.every((t, i) => row.get(t) === i)) {
+    data = vectors;
+  } else {
+    data = new Float32Array(texts.length * dim);
+    texts.forEach((t, i) => {
+      const r = row.get(t)!;
+      data.set(vectors.subarray(r * dim, (r + 1) * dim), i * dim);
+    });
+  }
   let truncated = extraTruncated;
   for (const t of unique) if (truncatedRows.has(row.get(t)!)) truncated++;
   return { dim, data, hits, misses: missing.length, truncated };

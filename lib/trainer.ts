@@ -60,6 +60,7 @@ import {
   retrievalTask,
 } from "./evaluation.ts";
 import { writeReport } from "./report.ts";
+import { Rng } from "./rng.ts";
 import { learningRate, scheduleCurve } from "./schedule.ts";
 
 /** Everything the loop needs, computed once. */
@@ -290,6 +291,33 @@ function usesOrt(config: TrainConfig): boolean {
   return config.device === "auto" || config.device === "ort";
 }
 
+/**
+ * At most this many validation queries are searched each epoch (a seeded
+ * sample; their examples' listings form the corpus), so that retrieval does
+ * not dominate the epoch on large datasets. The validation loss always uses
+ * every validation example.
+ */
+export const VAL_RETRIEVAL_MAX_QUERIES = 1000;
+
+/**
+ * The examples of at most `maxQueries` distinct queries, chosen with a seeded
+ * shuffle (every example of a chosen query is kept, in the original order).
+ * Returns `examples` itself when it has no more queries than that.
+ *
+ * @example
+ * ```ts
+ * import { sampleByQuery } from "./trainer.ts";
+ * const ex = [0, 1, 2].map((id) => ({ id, query: `q${id % 2}`, positive: `p${id}`, negatives: [] }));
+ * console.log(sampleByQuery(ex, 1, 42).length); // 1 or 2: every example of one query
+ * ```
+ */
+export function sampleByQuery(examples: Example[], maxQueries: number, seed: number): Example[] {
+  const queries = [...new Set(examples.map((e) => e.query))];
+  if (queries.length <= maxQueries) return examples;
+  const keep = new Set(new Rng(seed).shuffle(queries).slice(0, maxQueries));
+  return examples.filter((e) => keep.has(e.query));
+}
+
 /** Mean loss (weighted total and per prefix) over batches, without gradients. */
 async function meanLoss(
   engine: StepEngine,
@@ -396,7 +424,16 @@ export async function trainHead(
 
   // Retrieval task of the validation split; base (1024-d) metrics once.
   const table: EmbeddingTable = { dim, data: data.embeddings, rowOf: data.rowOf };
-  const task = retrievalTask(data.val);
+  const valRetrieval = sampleByQuery(data.val, VAL_RETRIEVAL_MAX_QUERIES, config.seed);
+  const task = retrievalTask(valRetrieval);
+  if (valRetrieval.length < data.val.length) {
+    emit({
+      type: "info",
+      message: `Validation retrieval: ${task.queries.length} of ${
+        new Set(data.val.map((e) => e.query)).size
+      } val queries (seeded sample, cap ${VAL_RETRIEVAL_MAX_QUERIES}) against the ${task.docs.length} listings of their examples; val loss uses all ${data.val.length} val examples`,
+    });
+  }
   const baseQ = lookup(table, task.queries);
   const baseD = lookup(table, task.docs);
   const evalIn = { dim, nq: task.queries.length, nd: task.docs.length, relevant: task.relevant };
@@ -606,7 +643,7 @@ export async function trainHead(
     }
 
     const final = await compareBaseAndHead({
-      examples: data.val,
+      examples: valRetrieval,
       task,
       table,
       project: (x, n) => engine.project(x, n, state.weight),
