@@ -6,6 +6,7 @@ import {
   formatMetricsTable,
   type Metrics,
   rankingMetrics,
+  SearchIndex,
   topK,
 } from "../lib/metrics.ts";
 import { Rng } from "../lib/rng.ts";
@@ -111,7 +112,7 @@ Deno.test("topK breaks ties by the lower doc index", async () => {
   assertEquals([...z.indices], [0, 1, 2, 3]);
 });
 
-Deno.test("topK runs on wasm and restores the previous tfjs backend", async () => {
+Deno.test("topK (onnxruntime) leaves the tfjs backend as it was", async () => {
   await tf.setBackend("cpu");
   const r = await topK(new Float32Array([1, 0]), 1, new Float32Array([0, 1, 1, 0]), 2, 2, 1);
   assertEquals([...r.indices], [1]);
@@ -254,4 +255,34 @@ Deno.test("formatMetricsTable aligns columns and shows signed deltas", () => {
   const loose = formatMetricsTable({ "recall@1": 0.5, map: 0.2 }, { "recall@1": 0.75 }).split("\n");
   assertEquals(loose.slice(2).map((l) => l.split("|")[0].trim()), ["recall@1", "map"]);
   assert(loose[2].includes("+0.2500") && loose[3].trim().endsWith("-"), loose.join("\n"));
+});
+
+Deno.test("SearchIndex gives exactly topK's results (several blocks, ties, k > nd)", async () => {
+  const rng = new Rng(5);
+  const nd = 40_000, dim = 8, nq = 5;
+  const docs = new Float32Array(nd * dim).map(() => Math.round((rng.next() - 0.5) * 8) / 8);
+  // Exact duplicates across the 16,384-doc block boundary: the tie goes to the lower index.
+  docs.set(docs.subarray(100 * dim, 101 * dim), 20_000 * dim);
+  const queries = new Float32Array(nq * dim).map(() => rng.next() - 0.5);
+  queries.set(docs.subarray(100 * dim, 101 * dim), 0);
+  const index = new SearchIndex(docs, nd, dim);
+  const a = await index.search(queries, nq, 10);
+  const b = await topK(queries, nq, docs, nd, dim, 10);
+  assertEquals(a.indices, b.indices);
+  assertEquals(a.scores, b.scores);
+  const small = new SearchIndex(docs.subarray(0, 3 * dim), 3, dim);
+  const c = await small.search(queries, nq, 10);
+  assertEquals(c.k, 3);
+  assertEquals(c.indices, (await topK(queries, nq, docs.subarray(0, 3 * dim), 3, dim, 10)).indices);
+  await assertRejects(
+    () => index.search(queries, nq, 0),
+    RangeError,
+    "k must be a positive integer",
+  );
+  await assertRejects(
+    () => index.search(queries.subarray(1), nq, 3),
+    RangeError,
+    "dimension mismatch",
+  );
+  assertThrows(() => new SearchIndex(docs, nd + 1, dim), RangeError, "expected nd * dim");
 });
