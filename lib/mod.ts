@@ -6,11 +6,14 @@
  *
  * - **data**: {@link loadDataset}, {@link loadWeightConfig}, {@link splitDataset}, {@link batches}
  * - **encoder**: {@link loadEncoder}, {@link ensureDefaultModel}, {@link embedTexts} (cache)
- * - **loss**: {@link weightedInfoNCE} (`weighting: "exp"` correct, `"logit"` the original bug)
+ * - **loss**: {@link weightedInfoNCE} (`weighting: "exp"` correct, `"logit"` the original bug),
+ *   {@link matryoshkaInfoNCE}
+ * - **fast step**: {@link OrtStep} (onnxruntime: forward, loss, closed-form gradient),
+ *   {@link adamWUpdate}, {@link TfjsStep} (tfjs autodiff reference)
  * - **head**: {@link ProjectionHead}
  * - **training**: {@link resolveConfig}, {@link prepareTraining}, {@link trainHead}
  * - **checkpoints / inference**: {@link loadCheckpoint}, {@link loadProjectionModel}
- * - **evaluation**: {@link retrievalTask}, {@link compareBaseAndHead}, {@link topK}, {@link rankingMetrics}
+ * - **evaluation**: {@link retrievalTask}, {@link compareBaseAndHead}, {@link topK}, {@link SearchIndex}, {@link rankingMetrics}
  * - **plots**: {@link lossCurves}, {@link pcaScatter}, {@link displayPlot}, {@link writeReport}
  *
  * @example
@@ -48,6 +51,7 @@ export {
 export {
   ConfigError,
   DEFAULT_CONFIG,
+  matryoshkaDims,
   readConfigFile,
   resolveConfig,
   type TrainConfig,
@@ -102,6 +106,8 @@ export {
 export {
   type InfoNCEOptions,
   lossDirections,
+  matryoshkaInfoNCE,
+  type MatryoshkaOptions,
   negativeShare,
   weightedInfoNCE,
   type Weighting,
@@ -115,6 +121,7 @@ export {
   METRIC_KEYS,
   type Metrics,
   rankingMetrics,
+  SearchIndex,
   topK,
 } from "./metrics.ts";
 export { exportHead } from "./export.ts";
@@ -138,10 +145,23 @@ export { readSafetensors, writeSafetensors } from "./safetensors.ts";
 export { learningRate, scheduleCurve } from "./schedule.ts";
 export { loadTokenizer, TextTokenizer } from "./tokenizer.ts";
 export {
+  createStepEngine,
   NonFiniteLossError,
   type PreparedData,
   prepareTraining,
   type TrainEvent,
   trainHead,
   type TrainResult,
+  VAL_RETRIEVAL_MAX_QUERIES,
 } from "./trainer.ts";
+export {
+  adamWUpdate,
+  createState,
+  type LossSpec,
+  OrtStep,
+  prefixRows,
+  type StepBatch,
+  type StepEngine,
+  type StepState,
+} from "./train_step.ts";
+export { TfjsStep } from "./train_step_tfjs.ts";

@@ -113,6 +113,14 @@ async function main() {
             `R@1 ${fmt(r.metrics?.["recall@1"], 3)}, MRR@10 ${fmt(r.metrics?.["mrr@10"], 3)}, ` +
             `nDCG@10 ${fmt(r.metrics?.["ndcg@10"], 3)}, ${fmt(r.seconds, 2)}s`,
         );
+        if (r.byDim) {
+          say(
+            "  per prefix: " + Object.entries(r.byDim).sort(([a], [b]) => Number(b) - Number(a))
+              .map(([d, v]) =>
+                `${d}-d val loss ${fmt(v.valLoss)} MRR@10 ${fmt(v.metrics["mrr@10"], 3)}`
+              ).join(" · "),
+          );
+        }
         if (e.isBest) {
           say(
             `  New best ${e.select === "val_loss" ? "val loss" : e.select}! Saved to ${e.bestPath}`,
