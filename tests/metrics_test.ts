@@ -257,11 +257,11 @@ Deno.test("formatMetricsTable aligns columns and shows signed deltas", () => {
   assert(loose[2].includes("+0.2500") && loose[3].trim().endsWith("-"), loose.join("\n"));
 });
 
-Deno.test("SearchIndex gives exactly topK's results (several blocks, ties, k > nd)", async () => {
+Deno.test("SearchIndex gives exactly topK's results (ties, k > nd)", async () => {
   const rng = new Rng(5);
   const nd = 40_000, dim = 8, nq = 5;
   const docs = new Float32Array(nd * dim).map(() => Math.round((rng.next() - 0.5) * 8) / 8);
-  // Exact duplicates across the 16,384-doc block boundary: the tie goes to the lower index.
+  // An exact duplicate: the tie goes to the lower index.
   docs.set(docs.subarray(100 * dim, 101 * dim), 20_000 * dim);
   const queries = new Float32Array(nq * dim).map(() => rng.next() - 0.5);
   queries.set(docs.subarray(100 * dim, 101 * dim), 0);
