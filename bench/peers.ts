@@ -129,7 +129,7 @@ export async function runPythonPeer(
     OPENBLAS_NUM_THREADS: String(threads),
     OMP_NUM_THREADS: String(threads),
   };
-  if (blas) env.LD_LIBRARY_PATH = blas;
+  if (blas) env.PEER_BLAS_DIR = blas; // bench/peer_env.py sets LD_LIBRARY_PATH and re-executes
   try {
     const r = await run(PYTHON, [`bench/${script}`, ...args], env);
     if (!r.ok) {

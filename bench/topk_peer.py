@@ -12,6 +12,8 @@ import argparse
 import json
 import time
 
+import peer_env  # noqa: F401  (OpenBLAS on the library path; must precede numpy/torch)
+
 import numpy as np
 
 
