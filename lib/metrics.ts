@@ -4,12 +4,14 @@
  * hard negatives, and plain-text tables for the CLI.
  *
  * `topK` scores blocks of documents against blocks of queries with one
- * onnxruntime `Gemm` per block (`docs[chunk, d] · queries[nq, d]ᵀ`, MLAS, all
- * cores; the inputs are passed to onnxruntime without a copy), then a bounded
- * min-heap per query keeps the k best. Blocks are as large as keeps a score
- * block under ~4M values, so one query scans 100k documents in one call. This
- * is ~3x faster than the tfjs-wasm matmul it replaced (`bench/topk_bench.ts`
- * prints both with numpy/torch beside them), which is why the search is `async`.
+ * onnxruntime call per block: `Gemm` (`docs[chunk, d] · queries[nq, d]ᵀ`, MLAS,
+ * all cores; the inputs are passed without a copy) and ONNX `TopK` (the
+ * block's k best per query, ties by lower index), so only `k × nq` values
+ * come back to JS, where a bounded min-heap per query merges the blocks.
+ * Blocks are as large as keeps a score block under ~4M values, so one query
+ * scans 100k documents in one call. {@link SearchIndex} does the same over a
+ * corpus stored transposed once. `bench/topk_bench.ts` prints both with
+ * numpy/torch beside them. The search is `async` (onnxruntime).
  *
  * @module
  */
@@ -25,12 +27,24 @@ function loadScorer(): Promise<{ ort: OrtModule; session: Ort.InferenceSession }
     const session = await ort.InferenceSession.create(
       buildModel({
         name: "topk_scores",
-        nodes: [node("Gemm", ["docs", "queries"], ["scores"], { transB: { int: 1 } })],
+        nodes: [
+          node("Gemm", ["docs", "queries"], ["scores"], { transB: { int: 1 } }),
+          // The block's k best per query (column), best first; ties: lower index first.
+          node("TopK", ["scores", "k"], ["values", "indices"], {
+            axis: { int: 0 },
+            largest: { int: 1 },
+            sorted: { int: 1 },
+          }),
+        ],
         inputs: [
           valueInfo("docs", DataType.FLOAT, ["n", "dim"]),
           valueInfo("queries", DataType.FLOAT, ["nq", "dim"]),
+          valueInfo("k", DataType.INT64, [1]),
         ],
-        outputs: [valueInfo("scores", DataType.FLOAT, ["n", "nq"])],
+        outputs: [
+          valueInfo("values", DataType.FLOAT, ["kb", "nq"]),
+          valueInfo("indices", DataType.INT64, ["kb", "nq"]),
+        ],
       }),
       {
         executionProviders: ["cpu"],
@@ -178,59 +192,28 @@ async function scoreAll(
     const chunk = Math.max(1024, Math.floor(SCORE_BLOCK / qn));
     for (let d0 = 0; d0 < nd; d0 += chunk) {
       const n = Math.min(chunk, nd - d0);
+      const kb = Math.min(k, n);
       const out = await session.run({
         docs: new ort.Tensor("float32", docs.subarray(d0 * dim, (d0 + n) * dim), [n, dim]),
         queries: qt,
+        k: new ort.Tensor("int64", BigInt64Array.from([BigInt(kb)]), [1]),
       });
-      const scores = out.scores.data as Float32Array; // [n docs, qn queries]
-      pushScores(scores, n, d0, q0, qn, k, heapScore, heapIdx, heapSize, threshold);
-      out.scores.dispose();
+      // [kb, qn]: rank r of query i at r * qn + i.
+      pushCandidates(
+        out.values.data as Float32Array,
+        out.indices.data as BigInt64Array,
+        kb,
+        d0,
+        q0,
+        qn,
+        k,
+        { heapScore, heapIdx, heapSize, threshold },
+        qn,
+        1,
+      );
+      out.values.dispose();
+      out.indices.dispose();
     }
-  }
-}
-
-/**
- * Feed a score block into the heaps: the score of doc `d0 + j` for query
- * `q0 + i` is `scores[j * docStride + i * queryStride]` (`[nDocs, nQ]`
- * row-major: strides `nQ, 1`; `[nQ, nDocs]`: `1, nDocs`). Per query, docs are
- * visited in increasing index order.
- */
-function pushScores(
-  scores: Float32Array,
-  nDocs: number,
-  d0: number,
-  q0: number,
-  nQ: number,
-  k: number,
-  heapScore: Float32Array,
-  heapIdx: Int32Array,
-  heapSize: Int32Array,
-  threshold: Float32Array,
-  docStride = nQ,
-  queryStride = 1,
-): void {
-  for (let i = 0; i < nQ; i++) {
-    const q = q0 + i;
-    const base = q * k;
-    let th = threshold[q];
-    let size = heapSize[q];
-    const off = i * queryStride;
-    for (let j = 0; j < nDocs; j++) {
-      const s = scores[off + j * docStride];
-      // Docs arrive in increasing index order, so a candidate equal to the
-      // current worst has a higher index and loses the tie: strict ">".
-      if (!(s > th)) continue;
-      if (size < k) {
-        siftUp(heapScore, heapIdx, base, size, s, d0 + j);
-        size++;
-        if (size === k) th = heapScore[base];
-      } else {
-        siftDown(heapScore, heapIdx, base, k, s, d0 + j);
-        th = heapScore[base];
-      }
-    }
-    threshold[q] = th;
-    heapSize[q] = size;
   }
 }
 
@@ -244,12 +227,23 @@ function loadIndexSession(): Promise<Ort.InferenceSession> {
     return await ort.InferenceSession.create(
       buildModel({
         name: "index_scores",
-        nodes: [node("MatMul", ["queries", "docs_t"], ["scores"])],
+        nodes: [
+          node("MatMul", ["queries", "docs_t"], ["scores"]),
+          node("TopK", ["scores", "k"], ["values", "indices"], {
+            axis: { int: 1 },
+            largest: { int: 1 },
+            sorted: { int: 1 },
+          }),
+        ],
         inputs: [
           valueInfo("queries", DataType.FLOAT, ["nq", "dim"]),
           valueInfo("docs_t", DataType.FLOAT, ["dim", "n"]),
+          valueInfo("k", DataType.INT64, [1]),
         ],
-        outputs: [valueInfo("scores", DataType.FLOAT, ["nq", "n"])],
+        outputs: [
+          valueInfo("values", DataType.FLOAT, ["nq", "kb"]),
+          valueInfo("indices", DataType.INT64, ["nq", "kb"]),
+        ],
       }),
       {
         executionProviders: ["cpu"],
@@ -336,6 +330,7 @@ export class SearchIndex {
       const session = await loadIndexSession();
       const { ort } = await loadScorer();
       const docsT = new ort.Tensor("float32", this.#docsT, [this.dim, this.nd]);
+      const kTensor = new ort.Tensor("int64", BigInt64Array.from([BigInt(kk)]), [1]);
       for (let q0 = 0; q0 < nq; q0 += INDEX_QUERY_BLOCK) {
         const qn = Math.min(INDEX_QUERY_BLOCK, nq - q0);
         const qt = new ort.Tensor(
@@ -343,14 +338,78 @@ export class SearchIndex {
           queries.subarray(q0 * this.dim, (q0 + qn) * this.dim),
           [qn, this.dim],
         );
-        const out = await session.run({ queries: qt, docs_t: docsT });
-        const scores = out.scores.data as Float32Array; // [qn, nd]
-        const nd = this.nd;
-        pushScores(scores, nd, 0, q0, qn, kk, heapScore, heapIdx, heapSize, threshold, 1, nd);
-        out.scores.dispose();
+        const out = await session.run({ queries: qt, docs_t: docsT, k: kTensor });
+        // [qn, kk]: rank r of query i at i * kk + r.
+        pushCandidates(
+          out.values.data as Float32Array,
+          out.indices.data as BigInt64Array,
+          kk,
+          0,
+          q0,
+          qn,
+          kk,
+          { heapScore, heapIdx, heapSize, threshold },
+          1,
+          kk,
+        );
+        out.values.dispose();
+        out.indices.dispose();
       }
     }
     return { k: kk, ...sortHeaps(nq, kk, heapScore, heapIdx, heapSize) };
+  }
+}
+
+/** The per-query bounded heaps of a search. */
+interface Heaps {
+  heapScore: Float32Array;
+  heapIdx: Int32Array;
+  heapSize: Int32Array;
+  threshold: Float32Array;
+}
+
+/**
+ * Feed one block's candidates into the heaps: for query `q0 + i`, rank `r`
+ * (best first, ties by lower index, as ONNX `TopK` returns them) has score
+ * `values[r * rankStride + i * queryStride]` and doc `d0 + indices[…]`. A
+ * block's docs all have higher indices than earlier blocks', so a candidate
+ * equal to the current worst loses the tie, and the first candidate that
+ * does not beat the threshold ends that query's list.
+ */
+function pushCandidates(
+  values: Float32Array,
+  indices: BigInt64Array,
+  kb: number,
+  d0: number,
+  q0: number,
+  nQ: number,
+  k: number,
+  h: Heaps,
+  rankStride: number,
+  queryStride: number,
+): void {
+  const { heapScore, heapIdx, heapSize, threshold } = h;
+  for (let i = 0; i < nQ; i++) {
+    const q = q0 + i;
+    const base = q * k;
+    let th = threshold[q];
+    let size = heapSize[q];
+    for (let r = 0; r < kb; r++) {
+      const at = r * rankStride + i * queryStride;
+      const s = values[at];
+      if (!(s > th)) break;
+      const idx = d0 + Number(indices[at]);
+      if (size < k) {
+        siftUp(heapScore, heapIdx, base, size, s, idx);
+        size++;
+        if (size === k) th = heapScore[base];
+      } else {
+        siftDown(heapScore, heapIdx, base, k, s, idx);
+        th = heapScore[base];
+      }
+    }
+    threshold[q] = th;
+    heapSize[q] = size;
   }
 }
 

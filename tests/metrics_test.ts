@@ -257,19 +257,31 @@ Deno.test("formatMetricsTable aligns columns and shows signed deltas", () => {
   assert(loose[2].includes("+0.2500") && loose[3].trim().endsWith("-"), loose.join("\n"));
 });
 
-Deno.test("SearchIndex gives exactly topK's results (ties, k > nd)", async () => {
+Deno.test("topK and SearchIndex: exact ties across doc blocks and query blocks match a full sort", async () => {
   const rng = new Rng(5);
-  const nd = 40_000, dim = 8, nq = 5;
-  const docs = new Float32Array(nd * dim).map(() => Math.round((rng.next() - 0.5) * 8) / 8);
-  // An exact duplicate: the tie goes to the lower index.
-  docs.set(docs.subarray(100 * dim, 101 * dim), 20_000 * dim);
-  const queries = new Float32Array(nq * dim).map(() => rng.next() - 0.5);
-  queries.set(docs.subarray(100 * dim, 101 * dim), 0);
+  // 300 queries (two query blocks) x 40,000 docs (three doc blocks for a 256-query block), values
+  // on a 1/8 grid: every dot product is exact in float32, so there are many exact ties.
+  const nd = 40_000, dim = 8, nq = 300, k = 10;
+  const grid = () => Math.round((rng.next() - 0.5) * 8) / 8;
+  const docs = new Float32Array(nd * dim).map(grid);
+  const queries = new Float32Array(nq * dim).map(grid);
+  const expected = (qi: number) => {
+    const scored = Array.from({ length: nd }, (_, d) => {
+      let s = 0;
+      for (let t = 0; t < dim; t++) s += queries[qi * dim + t] * docs[d * dim + t];
+      return { d, s };
+    });
+    scored.sort((a, b) => b.s - a.s || a.d - b.d);
+    return scored.slice(0, k).map((x) => x.d);
+  };
   const index = new SearchIndex(docs, nd, dim);
-  const a = await index.search(queries, nq, 10);
-  const b = await topK(queries, nq, docs, nd, dim, 10);
+  const a = await index.search(queries, nq, k);
+  const b = await topK(queries, nq, docs, nd, dim, k);
   assertEquals(a.indices, b.indices);
   assertEquals(a.scores, b.scores);
+  for (const qi of [0, 1, 137, 255, 256, 299]) {
+    assertEquals([...b.indices.subarray(qi * k, qi * k + k)], expected(qi), `query ${qi}`);
+  }
   const small = new SearchIndex(docs.subarray(0, 3 * dim), 3, dim);
   const c = await small.search(queries, nq, 10);
   assertEquals(c.k, 3);
