@@ -56,8 +56,10 @@ function stepper(engine: StepEngine) {
 }
 
 const ortStep = await OrtStep.create(shape, spec);
+const ortStep1 = await OrtStep.create(shape, spec, { threads: 1 });
 const tfjsStep = new TfjsStep(shape, spec);
 const stepOrt = stepper(ortStep);
+const stepOrt1 = stepper(ortStep1);
 const stepTfjs = stepper(tfjsStep);
 
 // [1152×1024]·[1024×256]: tfjs-wasm matMul vs onnxruntime MatMul.
@@ -106,6 +108,7 @@ const torch = torch1.ok && torch2.ok
   ? torch1
   : torch2;
 const tOrt2 = await time(stepOrt, RUNS, 2); // again after the peer, to see the drift
+const tOrt1 = await time(stepOrt1, RUNS, 2);
 const tTfMM = await time(tfMatMul, 20);
 const tOrtMM = await time(ortMatMul, 20);
 const tTfGather = await time(tfGather, 10);
@@ -115,6 +118,16 @@ const threads = navigator.hardwareConcurrency;
 const stepMs = Math.min(tOrt.median, tOrt2.median);
 const rowsOut = [];
 if (torch.ok) {
+  const one = torch.lines.find((l) => l.threads === 1);
+  if (one) {
+    rowsOut.push({
+      what: `training step B=${B} K=${K} 1024→256`,
+      ours: `onnxruntime step (1 thread), median of ${RUNS}`,
+      oursMs: tOrt1.median,
+      peer: `PyTorch ${one.torch} twin, 1 thread(s), BLAS: ${one.blas}`,
+      peerMs: one.median_ms as number,
+    });
+  }
   for (const l of torch.lines) {
     rowsOut.push({
       what: `training step B=${B} K=${K} 1024→256`,
