@@ -397,6 +397,7 @@ function pushCandidates(
     for (let r = 0; r < kb; r++) {
       const at = r * rankStride + i * queryStride;
       const s = values[at];
+      if (s !== s) continue; // NaN (a NaN input vector): never a result, wherever TopK put it
       if (!(s > th)) break;
       const idx = d0 + Number(indices[at]);
       if (size < k) {
