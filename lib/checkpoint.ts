@@ -27,6 +27,8 @@ export interface EpochRecord {
   seconds?: number;
   /** Global norm of the last gradient, before clipping. */
   gradNorm?: number;
+  /** Matryoshka runs: validation loss and metrics of each trained prefix, keyed by its dim. */
+  byDim?: Record<string, { valLoss: number; metrics: Record<string, number> }>;
 }
 
 /** The contents of `config.json`. */

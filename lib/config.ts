@@ -46,8 +46,18 @@ export interface TrainConfig {
   model: string;
   /** Output directory; empty means `checkpoints/<timestamp>/`. */
   out: string;
-  /** tfjs backend. */
-  device: "auto" | "wasm" | "cpu" | "gpu";
+  /**
+   * Where the step runs: `auto`/`ort` (onnxruntime CPU, the fast path) or the
+   * tfjs autodiff reference on a tfjs backend (`wasm`, `cpu`, `gpu`).
+   */
+  device: "auto" | "ort" | "wasm" | "cpu" | "gpu";
+  /**
+   * Matryoshka prefixes trained together (e.g. `[256, 128, 64]`); empty: the
+   * full `outDim` only. Recorded in the run's `config.json` for `--dim N`.
+   */
+  matryoshka: number[];
+  /** One loss weight per {@link TrainConfig.matryoshka} prefix; empty: all 1. */
+  dimsWeights: number[];
   /** Which validation number picks the best checkpoint. */
   select: "val_loss" | "mrr@10" | "ndcg@10";
   /** Stop after this many epochs without improvement; 0 never stops early. */
@@ -80,6 +90,8 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   model: "",
   out: "",
   device: "auto",
+  matryoshka: [],
+  dimsWeights: [],
   select: "val_loss",
   patience: 0,
   cacheRoot: "data/cache",
@@ -119,7 +131,19 @@ export const TRAIN_FLAGS: Record<string, FlagSpec & { key?: keyof TrainConfig }>
   weights: { type: "string", help: "feature weight config JSON" },
   model: { type: "string", help: "encoder model dir (default: offline lexical-1024)" },
   out: { type: "string", help: "output dir (default: checkpoints/<timestamp>)" },
-  device: { type: "choice", choices: ["auto", "wasm", "cpu", "gpu"], help: "tfjs backend" },
+  device: {
+    type: "choice",
+    choices: ["auto", "ort", "wasm", "cpu", "gpu"],
+    help: "training step: auto|ort (onnxruntime CPU) or the tfjs reference on wasm|cpu|gpu",
+  },
+  matryoshka: {
+    type: "string",
+    help: "Matryoshka prefixes trained together, e.g. 256,128,64 (default: out-dim only)",
+  },
+  "dims-weights": {
+    type: "string",
+    help: "loss weight per --matryoshka prefix, e.g. 1,1,1 (default: all 1)",
+  },
   select: {
     type: "choice",
     choices: ["val_loss", "mrr@10", "ndcg@10"],
@@ -160,7 +184,50 @@ export const TRAIN_COMMAND: CommandSpec = {
 
 function defaultFor(flag: string): unknown {
   const key = flagKey(flag);
-  return key ? DEFAULT_CONFIG[key] : undefined;
+  const value = key ? DEFAULT_CONFIG[key] : undefined;
+  return Array.isArray(value) ? (value.length ? value.join(",") : "") : value;
+}
+
+/** Config keys whose value is a list of numbers (a JSON array, or "a,b,c" in a flag). */
+const LIST_KEYS = new Set<keyof TrainConfig>(["matryoshka", "dimsWeights"]);
+
+/**
+ * Parse a list value: an array of numbers, or a comma-separated string.
+ * `integer` lists (Matryoshka dims) must hold positive integers, the others
+ * finite numbers ≥ 0.
+ *
+ * @example
+ * ```ts
+ * import { parseNumberList } from "./config.ts";
+ * console.log(parseNumberList("256,128,64", "--matryoshka", true)); // [256, 128, 64]
+ * ```
+ */
+export function parseNumberList(value: unknown, where: string, integer: boolean): number[] {
+  const items = Array.isArray(value)
+    ? value
+    : typeof value === "string"
+    ? (value.trim() === "" ? [] : value.split(",").map((x) => x.trim()))
+    : null;
+  if (items === null) {
+    throw new ConfigError(
+      `${where} must be a list of numbers (array or "a,b,c"), got ${JSON.stringify(value)}`,
+    );
+  }
+  return items.map((raw) => {
+    const n = typeof raw === "number"
+      ? raw
+      : typeof raw === "string" && raw !== ""
+      ? Number(raw)
+      : NaN;
+    if (integer ? !(Number.isInteger(n) && n >= 1) : !(Number.isFinite(n) && n >= 0)) {
+      throw new ConfigError(
+        `${where} must hold ${integer ? "positive integers" : "numbers >= 0"}, got ${
+          JSON.stringify(raw)
+        }`,
+      );
+    }
+    return n;
+  });
 }
 
 /** `batch-size` → `batchSize`, checked against {@link TrainConfig}. */
@@ -202,6 +269,10 @@ export function validateConfigObject(obj: unknown, source: string): Partial<Trai
       throw new ConfigError(
         `${source}: unknown key "${rawKey}". Known keys: ${Object.keys(DEFAULT_CONFIG).join(", ")}`,
       );
+    }
+    if (LIST_KEYS.has(key)) {
+      out[key] = parseNumberList(value, `${source}: "${rawKey}"`, key === "matryoshka");
+      continue;
     }
     if (spec.type === "boolean") {
       if (typeof value !== "boolean") {
@@ -276,6 +347,9 @@ export function resolveConfig(
   flags: Partial<TrainConfig> = {},
 ): TrainConfig {
   const cfg = { ...DEFAULT_CONFIG, ...file, ...flags } as TrainConfig;
+  cfg.matryoshka = parseNumberList(cfg.matryoshka, "--matryoshka", true);
+  cfg.dimsWeights = parseNumberList(cfg.dimsWeights, "--dims-weights", false);
+  checkMatryoshka(cfg);
   if (cfg.valFraction >= 1) {
     throw new ConfigError(
       `--val-fraction (valFraction) must be below 1, got ${cfg.valFraction} ` +
@@ -288,6 +362,49 @@ export function resolveConfig(
     );
   }
   return cfg;
+}
+
+/** Matryoshka dims fit the head, do not repeat, and have one weight each. */
+function checkMatryoshka(cfg: TrainConfig): void {
+  const dims = cfg.matryoshka;
+  for (const d of dims) {
+    if (d > cfg.outDim) {
+      throw new ConfigError(
+        `--matryoshka: prefix ${d} is larger than --out-dim ${cfg.outDim}`,
+      );
+    }
+  }
+  if (new Set(dims).size !== dims.length) {
+    throw new ConfigError(`--matryoshka: the prefixes repeat (${dims.join(",")})`);
+  }
+  if (cfg.dimsWeights.length && cfg.dimsWeights.length !== Math.max(dims.length, 1)) {
+    throw new ConfigError(
+      `--dims-weights has ${cfg.dimsWeights.length} values for ${
+        Math.max(dims.length, 1)
+      } Matryoshka prefixes (${dims.length ? dims.join(",") : cfg.outDim})`,
+    );
+  }
+  if (cfg.dimsWeights.length && !cfg.dimsWeights.some((w) => w > 0)) {
+    throw new ConfigError(`--dims-weights: at least one weight must be > 0`);
+  }
+}
+
+/**
+ * The Matryoshka prefixes a config trains, largest first (`[outDim]` without
+ * `--matryoshka`), and their loss weights.
+ *
+ * @example
+ * ```ts
+ * import { matryoshkaDims, resolveConfig } from "./config.ts";
+ * console.log(matryoshkaDims(resolveConfig({}, { matryoshka: [64, 256] })));
+ * // { dims: [256, 64], weights: [1, 1] }
+ * ```
+ */
+export function matryoshkaDims(cfg: TrainConfig): { dims: number[]; weights: number[] } {
+  const dims = cfg.matryoshka.length ? cfg.matryoshka : [cfg.outDim];
+  const weights = cfg.dimsWeights.length ? cfg.dimsWeights : dims.map(() => 1);
+  const order = dims.map((_, i) => i).sort((a, b) => dims[b] - dims[a]);
+  return { dims: order.map((i) => dims[i]), weights: order.map((i) => weights[i]) };
 }
 
 /**

@@ -147,7 +147,8 @@ export async function compareBaseAndHead(input: {
   examples: Example[];
   task: RetrievalTask;
   table: EmbeddingTable;
-  project: (base: Float32Array, n: number) => Float32Array;
+  /** The head: normalised `[n, outDim]` rows of `base` (sync, or async such as onnxruntime). */
+  project: (base: Float32Array, n: number) => Float32Array | Promise<Float32Array>;
   outDim: number;
   k?: number;
   /**
@@ -184,8 +185,8 @@ export async function compareBaseAndHead(input: {
   const baseQ = lookup(table, task.queries);
   const baseD = lookup(table, task.docs);
   const base = await evaluate(baseQ, baseD, table.dim);
-  const projQ = project(baseQ, nq);
-  const projD = project(baseD, nd);
+  const projQ = await project(baseQ, nq);
+  const projD = await project(baseD, nd);
   const projected = await evaluate(projQ, projD, outDim);
   // Per-feature errors: look vectors up by text in the two spaces.
   const baseOf = new Map<string, Float32Array>();

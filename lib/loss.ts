@@ -168,6 +168,80 @@ export function weightedInfoNCE(
 }
 
 /**
+ * Options of {@link matryoshkaInfoNCE}: the InfoNCE options plus the prefixes.
+ *
+ * @example
+ * ```ts
+ * import type { MatryoshkaOptions } from "./loss.ts";
+ * const opts: MatryoshkaOptions = { dims: [256, 128, 64], dimWeights: [1, 1, 1] };
+ * ```
+ */
+export interface MatryoshkaOptions extends InfoNCEOptions {
+  /** Prefix lengths of the last axis (each ≤ D). */
+  dims: number[];
+  /** One weight per prefix; default all 1. */
+  dimWeights?: number[];
+}
+
+/**
+ * Matryoshka loss (Kusupati et al. 2022; sentence-transformers'
+ * `MatryoshkaLoss`): the weighted sum, over prefix lengths `d`, of
+ * {@link weightedInfoNCE} on the first `d` coordinates of every embedding,
+ * each row renormalised to unit length:
+ *
+ * ```text
+ * L = Σ_d λ_d · weightedInfoNCE(n(q[:, :d]), n(p[:, :d]), n(hn[:, :, :d]), w)
+ * n(x) = x / sqrt(Σ x² + 1e-12)   (row-wise)
+ * ```
+ *
+ * so that each prefix of the head's output is a usable embedding on its own.
+ * The tfjs reference of the fast step in `lib/train_step.ts`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { matryoshkaInfoNCE } from "./loss.ts";
+ * const q = tf.tensor2d([[1, 0, 0, 0], [0, 1, 0, 0]]);
+ * const p = tf.tensor2d([[0.8, 0.6, 0, 0], [0.6, 0.8, 0, 0]]);
+ * const hn = tf.tensor3d([[[0, 1, 0, 0]], [[1, 0, 0, 0]]]);
+ * const w = tf.tensor2d([[1], [2]]);
+ * console.log(matryoshkaInfoNCE(q, p, hn, w, { dims: [4, 2], temperature: 0.1 }).dataSync()[0]);
+ * ```
+ */
+export function matryoshkaInfoNCE(
+  q: tf.Tensor2D,
+  p: tf.Tensor2D,
+  hn: tf.Tensor3D,
+  w: tf.Tensor2D,
+  opts: MatryoshkaOptions,
+): tf.Scalar {
+  const d = q.shape[1];
+  const weights = opts.dimWeights ?? opts.dims.map(() => 1);
+  if (weights.length !== opts.dims.length) {
+    throw new Error(
+      `matryoshkaInfoNCE: ${weights.length} dimWeights for ${opts.dims.length} dims`,
+    );
+  }
+  for (const dim of opts.dims) {
+    if (!Number.isInteger(dim) || dim < 1 || dim > d) {
+      throw new Error(`matryoshkaInfoNCE: prefix ${dim} must be an integer in 1..${d}`);
+    }
+  }
+  return tf.tidy(() => {
+    const norm = <T extends tf.Tensor>(x: T): T =>
+      tf.div(x, tf.sqrt(tf.add(tf.sum(tf.square(x), -1, true), 1e-12))) as T;
+    let total: tf.Scalar = tf.scalar(0);
+    opts.dims.forEach((dim, i) => {
+      const qd = norm(q.slice([0, 0], [-1, dim]) as tf.Tensor2D);
+      const pd = norm(p.slice([0, 0], [-1, dim]) as tf.Tensor2D);
+      const hd = norm(hn.slice([0, 0, 0], [-1, -1, dim]) as tf.Tensor3D);
+      total = tf.add(total, tf.mul(weightedInfoNCE(qd, pd, hd, w, opts), weights[i]));
+    });
+    return total;
+  });
+}
+
+/**
  * One hard negative's softmax share of a loss denominator, in plain numbers:
  * `exp(ℓ) / (exp(ℓ) + Σ exp(otherLogits))` with `ℓ = sim/τ + log(weight)`
  * ("exp") or `ℓ = weight · sim/τ` ("logit"). `otherLogits` are the remaining

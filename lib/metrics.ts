@@ -3,26 +3,59 @@
  * metrics (Recall@1/5/10, MRR@10, nDCG@10), per-feature error analysis on
  * hard negatives, and plain-text tables for the CLI.
  *
- * `topK` scores blocks of documents against blocks of queries with a plain
- * `tf.matMul` on the tfjs wasm backend (XNNPACK, SIMD): `docs[chunk, d] ×
- * queriesᵀ[d, nq]`, so only the (small) query matrix is transposed, once, and
- * no `transposeB` matmul is used. A bounded min-heap per query keeps the k best.
- * This measured ~7x faster than the best pure-TypeScript blocked kernel (see
- * `bench/topk_bench.ts`), which is why the search is `async`.
+ * `topK` scores blocks of documents against blocks of queries with one
+ * onnxruntime call per block: `Gemm` (`docs[chunk, d] · queries[nq, d]ᵀ`, MLAS,
+ * all cores; the inputs are passed without a copy) and ONNX `TopK` (the
+ * block's k best per query, ties by lower index), so only `k × nq` values
+ * come back to JS, where a bounded min-heap per query merges the blocks.
+ * Blocks are as large as keeps a score block under ~4M values, so one query
+ * scans 100k documents in one call. {@link SearchIndex} does the same over a
+ * corpus stored transposed once. `bench/topk_bench.ts` prints both with
+ * numpy/torch beside them. The search is `async` (onnxruntime).
  *
  * @module
  */
-import type * as Tf from "@tensorflow/tfjs";
+import type * as Ort from "onnxruntime-node";
+import { buildModel, DataType, node, valueInfo } from "./onnx_build.ts";
 
-/** tfjs and its wasm backend, loaded on first use (the rank metrics don't need them). */
-let tfModule: Promise<typeof Tf> | undefined;
-function loadTf(): Promise<typeof Tf> {
-  tfModule ??= (async () => {
-    const tf = await import("@tensorflow/tfjs");
-    await import("@tensorflow/tfjs-backend-wasm");
-    return tf;
+type OrtModule = typeof import("onnxruntime-node");
+/** onnxruntime and the score session, created on first use (the rank metrics don't need them). */
+let scorer: Promise<{ ort: OrtModule; session: Ort.InferenceSession }> | undefined;
+function loadScorer(): Promise<{ ort: OrtModule; session: Ort.InferenceSession }> {
+  scorer ??= (async () => {
+    const ort = await import("onnxruntime-node");
+    const session = await ort.InferenceSession.create(
+      buildModel({
+        name: "topk_scores",
+        nodes: [
+          node("Gemm", ["docs", "queries"], ["scores"], { transB: { int: 1 } }),
+          // The block's k best per query (column), best first; ties: lower index first.
+          node("TopK", ["scores", "k"], ["values", "indices"], {
+            axis: { int: 0 },
+            largest: { int: 1 },
+            sorted: { int: 1 },
+          }),
+        ],
+        inputs: [
+          valueInfo("docs", DataType.FLOAT, ["n", "dim"]),
+          valueInfo("queries", DataType.FLOAT, ["nq", "dim"]),
+          valueInfo("k", DataType.INT64, [1]),
+        ],
+        outputs: [
+          valueInfo("values", DataType.FLOAT, ["kb", "nq"]),
+          valueInfo("indices", DataType.INT64, ["kb", "nq"]),
+        ],
+      }),
+      {
+        executionProviders: ["cpu"],
+        graphOptimizationLevel: "all",
+        intraOpNumThreads: Math.max(1, navigator.hardwareConcurrency || 1),
+        logSeverityLevel: 3,
+      },
+    );
+    return { ort, session };
   })();
-  return tfModule;
+  return scorer;
 }
 
 /** Result of {@linkcode topK}: row-major `[nq, k]` doc indices and scores, best first. */
@@ -67,34 +100,14 @@ export const METRIC_KEYS: readonly (keyof Metrics)[] = [
   "ndcg@10",
 ];
 
-/** Documents per uploaded score block. */
-const DOC_CHUNK = 4096;
-/** Queries per matmul (columns of the score block). */
+/** Values per score block (documents × queries of one Gemm call). */
+const SCORE_BLOCK = 1 << 22;
+/** Queries per Gemm call. */
 const QUERY_BLOCK = 256;
 
 function checkCount(name: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min) {
     throw new RangeError(`topK: ${name} must be an integer ≥ ${min}, got ${v}`);
-  }
-}
-
-/**
- * Run `fn` with the tfjs wasm backend active, then restore the previous
- * backend. Where wasm cannot be initialised, `fn` runs on the current backend
- * (same matmul code, just slower on cpu).
- */
-async function withWasmBackend<T>(fn: (tf: typeof Tf) => T): Promise<T> {
-  const tf = await loadTf();
-  const prev = tf.getBackend();
-  let switched = false;
-  if (prev !== "wasm") {
-    switched = await tf.setBackend("wasm").catch(() => false);
-    if (!switched && prev) await tf.setBackend(prev);
-  }
-  try {
-    return fn(tf);
-  } finally {
-    if (switched && prev) await tf.setBackend(prev);
   }
 }
 
@@ -109,8 +122,7 @@ async function withWasmBackend<T>(fn: (tf: typeof Tf) => T): Promise<T> {
  * - Errors: `k` not a positive integer, `nd = 0` ("empty corpus"), or array
  *   lengths that do not match `nq * dim` / `nd * dim`.
  *
- * Runs on the tfjs wasm backend, switching to it for the call and back (or on
- * the current backend where wasm cannot be initialised).
+ * Runs on onnxruntime (CPU), whatever the tfjs backend.
  *
  * @example
  * ```ts
@@ -156,15 +168,12 @@ export async function topK(
   const heapSize = new Int32Array(nq);
   const threshold = new Float32Array(nq).fill(-Infinity);
   if (nq > 0) {
-    await withWasmBackend((tf) =>
-      scoreAll(tf, queries, nq, docs, nd, dim, kk, heapScore, heapIdx, heapSize, threshold)
-    );
+    await scoreAll(queries, nq, docs, nd, dim, kk, heapScore, heapIdx, heapSize, threshold);
   }
   return { k: kk, ...sortHeaps(nq, kk, heapScore, heapIdx, heapSize) };
 }
 
-function scoreAll(
-  tf: typeof Tf,
+async function scoreAll(
   queries: Float32Array,
   nq: number,
   docs: Float32Array,
@@ -175,70 +184,233 @@ function scoreAll(
   heapIdx: Int32Array,
   heapSize: Int32Array,
   threshold: Float32Array,
-): void {
-  // Transposed query blocks [dim, nb], uploaded once.
-  const qBlocks: { start: number; n: number; t: Tf.Tensor2D }[] = [];
-  try {
-    for (let q0 = 0; q0 < nq; q0 += QUERY_BLOCK) {
-      const n = Math.min(QUERY_BLOCK, nq - q0);
-      const qt = new Float32Array(dim * n);
-      for (let i = 0; i < n; i++) {
-        const off = (q0 + i) * dim;
-        for (let t = 0; t < dim; t++) qt[t * n + i] = queries[off + t];
-      }
-      qBlocks.push({ start: q0, n, t: tf.tensor2d(qt, [dim, n]) });
+): Promise<void> {
+  const { ort, session } = await loadScorer();
+  for (let q0 = 0; q0 < nq; q0 += QUERY_BLOCK) {
+    const qn = Math.min(QUERY_BLOCK, nq - q0);
+    const qt = new ort.Tensor("float32", queries.subarray(q0 * dim, (q0 + qn) * dim), [qn, dim]);
+    const chunk = Math.max(1024, Math.floor(SCORE_BLOCK / qn));
+    for (let d0 = 0; d0 < nd; d0 += chunk) {
+      const n = Math.min(chunk, nd - d0);
+      const kb = Math.min(k, n);
+      const out = await session.run({
+        docs: new ort.Tensor("float32", docs.subarray(d0 * dim, (d0 + n) * dim), [n, dim]),
+        queries: qt,
+        k: new ort.Tensor("int64", BigInt64Array.from([BigInt(kb)]), [1]),
+      });
+      // [kb, qn]: rank r of query i at r * qn + i.
+      pushCandidates(
+        out.values.data as Float32Array,
+        out.indices.data as BigInt64Array,
+        kb,
+        d0,
+        q0,
+        qn,
+        k,
+        { heapScore, heapIdx, heapSize, threshold },
+        qn,
+        1,
+      );
+      out.values.dispose();
+      out.indices.dispose();
     }
-    for (let d0 = 0; d0 < nd; d0 += DOC_CHUNK) {
-      const n = Math.min(DOC_CHUNK, nd - d0);
-      const dBlock = tf.tensor2d(docs.subarray(d0 * dim, (d0 + n) * dim), [n, dim]);
-      try {
-        for (const qb of qBlocks) {
-          const s = tf.matMul(dBlock, qb.t); // [n docs, qb.n queries]
-          const scores = s.dataSync() as Float32Array;
-          s.dispose();
-          pushScores(scores, n, d0, qb.start, qb.n, k, heapScore, heapIdx, heapSize, threshold);
-        }
-      } finally {
-        dBlock.dispose();
-      }
-    }
-  } finally {
-    for (const qb of qBlocks) qb.t.dispose();
   }
 }
 
-/** Feed a `[nDocs, nQ]` score block (docs in increasing index order) into the heaps. */
-function pushScores(
-  scores: Float32Array,
-  nDocs: number,
+/** Queries per matmul of a {@link SearchIndex} (a score block is `[64, nd]`). */
+const INDEX_QUERY_BLOCK = 64;
+
+let indexSession: Promise<Ort.InferenceSession> | undefined;
+function loadIndexSession(): Promise<Ort.InferenceSession> {
+  indexSession ??= (async () => {
+    const { ort } = await loadScorer();
+    return await ort.InferenceSession.create(
+      buildModel({
+        name: "index_scores",
+        nodes: [
+          node("MatMul", ["queries", "docs_t"], ["scores"]),
+          node("TopK", ["scores", "k"], ["values", "indices"], {
+            axis: { int: 1 },
+            largest: { int: 1 },
+            sorted: { int: 1 },
+          }),
+        ],
+        inputs: [
+          valueInfo("queries", DataType.FLOAT, ["nq", "dim"]),
+          valueInfo("docs_t", DataType.FLOAT, ["dim", "n"]),
+          valueInfo("k", DataType.INT64, [1]),
+        ],
+        outputs: [
+          valueInfo("values", DataType.FLOAT, ["nq", "kb"]),
+          valueInfo("indices", DataType.INT64, ["nq", "kb"]),
+        ],
+      }),
+      {
+        executionProviders: ["cpu"],
+        graphOptimizationLevel: "all",
+        intraOpNumThreads: Math.max(1, navigator.hardwareConcurrency || 1),
+        logSeverityLevel: 3,
+      },
+    );
+  })();
+  return indexSession;
+}
+
+/**
+ * An exact top-k index over a fixed corpus: the documents are stored once,
+ * transposed (`[dim, nd]`), so that a block of up to 64 queries is scored
+ * with one plain `queries · docsᵀ` matmul over the whole corpus (for one
+ * query a matrix-vector product that streams the corpus once, where
+ * {@link topK}, which takes the documents as they are, computes
+ * `docs · queryᵀ` in blocks; measured ~2x faster for a single query in
+ * `bench/topk_bench.ts`). Same results as
+ * {@link topK} (descending score, ties by lower index); it costs a copy of the
+ * corpus (same size) and one transposition at build time.
+ *
+ * @example
+ * ```ts
+ * import { SearchIndex } from "./metrics.ts";
+ * const index = new SearchIndex(new Float32Array([1, 0, 0, 1, 0.6, 0.8]), 3, 2);
+ * const r = await index.search(new Float32Array([0, 1]), 1, 2);
+ * console.log(r.indices); // Int32Array [1, 2]
+ * ```
+ */
+export class SearchIndex {
+  /** Number of documents. */
+  readonly nd: number;
+  /** Dimension. */
+  readonly dim: number;
+  #docsT: Float32Array;
+
+  constructor(docs: Float32Array, nd: number, dim: number) {
+    checkCount("dim", dim, 1);
+    checkCount("nd", nd, 1);
+    if (docs.length !== nd * dim) {
+      throw new RangeError(
+        `SearchIndex: docs has length ${docs.length}, expected nd * dim = ${nd} * ${dim}`,
+      );
+    }
+    this.nd = nd;
+    this.dim = dim;
+    const t = new Float32Array(dim * nd);
+    for (let j = 0; j < nd; j++) {
+      const off = j * dim;
+      for (let c = 0; c < dim; c++) t[c * nd + j] = docs[off + c];
+    }
+    this.#docsT = t;
+  }
+
+  /**
+   * The `k` best documents of each query (row-major `[nq, dim]`), exactly
+   * as {@link topK} returns them.
+   *
+   * @example
+   * ```ts
+   * import { SearchIndex } from "./metrics.ts";
+   * declare const index: SearchIndex, queries: Float32Array;
+   * const { indices, scores } = await index.search(queries, queries.length / index.dim, 10);
+   * ```
+   */
+  async search(queries: Float32Array, nq: number, k: number): Promise<TopKResult> {
+    if (!Number.isInteger(k) || k <= 0) {
+      throw new RangeError(`SearchIndex.search: k must be a positive integer, got ${k}`);
+    }
+    checkCount("nq", nq, 0);
+    if (queries.length !== nq * this.dim) {
+      throw new RangeError(
+        `SearchIndex.search: queries has length ${queries.length}, expected nq * dim = ${nq} * ${this.dim} (dimension mismatch?)`,
+      );
+    }
+    const kk = Math.min(k, this.nd);
+    const heapScore = new Float32Array(nq * kk);
+    const heapIdx = new Int32Array(nq * kk);
+    const heapSize = new Int32Array(nq);
+    const threshold = new Float32Array(nq).fill(-Infinity);
+    if (nq > 0) {
+      const session = await loadIndexSession();
+      const { ort } = await loadScorer();
+      const docsT = new ort.Tensor("float32", this.#docsT, [this.dim, this.nd]);
+      const kTensor = new ort.Tensor("int64", BigInt64Array.from([BigInt(kk)]), [1]);
+      for (let q0 = 0; q0 < nq; q0 += INDEX_QUERY_BLOCK) {
+        const qn = Math.min(INDEX_QUERY_BLOCK, nq - q0);
+        const qt = new ort.Tensor(
+          "float32",
+          queries.subarray(q0 * this.dim, (q0 + qn) * this.dim),
+          [qn, this.dim],
+        );
+        const out = await session.run({ queries: qt, docs_t: docsT, k: kTensor });
+        // [qn, kk]: rank r of query i at i * kk + r.
+        pushCandidates(
+          out.values.data as Float32Array,
+          out.indices.data as BigInt64Array,
+          kk,
+          0,
+          q0,
+          qn,
+          kk,
+          { heapScore, heapIdx, heapSize, threshold },
+          1,
+          kk,
+        );
+        out.values.dispose();
+        out.indices.dispose();
+      }
+    }
+    return { k: kk, ...sortHeaps(nq, kk, heapScore, heapIdx, heapSize) };
+  }
+}
+
+/** The per-query bounded heaps of a search. */
+interface Heaps {
+  heapScore: Float32Array;
+  heapIdx: Int32Array;
+  heapSize: Int32Array;
+  threshold: Float32Array;
+}
+
+/**
+ * Feed one block's candidates into the heaps: for query `q0 + i`, rank `r`
+ * (best first, ties by lower index, as ONNX `TopK` returns them) has score
+ * `values[r * rankStride + i * queryStride]` and doc `d0 + indices[…]`. A
+ * block's docs all have higher indices than earlier blocks', so a candidate
+ * equal to the current worst loses the tie, and the first candidate that
+ * does not beat the threshold ends that query's list.
+ */
+function pushCandidates(
+  values: Float32Array,
+  indices: BigInt64Array,
+  kb: number,
   d0: number,
   q0: number,
   nQ: number,
   k: number,
-  heapScore: Float32Array,
-  heapIdx: Int32Array,
-  heapSize: Int32Array,
-  threshold: Float32Array,
+  h: Heaps,
+  rankStride: number,
+  queryStride: number,
 ): void {
-  for (let j = 0; j < nDocs; j++) {
-    const row = j * nQ;
-    for (let i = 0; i < nQ; i++) {
-      const s = scores[row + i];
-      const q = q0 + i;
-      // Docs arrive in increasing index order, so a candidate equal to the
-      // current worst has a higher index and loses the tie: strict ">".
-      if (!(s > threshold[q])) continue;
-      const base = q * k;
-      const size = heapSize[q];
+  const { heapScore, heapIdx, heapSize, threshold } = h;
+  for (let i = 0; i < nQ; i++) {
+    const q = q0 + i;
+    const base = q * k;
+    let th = threshold[q];
+    let size = heapSize[q];
+    for (let r = 0; r < kb; r++) {
+      const at = r * rankStride + i * queryStride;
+      const s = values[at];
+      if (s !== s) continue; // NaN (a NaN input vector): never a result, wherever TopK put it
+      if (!(s > th)) break;
+      const idx = d0 + Number(indices[at]);
       if (size < k) {
-        siftUp(heapScore, heapIdx, base, size, s, d0 + j);
-        heapSize[q] = size + 1;
-        if (size + 1 === k) threshold[q] = heapScore[base];
+        siftUp(heapScore, heapIdx, base, size, s, idx);
+        size++;
+        if (size === k) th = heapScore[base];
       } else {
-        siftDown(heapScore, heapIdx, base, k, s, d0 + j);
-        threshold[q] = heapScore[base];
+        siftDown(heapScore, heapIdx, base, k, s, idx);
+        th = heapScore[base];
       }
     }
+    threshold[q] = th;
+    heapSize[q] = size;
   }
 }
 

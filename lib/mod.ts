@@ -6,12 +6,16 @@
  *
  * - **data**: {@link loadDataset}, {@link loadWeightConfig}, {@link splitDataset}, {@link batches}
  * - **encoder**: {@link loadEncoder}, {@link ensureDefaultModel}, {@link embedTexts} (cache)
- * - **loss**: {@link weightedInfoNCE} (`weighting: "exp"` correct, `"logit"` the original bug)
+ * - **loss**: {@link weightedInfoNCE} (`weighting: "exp"` correct, `"logit"` the original bug),
+ *   {@link matryoshkaInfoNCE}
+ * - **fast step**: {@link OrtStep} (onnxruntime: forward, loss, closed-form gradient),
+ *   {@link adamWUpdate}, {@link TfjsStep} (tfjs autodiff reference)
  * - **head**: {@link ProjectionHead}
  * - **training**: {@link resolveConfig}, {@link prepareTraining}, {@link trainHead}
  * - **checkpoints / inference**: {@link loadCheckpoint}, {@link loadProjectionModel},
  *   {@link RunDir} (one locked writer per run directory, one manifest per epoch)
- * - **evaluation**: {@link retrievalTask}, {@link compareBaseAndHead}, {@link topK}, {@link rankingMetrics}
+ * - **evaluation**: {@link retrievalTask}, {@link compareBaseAndHead}, {@link topK}, {@link SearchIndex},
+ *   {@link rankingMetrics}
  * - **plots**: {@link lossCurves}, {@link pcaScatter}, {@link displayPlot}, {@link writeReport}
  * - **beyond the head**: {@link mineHardNegatives} (hard-negative mining), {@link resolveDim} /
  *   {@link prefixNormalize} (Matryoshka prefixes), {@link buildIndex} / {@link searchIndex}
@@ -59,6 +63,7 @@ export {
 export {
   ConfigError,
   DEFAULT_CONFIG,
+  matryoshkaDims,
   readConfigFile,
   resolveConfig,
   type TrainConfig,
@@ -164,6 +169,8 @@ export {
 export {
   type InfoNCEOptions,
   lossDirections,
+  matryoshkaInfoNCE,
+  type MatryoshkaOptions,
   negativeShare,
   weightedInfoNCE,
   type Weighting,
@@ -177,6 +184,7 @@ export {
   METRIC_KEYS,
   type Metrics,
   rankingMetrics,
+  SearchIndex,
   topK,
 } from "./metrics.ts";
 export { exportHead } from "./export.ts";
@@ -264,10 +272,23 @@ export { readSafetensors, writeSafetensors } from "./safetensors.ts";
 export { learningRate, scheduleCurve } from "./schedule.ts";
 export { loadTokenizer, TextTokenizer } from "./tokenizer.ts";
 export {
+  createStepEngine,
   NonFiniteLossError,
   type PreparedData,
   prepareTraining,
   type TrainEvent,
   trainHead,
   type TrainResult,
+  VAL_RETRIEVAL_MAX_QUERIES,
 } from "./trainer.ts";
+export {
+  adamWUpdate,
+  createState,
+  type LossSpec,
+  OrtStep,
+  prefixRows,
+  type StepBatch,
+  type StepEngine,
+  type StepState,
+} from "./train_step.ts";
+export { TfjsStep } from "./train_step_tfjs.ts";

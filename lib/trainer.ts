@@ -12,12 +12,11 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "./backend.ts";
+import { type Device, initBackend } from "./backend.ts";
 import { embedTexts } from "./cache.ts";
 import { planMessage } from "./progress.ts";
 import type { EpochRecord, RunInfo } from "./checkpoint.ts";
-import type { TrainConfig } from "./config.ts";
+import { matryoshkaDims, type TrainConfig } from "./config.ts";
 import {
   batchCount,
   batches,
@@ -30,8 +29,17 @@ import {
 } from "./dataset.ts";
 import { describeEncoder, loadEncoder } from "./encoder.ts";
 import { ensureDefaultModel } from "./default_model.ts";
-import { ProjectionHead } from "./head.ts";
-import { weightedInfoNCE } from "./loss.ts";
+import { orthogonalRows, pcaDirections } from "./head.ts";
+import {
+  adamWUpdate,
+  createState,
+  gatherInto,
+  OrtStep,
+  prefixRows,
+  type StepBatch,
+  type StepEngine,
+  type StepState,
+} from "./train_step.ts";
 import { evaluateRetrieval, type FeatureErrors } from "./metrics.ts";
 import {
   compareBaseAndHead,
@@ -44,6 +52,7 @@ import { checkTrainSplit } from "./preflight.ts";
 import { renderReport } from "./report.ts";
 import { fileSha256, formatResumeChanges, resumeChanges, resumeRefusal } from "./resume_check.ts";
 import { defaultOutDir, RunDir, type TrainState } from "./run_dir.ts";
+import { Rng } from "./rng.ts";
 import { learningRate, scheduleCurve } from "./schedule.ts";
 
 /** Everything the loop needs, computed once. */
@@ -164,37 +173,38 @@ export async function prepareTraining(
   };
 }
 
-/** A batch as row indices into the embedding matrix (see {@link toIndexBatches}). */
-export interface IndexBatch {
-  q: tf.Tensor1D;
-  p: tf.Tensor1D;
-  n: tf.Tensor1D;
-  w: tf.Tensor2D;
+/** A batch as row indices into the embedding matrix (see {@link toRowBatches}). */
+export interface RowBatch {
+  /** Rows of queries (B), positives (B), then negatives (B·K, row-major by query). */
+  rows: Int32Array;
+  /** Hard-negative weights `[B, K]`. */
+  weights: Float32Array;
+  /** Query-group id per row (false-negative masking). */
   ids: number[];
+  /** B. */
   size: number;
 }
 
 /**
- * Turn the dataset's text batches into index batches for one epoch.
+ * Turn the dataset's text batches into row-index batches for one epoch.
  *
  * @example
  * ```ts
- * import { toIndexBatches } from "./trainer.ts";
+ * import { toRowBatches } from "./trainer.ts";
  * declare const data: import("./trainer.ts").PreparedData;
  * declare const config: import("./config.ts").TrainConfig;
- * const list = toIndexBatches(data.train, data.rowOf, config, config.seed, 1);
- * console.log(list.length);
+ * const list = toRowBatches(data.train, data.rowOf, config, config.seed, 1);
+ * console.log(list.length, list[0].rows.length); // batches, B·(2+K)
  * ```
  */
-export function toIndexBatches(
+export function toRowBatches(
   examples: Example[],
   rowOf: Map<string, number>,
   config: TrainConfig,
   seed: number,
   epoch: number,
-): IndexBatch[] {
-  const out: IndexBatch[] = [];
-  const rows = (texts: string[]) => tf.tensor1d(texts.map((t) => rowOf.get(t)!), "int32");
+): RowBatch[] {
+  const out: RowBatch[] = [];
   for (
     const b of batches(examples, {
       batchSize: config.batchSize,
@@ -205,127 +215,122 @@ export function toIndexBatches(
     })
   ) {
     const size = b.queries.length;
-    out.push({
-      q: rows(b.queries),
-      p: rows(b.positives),
-      n: rows(b.negatives),
-      w: tf.tensor2d(b.weights, [size, config.negatives]),
-      ids: b.positiveIds,
-      size,
-    });
+    const rows = new Int32Array(size * (2 + config.negatives));
+    let i = 0;
+    for (const list of [b.queries, b.positives, b.negatives]) {
+      for (const t of list) rows[i++] = rowOf.get(t)!;
+    }
+    out.push({ rows, weights: b.weights, ids: b.positiveIds, size });
   }
   return out;
 }
 
 /**
- * Free the tensors of index batches.
+ * Gather a batch's rows from the embedding matrix into `buffer` (grown as
+ * needed) and return the {@link StepBatch} the step engine consumes.
  *
  * @example
  * ```ts
- * import { disposeBatches } from "./trainer.ts";
- * disposeBatches([]);
+ * import { gatherBatch } from "./trainer.ts";
+ * const emb = new Float32Array([1, 0, 0, 1]); // 2 rows of 2
+ * const b = gatherBatch(emb, 2, { rows: Int32Array.from([0, 1, 1, 0]), weights: new Float32Array(0), ids: [0, 1], size: 2 });
+ * console.log(b.x); // Float32Array [1, 0, 0, 1, 0, 1, 1, 0]
  * ```
  */
-export function disposeBatches(list: IndexBatch[]): void {
-  for (const b of list) tf.dispose([b.q, b.p, b.n, b.w]);
+export function gatherBatch(
+  embeddings: Float32Array,
+  dim: number,
+  b: RowBatch,
+  buffer?: { data: Float32Array },
+): StepBatch {
+  const n = b.rows.length * dim;
+  let x: Float32Array;
+  if (buffer) {
+    if (buffer.data.length < n) buffer.data = new Float32Array(n);
+    x = buffer.data.subarray(0, n);
+  } else x = new Float32Array(n);
+  gatherInto(embeddings, dim, b.rows, x);
+  return { x, size: b.size, weights: b.weights, ids: b.ids };
 }
 
 /**
- * The loss of one batch: gather the rows, project them with one matmul,
- * split into queries, positives and negatives, and apply the weighted
- * InfoNCE loss.
+ * The step engine a config asks for: onnxruntime (`device` auto|ort) or the
+ * tfjs autodiff reference on the current tfjs backend (wasm|cpu|gpu).
  *
  * @example
  * ```ts
- * import { batchLoss } from "./trainer.ts";
- * console.log(typeof batchLoss); // "function"
+ * import { resolveConfig } from "./config.ts";
+ * import { createStepEngine } from "./trainer.ts";
+ * const engine = await createStepEngine(resolveConfig(), 1024);
+ * await engine.dispose();
  * ```
  */
-export function batchLoss(
-  head: ProjectionHead,
-  all: tf.Tensor2D,
-  b: IndexBatch,
-  config: TrainConfig,
-): tf.Scalar {
-  const k = config.negatives;
-  const x = tf.concat(
-    [tf.gather(all, b.q), tf.gather(all, b.p), tf.gather(all, b.n)],
-    0,
-  ) as tf.Tensor2D;
-  const y = head.apply(x, { inputGrad: false });
-  const q = y.slice([0, 0], [b.size, -1]);
-  const p = y.slice([b.size, 0], [b.size, -1]);
-  const hn = y.slice([2 * b.size, 0], [b.size * k, -1])
-    .reshape([b.size, k, y.shape[1]]) as tf.Tensor3D; // explicit D: K may be 0
-  return weightedInfoNCE(q as tf.Tensor2D, p as tf.Tensor2D, hn, b.w, {
+export async function createStepEngine(config: TrainConfig, inDim: number): Promise<StepEngine> {
+  const { dims, weights } = matryoshkaDims(config);
+  const shape = { inDim, outDim: config.outDim, negatives: config.negatives };
+  const spec = {
     temperature: config.temperature,
     symmetric: config.symmetric,
     weighting: config.weighting,
-    positiveIds: b.ids,
-  });
+    dims,
+    dimWeights: weights,
+  };
+  if (usesOrt(config)) return await OrtStep.create(shape, spec);
+  const { TfjsStep } = await import("./train_step_tfjs.ts");
+  return new TfjsStep(shape, spec);
 }
 
-/** Mean loss over batches without gradients. */
-function meanLoss(
-  head: ProjectionHead,
-  all: tf.Tensor2D,
-  list: IndexBatch[],
-  config: TrainConfig,
-): number {
-  let sum = 0, n = 0;
-  for (const b of list) {
-    const v = tf.tidy(() => batchLoss(head, all, b, config)).arraySync() as number;
-    sum += v * b.size;
-    n += b.size;
-  }
-  return n ? sum / n : NaN;
+/** True when the step runs on onnxruntime (device auto or ort). */
+function usesOrt(config: TrainConfig): boolean {
+  return config.device === "auto" || config.device === "ort";
 }
-
-/** AdamW state for one weight matrix. */
-export interface AdamW {
-  m: tf.Variable;
-  v: tf.Variable;
-  step: number;
-}
-
-const BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8;
 
 /**
- * One AdamW update (decoupled weight decay, Loshchilov & Hutter 2019) with
- * optional global-norm clipping. Returns the gradient norm before clipping.
+ * At most this many validation queries are searched each epoch (a seeded
+ * sample; their examples' listings form the corpus), so that retrieval does
+ * not dominate the epoch on large datasets. The validation loss always uses
+ * every validation example.
+ */
+export const VAL_RETRIEVAL_MAX_QUERIES = 1000;
+
+/**
+ * The examples of at most `maxQueries` distinct queries, chosen with a seeded
+ * shuffle (every example of a chosen query is kept, in the original order).
+ * Returns `examples` itself when it has no more queries than that.
  *
  * @example
  * ```ts
- * import { adamWStep } from "./trainer.ts";
- * console.log(typeof adamWStep); // "function"
+ * import { sampleByQuery } from "./trainer.ts";
+ * const ex = [0, 1, 2].map((id) => ({ id, query: `q${id % 2}`, positive: `p${id}`, negatives: [] }));
+ * console.log(sampleByQuery(ex, 1, 42).length); // 1 or 2: every example of one query
  * ```
  */
-export function adamWStep(
-  weight: tf.Variable,
-  grad: tf.Tensor,
-  opt: AdamW,
-  lr: number,
-  config: TrainConfig,
-): number {
-  opt.step += 1;
-  const t = opt.step;
-  return tf.tidy(() => {
-    const norm = tf.norm(grad);
-    const normValue = norm.dataSync()[0];
-    let g = grad;
-    if (config.clipNorm > 0 && normValue > config.clipNorm) {
-      g = grad.mul(config.clipNorm / normValue);
-    }
-    const m = opt.m.mul(BETA1).add(g.mul(1 - BETA1));
-    const v = opt.v.mul(BETA2).add(g.square().mul(1 - BETA2));
-    opt.m.assign(m);
-    opt.v.assign(v);
-    const mHat = m.div(1 - BETA1 ** t);
-    const vHat = v.div(1 - BETA2 ** t);
-    const update = mHat.div(vHat.sqrt().add(EPS)).add(weight.mul(config.weightDecay));
-    weight.assign(weight.sub(update.mul(lr)));
-    return normValue;
-  });
+export function sampleByQuery(examples: Example[], maxQueries: number, seed: number): Example[] {
+  const queries = [...new Set(examples.map((e) => e.query))];
+  if (queries.length <= maxQueries) return examples;
+  const keep = new Set(new Rng(seed).shuffle(queries).slice(0, maxQueries));
+  return examples.filter((e) => keep.has(e.query));
+}
+
+/** Mean loss (weighted total and per prefix) over batches, without gradients. */
+async function meanLoss(
+  engine: StepEngine,
+  state: StepState,
+  embeddings: Float32Array,
+  dim: number,
+  list: RowBatch[],
+): Promise<{ loss: number; losses: number[] }> {
+  let sum = 0, n = 0;
+  let per: number[] = [];
+  const buffer = { data: new Float32Array(0) };
+  for (const b of list) {
+    const r = await engine.loss(gatherBatch(embeddings, dim, b, buffer), state.weight);
+    sum += r.loss * b.size;
+    if (!per.length) per = Array.from(r.losses, () => 0);
+    r.losses.forEach((l, i) => per[i] += l * b.size);
+    n += b.size;
+  }
+  return { loss: n ? sum / n : NaN, losses: per.map((x) => n ? x / n : NaN) };
 }
 
 /** Options of {@link trainHead}. */
@@ -392,7 +397,9 @@ async function trainInRun(
 ): Promise<TrainResult> {
   const emit = opts.onEvent ?? (() => {});
   const t0 = performance.now();
-  const backend = opts.backend ?? await initBackend(config.device);
+  const backend = usesOrt(config)
+    ? "onnxruntime-cpu"
+    : opts.backend ?? await initBackend(config.device as Device);
   const dim = data.encoder.dim;
 
   // Resume: RunDir.open verified the committed epoch against manifest.json;
@@ -426,37 +433,30 @@ async function trainInRun(
   }
   const outDir = run.dir;
 
-  const all = tf.tensor2d(data.embeddings, [data.texts.length, dim]);
-  const head = ProjectionHead.create({
-    inDim: dim,
-    outDim: config.outDim,
-    init: config.init,
-    seed: config.seed,
-    corpus: config.init === "pca" ? trainCorpus(data) : undefined,
-  });
-  const shape: [number, number] = [dim, config.outDim];
-  const opt: AdamW = { m: tf.variable(tf.zeros(shape)), v: tf.variable(tf.zeros(shape)), step: 0 };
-  // What RunDir commits and restores, in PyTorch layout [out, in]; the variables are [in, out].
-  const toPt = (v: tf.Variable) => tf.tidy(() => v.transpose().dataSync() as Float32Array);
+  // Trainable state in PyTorch layout [outDim, inDim]: weight, AdamW m and v, step.
+  // RunDir commits and restores exactly these arrays (encoded before its first await).
+  const state = createState(initialWeight(config, data));
   const snapshot = (): TrainState => ({
-    weight: head.getWeight(),
-    m: toPt(opt.m),
-    v: toPt(opt.v),
-    step: opt.step,
+    weight: state.weight,
+    m: state.m,
+    v: state.v,
+    step: state.step,
   });
   const restore = (st: TrainState) => {
-    head.setWeight(st.weight);
-    opt.m.assign(tf.tidy(() => tf.tensor2d(st.m, [config.outDim, dim]).transpose()));
-    opt.v.assign(tf.tidy(() => tf.tensor2d(st.v, [config.outDim, dim]).transpose()));
-    opt.step = st.step;
+    state.weight.set(st.weight);
+    state.m.set(st.m);
+    state.v.set(st.v);
+    state.step = st.step;
   };
   let startEpoch = 1;
   if (resumeInfo) {
     restore(await run.loadState([config.outDim, dim]));
     startEpoch = resumeInfo.lastEpoch + 1;
   }
+  const engine = await createStepEngine(config, dim);
+  const { dims: trainedDims } = matryoshkaDims(config);
 
-  const valBatches = toIndexBatches(data.val, data.rowOf, config, config.seed, 0);
+  const valBatches = toRowBatches(data.val, data.rowOf, config, config.seed, 0);
   const stepsPerEpoch = batchCount(data.train.length, config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
 
@@ -472,22 +472,54 @@ async function trainInRun(
     });
   }
   const table: EmbeddingTable = { dim, data: data.embeddings, rowOf: data.rowOf };
-  const task = retrievalTask(data.val);
+  const valRetrieval = sampleByQuery(data.val, VAL_RETRIEVAL_MAX_QUERIES, config.seed);
+  const task = retrievalTask(valRetrieval);
+  if (valRetrieval.length < data.val.length) {
+    emit({
+      type: "info",
+      message: `Validation retrieval: ${task.queries.length} of ${
+        new Set(data.val.map((e) => e.query)).size
+      } val queries (seeded sample, cap ${VAL_RETRIEVAL_MAX_QUERIES}) against the ${task.docs.length} listings of their examples; val loss uses all ${data.val.length} val examples`,
+    });
+  }
   const baseQ = lookup(table, task.queries);
   const baseD = lookup(table, task.docs);
   const evalIn = { dim, nq: task.queries.length, nd: task.docs.length, relevant: task.relevant };
   const baseMetrics: Record<string, number> = hasVal
     ? { ...await evaluateRetrieval({ ...evalIn, queryVecs: baseQ, docVecs: baseD }) }
     : {};
-  const projectedMetrics = async (): Promise<Record<string, number>> =>
-    !hasVal ? {} : ({
+  /** Retrieval metrics at the full dim, and per Matryoshka prefix when there are several. */
+  const projectedMetrics = async (): Promise<
+    { metrics: Record<string, number>; byDim?: Record<string, Record<string, number>> }
+  > => {
+    if (!hasVal) return { metrics: {} };
+    const projQ = await engine.project(baseQ, evalIn.nq, state.weight);
+    const projD = await engine.project(baseD, evalIn.nd, state.weight);
+    const at = async (d: number) => ({
       ...await evaluateRetrieval({
         ...evalIn,
-        dim: config.outDim,
-        queryVecs: head.project(baseQ, evalIn.nq),
-        docVecs: head.project(baseD, evalIn.nd),
+        dim: d,
+        queryVecs: prefixRows(projQ, evalIn.nq, config.outDim, d),
+        docVecs: prefixRows(projD, evalIn.nd, config.outDim, d),
       }),
     });
+    const metrics = await at(config.outDim);
+    if (config.matryoshka.length === 0) return { metrics };
+    const byDim: Record<string, Record<string, number>> = {};
+    for (const d of trainedDims) byDim[d] = d === config.outDim ? metrics : await at(d);
+    return { metrics, byDim };
+  };
+  /** One epoch's validation: loss (total and per prefix) and retrieval metrics. */
+  const validate = async () => {
+    const vl = await meanLoss(engine, state, data.embeddings, dim, valBatches);
+    const pm = await projectedMetrics();
+    const byDim = pm.byDim
+      ? Object.fromEntries(
+        trainedDims.map((d, i) => [d, { valLoss: vl.losses[i], metrics: pm.byDim![d] }]),
+      )
+      : undefined;
+    return { valLoss: vl.loss, metrics: pm.metrics, ...(byDim ? { byDim } : {}) };
+  };
 
   const dataset: RunInfo["dataset"] = {
     path: data.dataset.path,
@@ -549,11 +581,11 @@ async function trainInRun(
   const saveInterrupted = async (epoch: number) => {
     info.status = "interrupted";
     const { interrupted: path } = await run.commitStatus(info, {
-      interrupted: { weight: head.getWeight(), epoch, step: opt.step },
+      interrupted: { weight: state.weight, epoch, step: state.step },
     });
     emit({
       type: "info",
-      message: `Interrupted: saved ${path} (step ${opt.step}); ` +
+      message: `Interrupted: saved ${path} (step ${state.step}); ` +
         `--resume ${outDir} continues from epoch ${info.lastEpoch + 1}`,
     });
   };
@@ -566,13 +598,13 @@ async function trainInRun(
       const e0 = performance.now();
       await recordEpoch({
         epoch: 0,
-        valLoss: meanLoss(head, all, valBatches, config),
-        metrics: await projectedMetrics(),
+        ...await validate(),
         lr: 0,
         seconds: (performance.now() - e0) / 1000,
       });
     }
     let sinceBest = 0;
+    const xBuffer = { data: new Float32Array(0) };
     for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
       if (opts.signal?.aborted) {
         status = "interrupted";
@@ -580,18 +612,14 @@ async function trainInRun(
         break;
       }
       const e0 = performance.now();
-      const trainBatches = toIndexBatches(data.train, data.rowOf, config, config.seed, epoch);
+      const trainBatches = toRowBatches(data.train, data.rowOf, config, config.seed, epoch);
       let sum = 0, count = 0, lr = 0, gradNorm = 0;
       for (let s = 0; s < trainBatches.length; s++) {
         const b = trainBatches[s];
-        lr = learningRate(opt.step, totalSteps, config.lr, config.warmupFraction);
-        const { value, grads } = tf.variableGrads(() => batchLoss(head, all, b, config), [
-          head.weight,
-        ]);
-        const loss = value.dataSync()[0];
+        lr = learningRate(state.step, totalSteps, config.lr, config.warmupFraction);
+        const batch = gatherBatch(data.embeddings, dim, b, xBuffer);
+        const { loss, grad } = await engine.lossAndGrad(batch, state.weight);
         if (!Number.isFinite(loss)) {
-          tf.dispose([value, grads]);
-          disposeBatches(trainBatches);
           info.status = "failed";
           info.error = `non-finite loss (${loss}) at epoch ${epoch}, step ${s + 1}`;
           await run.commitStatus(info);
@@ -601,8 +629,11 @@ async function trainInRun(
               `Check the inputs for NaN, or lower --lr (${config.lr}) / raise --temperature (${config.temperature}).`,
           );
         }
-        gradNorm = adamWStep(head.weight, grads[head.weight.name], opt, lr, config);
-        tf.dispose([value, grads]);
+        gradNorm = adamWUpdate(state, grad, {
+          lr,
+          weightDecay: config.weightDecay,
+          clipNorm: config.clipNorm,
+        });
         sum += loss * b.size;
         count += b.size;
         emit({
@@ -616,7 +647,6 @@ async function trainInRun(
         });
         if (opts.signal?.aborted) break;
       }
-      disposeBatches(trainBatches);
       if (opts.signal?.aborted) {
         status = "interrupted";
         await saveInterrupted(epoch);
@@ -625,8 +655,7 @@ async function trainInRun(
       const record: EpochRecord = {
         epoch,
         trainLoss: sum / count,
-        valLoss: meanLoss(head, all, valBatches, config),
-        metrics: await projectedMetrics(),
+        ...await validate(),
         lr,
         gradNorm,
         seconds: (performance.now() - e0) / 1000,
@@ -645,10 +674,10 @@ async function trainInRun(
 
     const final = hasVal
       ? await compareBaseAndHead({
-        examples: data.val,
+        examples: valRetrieval,
         task,
         table,
-        project: (x, n) => head.project(x, n),
+        project: (x, n) => engine.project(x, n, state.weight),
         outDim: config.outDim,
       })
       : undefined;
@@ -683,10 +712,20 @@ async function trainInRun(
     emit({ type: "done", result });
     return result;
   } finally {
-    disposeBatches(valBatches);
-    tf.dispose([all, opt.m, opt.v]);
-    head.dispose();
+    await engine.dispose();
   }
+}
+
+/** The initial weight `[outDim, inDim]`: seeded orthonormal rows or PCA directions. */
+function initialWeight(config: TrainConfig, data: PreparedData): Float32Array {
+  const dim = data.encoder.dim;
+  if (config.init === "pca") {
+    return pcaDirections(trainCorpus(data), dim, config.outDim, { seed: config.seed });
+  }
+  if (config.init !== "orthogonal") {
+    throw new Error(`unknown init "${config.init}" (use "orthogonal" or "pca")`);
+  }
+  return orthogonalRows(config.outDim, dim, config.seed);
 }
 
 /** Embeddings of the training split's unique texts, for PCA initialisation. */

@@ -14,7 +14,7 @@ import {
 } from "../lib/config.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 import { preflightTrain } from "../lib/preflight.ts";
-import { initBackend } from "../lib/backend.ts";
+import { type Device, initBackend } from "../lib/backend.ts";
 import { DEFAULT_MODEL_DIR, modelFingerprint } from "../lib/encoder.ts";
 import { formatMetricsTable } from "../lib/metrics.ts";
 import { createProgress, encodeReporter } from "../lib/progress.ts";
@@ -84,7 +84,8 @@ async function main() {
   const say = (line: string) => {
     if (!quiet && !json) console.log(line);
   };
-  const backend = await initBackend(config.device);
+  const ort = config.device === "auto" || config.device === "ort";
+  const backend = ort ? "onnxruntime-cpu" : await initBackend(config.device as Device);
   const tty = Deno.stderr.isTerminal() && !quiet && !json;
 
   // Before a long cold encode: rate and ETA after the first seconds, then a bar
@@ -96,7 +97,18 @@ async function main() {
     (done, total) => encodeBar?.update(done, total),
   );
   encodeBar?.done();
-  say(`Backend: tfjs ${backend}`);
+  say(
+    ort
+      ? `Backend: onnxruntime CPU (${navigator.hardwareConcurrency} threads), closed-form gradient`
+      : `Backend: tfjs ${backend} (autodiff reference)`,
+  );
+  if (config.matryoshka.length) {
+    say(
+      `Matryoshka: prefixes ${config.matryoshka.join(", ")}, weights ${
+        (config.dimsWeights.length ? config.dimsWeights : config.matryoshka.map(() => 1)).join(", ")
+      }`,
+    );
+  }
   say(
     `Dataset: ${data.dataset.path} (${data.dataset.format}), ${data.train.length} train / ${data.val.length} val examples`,
   );
@@ -142,6 +154,14 @@ async function main() {
             `R@1 ${fmt(r.metrics?.["recall@1"], 3)}, MRR@10 ${fmt(r.metrics?.["mrr@10"], 3)}, ` +
             `nDCG@10 ${fmt(r.metrics?.["ndcg@10"], 3)}, ${fmt(r.seconds, 2)}s`,
         );
+        if (r.byDim) {
+          say(
+            "  per prefix: " + Object.entries(r.byDim).sort(([a], [b]) => Number(b) - Number(a))
+              .map(([d, v]) =>
+                `${d}-d val loss ${fmt(v.valLoss)} MRR@10 ${fmt(v.metrics["mrr@10"], 3)}`
+              ).join(" · "),
+          );
+        }
         if (e.isBest && !hasVal) say(`  Saved to ${e.bestPath} (no validation: best = last epoch)`);
         else if (e.isBest) {
           say(

@@ -3,6 +3,7 @@ import {
   ConfigError,
   configFromFlags,
   DEFAULT_CONFIG,
+  matryoshkaDims,
   readConfigFile,
   resolveConfig,
   TRAIN_COMMAND,
@@ -62,7 +63,7 @@ Deno.test("config: unknown flags and bad flag values name the flag and the allow
   assertThrows(
     () => parseCommand(["--device", "tpu"], TRAIN_COMMAND),
     CliError,
-    "--device must be one of auto|wasm|cpu|gpu",
+    "--device must be one of auto|ort|wasm|cpu|gpu",
   );
   assertThrows(
     () => parseCommand(["--lr", "abc"], TRAIN_COMMAND),
@@ -86,5 +87,49 @@ Deno.test("config: a missing or broken config file is a clear error", async () =
       throw new Error("expected an error");
     },
     (e) => assertEquals(e.message.startsWith(`${dir}/bad.json: invalid JSON`), true),
+  );
+});
+
+Deno.test("config: --matryoshka and --dims-weights (flags, file arrays, errors)", () => {
+  const { flags } = parseCommand(
+    ["--matryoshka", "256,128,64", "--dims-weights", "1,0.5,0.25"],
+    TRAIN_COMMAND,
+  );
+  const cfg = resolveConfig({}, configFromFlags(flags));
+  assertEquals(cfg.matryoshka, [256, 128, 64]);
+  assertEquals(cfg.dimsWeights, [1, 0.5, 0.25]);
+  assertEquals(matryoshkaDims(cfg), { dims: [256, 128, 64], weights: [1, 0.5, 0.25] });
+  assertEquals(matryoshkaDims(resolveConfig()), { dims: [256], weights: [1] });
+  // Sorted largest first, weights follow their dims.
+  assertEquals(
+    matryoshkaDims(resolveConfig({}, { matryoshka: [64, 256], dimsWeights: [2, 1] })),
+    { dims: [256, 64], weights: [1, 2] },
+  );
+  assertEquals(validateConfigObject({ matryoshka: [256, 64] }, "c.json").matryoshka, [256, 64]);
+  assertEquals(validateConfigObject({ "dims-weights": "1,2" }, "c.json").dimsWeights, [1, 2]);
+  assertThrows(
+    () => validateConfigObject({ matryoshka: [256, "x"] }, "c.json"),
+    ConfigError,
+    'c.json: "matryoshka" must hold positive integers, got "x"',
+  );
+  assertThrows(
+    () => resolveConfig({}, { matryoshka: [512] }),
+    ConfigError,
+    "larger than --out-dim 256",
+  );
+  assertThrows(() => resolveConfig({}, { matryoshka: [64, 64] }), ConfigError, "repeat");
+  assertThrows(
+    () => resolveConfig({}, { matryoshka: [256, 64], dimsWeights: [1] }),
+    ConfigError,
+    "--dims-weights has 1 values for 2 Matryoshka prefixes",
+  );
+  assertThrows(
+    () =>
+      resolveConfig(
+        {},
+        configFromFlags(parseCommand(["--matryoshka", "256,0"], TRAIN_COMMAND).flags),
+      ),
+    ConfigError,
+    "--matryoshka must hold positive integers",
   );
 });

@@ -6,6 +6,7 @@ import {
   formatMetricsTable,
   type Metrics,
   rankingMetrics,
+  SearchIndex,
   topK,
 } from "../lib/metrics.ts";
 import { Rng } from "../lib/rng.ts";
@@ -111,7 +112,7 @@ Deno.test("topK breaks ties by the lower doc index", async () => {
   assertEquals([...z.indices], [0, 1, 2, 3]);
 });
 
-Deno.test("topK runs on wasm and restores the previous tfjs backend", async () => {
+Deno.test("topK (onnxruntime) leaves the tfjs backend as it was", async () => {
   await tf.setBackend("cpu");
   const r = await topK(new Float32Array([1, 0]), 1, new Float32Array([0, 1, 1, 0]), 2, 2, 1);
   assertEquals([...r.indices], [1]);
@@ -254,4 +255,46 @@ Deno.test("formatMetricsTable aligns columns and shows signed deltas", () => {
   const loose = formatMetricsTable({ "recall@1": 0.5, map: 0.2 }, { "recall@1": 0.75 }).split("\n");
   assertEquals(loose.slice(2).map((l) => l.split("|")[0].trim()), ["recall@1", "map"]);
   assert(loose[2].includes("+0.2500") && loose[3].trim().endsWith("-"), loose.join("\n"));
+});
+
+Deno.test("topK and SearchIndex: exact ties across doc blocks and query blocks match a full sort", async () => {
+  const rng = new Rng(5);
+  // 300 queries (two query blocks) x 40,000 docs (three doc blocks for a 256-query block), values
+  // on a 1/8 grid: every dot product is exact in float32, so there are many exact ties.
+  const nd = 40_000, dim = 8, nq = 300, k = 10;
+  const grid = () => Math.round((rng.next() - 0.5) * 8) / 8;
+  const docs = new Float32Array(nd * dim).map(grid);
+  const queries = new Float32Array(nq * dim).map(grid);
+  const expected = (qi: number) => {
+    const scored = Array.from({ length: nd }, (_, d) => {
+      let s = 0;
+      for (let t = 0; t < dim; t++) s += queries[qi * dim + t] * docs[d * dim + t];
+      return { d, s };
+    });
+    scored.sort((a, b) => b.s - a.s || a.d - b.d);
+    return scored.slice(0, k).map((x) => x.d);
+  };
+  const index = new SearchIndex(docs, nd, dim);
+  const a = await index.search(queries, nq, k);
+  const b = await topK(queries, nq, docs, nd, dim, k);
+  assertEquals(a.indices, b.indices);
+  assertEquals(a.scores, b.scores);
+  for (const qi of [0, 1, 137, 255, 256, 299]) {
+    assertEquals([...b.indices.subarray(qi * k, qi * k + k)], expected(qi), `query ${qi}`);
+  }
+  const small = new SearchIndex(docs.subarray(0, 3 * dim), 3, dim);
+  const c = await small.search(queries, nq, 10);
+  assertEquals(c.k, 3);
+  assertEquals(c.indices, (await topK(queries, nq, docs.subarray(0, 3 * dim), 3, dim, 10)).indices);
+  await assertRejects(
+    () => index.search(queries, nq, 0),
+    RangeError,
+    "k must be a positive integer",
+  );
+  await assertRejects(
+    () => index.search(queries.subarray(1), nq, 3),
+    RangeError,
+    "dimension mismatch",
+  );
+  assertThrows(() => new SearchIndex(docs, nd + 1, dim), RangeError, "expected nd * dim");
 });

@@ -24,7 +24,7 @@ Deno.test("train CLI: --epochs 2 on a small dataset writes every file", async ()
   assertEquals(r.code, 0, r.stderr + r.stdout);
   const lines = r.stdout.split("\n");
   assert(lines[0].startsWith("Model: lexical-1024"), `first line names the model: ${lines[0]}`);
-  assertStringIncludes(r.stdout, "Backend: tfjs");
+  assertStringIncludes(r.stdout, "Backend: onnxruntime CPU");
   assertStringIncludes(r.stdout, "Trainable params: 262,144 / ");
   assertStringIncludes(r.stdout, "New best val loss! Saved to");
   assertStringIncludes(r.stdout, "Epoch 2/2");

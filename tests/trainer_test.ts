@@ -8,7 +8,13 @@ import {
 } from "./assert.ts";
 import { resolveConfig, type TrainConfig } from "../lib/config.ts";
 import { loadCheckpoint, readMetrics, readRunInfo } from "../lib/checkpoint.ts";
-import { NonFiniteLossError, prepareTraining, trainHead } from "../lib/trainer.ts";
+import { NonFiniteLossError, prepareTraining, sampleByQuery, trainHead } from "../lib/trainer.ts";
+import { initBackend } from "../lib/backend.ts";
+import { uniqueTexts } from "../lib/dataset.ts";
+import { gatherRows, lookup, retrievalTask } from "../lib/evaluation.ts";
+import { pcaDirections } from "../lib/head.ts";
+import { evaluateRetrieval } from "../lib/metrics.ts";
+import { normalizeRows } from "../lib/train_step.ts";
 import { loadProjectionModel } from "../lib/inference.ts";
 import { smallDataset } from "./fixtures.ts";
 
@@ -19,7 +25,6 @@ async function setup(count: number, flags: Partial<TrainConfig>) {
     weights: fx.weights,
     cacheRoot: fx.cache,
     out: `${fx.dir}/run`,
-    device: "cpu",
     ...flags,
   });
   return { fx, config, data: await prepareTraining(config) };
@@ -166,4 +171,91 @@ Deno.test("trainer: early stopping with --patience, and --select mrr@10 picks be
   assertEquals(sel.best?.select, "mrr@10");
   assertEquals(sel.best?.value, Math.max(...mrrs));
   assertEquals(sel.best?.epoch, sel.history[mrrs.indexOf(Math.max(...mrrs))].epoch);
+});
+
+Deno.test("trainer: --device cpu (tfjs autodiff reference) follows the onnxruntime step", async () => {
+  const { fx, config, data } = await setup(48, { epochs: 2, batchSize: 16, negatives: 3 });
+  const fast = await trainHead({ ...config, out: `${fx.dir}/ort` }, data, { report: false });
+  const ref = await trainHead({ ...config, device: "cpu", out: `${fx.dir}/tfjs` }, data, {
+    report: false,
+  });
+  const a = await loadCheckpoint(fast.outDir, { which: "final" });
+  const b = await loadCheckpoint(ref.outDir, { which: "final" });
+  let maxDiff = 0;
+  for (let i = 0; i < a.weight.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(a.weight[i] - b.weight[i]));
+  }
+  // Each AdamW step moves a weight by up to lr = 2e-3; allow 5 % of one step.
+  assertLess(maxDiff, 1e-4, `max |ΔW| after ${fast.history.length - 1} epochs`);
+  for (let e = 0; e < fast.history.length; e++) {
+    const x = fast.history[e].valLoss, y = ref.history[e].valLoss;
+    assertLess(Math.abs(x - y) / y, 1e-5, `epoch ${e} val loss ${x} vs ${y}`);
+  }
+});
+
+Deno.test("trainer: sampleByQuery keeps every example of at most N seeded queries", () => {
+  const ex = Array.from({ length: 30 }, (_, id) => ({
+    id,
+    query: `q${id % 10}`,
+    positive: `p${id}`,
+    negatives: [],
+  }));
+  assertEquals(sampleByQuery(ex, 10, 1), ex);
+  const s = sampleByQuery(ex, 4, 1);
+  const queries = new Set(s.map((e) => e.query));
+  assertEquals(queries.size, 4);
+  assertEquals(s.length, 12); // all 3 examples of each chosen query
+  assertEquals(sampleByQuery(ex, 4, 1), s); // seeded
+  assertEquals(s.map((e) => e.id), [...s.map((e) => e.id)].sort((x, y) => x - y));
+});
+
+Deno.test("trainer: --matryoshka 256,128,64: the 64-d prefix beats PCA-64 of the base on val MRR@10", async () => {
+  // The committed data and the default model, as `deno task train --matryoshka 256,128,64`.
+  const dir = await Deno.makeTempDir({ prefix: "phongtro-mat-" });
+  const config = resolveConfig({}, { epochs: 10, matryoshka: [256, 128, 64], out: `${dir}/run` });
+  const data = await prepareTraining(config);
+  const result = await trainHead(config, data, { report: false });
+  const info = await readRunInfo(result.outDir);
+  assertEquals(info.config.matryoshka, [256, 128, 64]);
+  const last = result.history.at(-1)!;
+  assertEquals(Object.keys(last.byDim!).sort(), ["128", "256", "64"]);
+  assertEquals(last.byDim!["256"].metrics["mrr@10"], last.metrics!["mrr@10"]);
+  const mrr64 = last.byDim!["64"].metrics["mrr@10"];
+
+  // PCA-64 of the base embeddings, fitted on the training split's texts, applied to the same
+  // validation task (queries and listings of the val examples), with and without centering.
+  await initBackend("auto"); // wasm: the PCA's 1024×1024 matmuls
+  const D = data.encoder.dim;
+  const rows = Int32Array.from(new Set(uniqueTexts(data.train).map((t) => data.rowOf.get(t)!)));
+  const corpus = gatherRows(data.embeddings, D, rows);
+  const pca = pcaDirections(corpus, D, 64, { seed: 42 });
+  const mean = new Float64Array(D);
+  for (let i = 0; i < rows.length; i++) {
+    for (let t = 0; t < D; t++) mean[t] += corpus[i * D + t] / rows.length;
+  }
+  const task = retrievalTask(data.val);
+  const table = { dim: D, data: data.embeddings, rowOf: data.rowOf };
+  const project = (x: Float32Array, n: number, center: boolean) => {
+    const out = new Float32Array(n * 64);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < 64; k++) {
+        let s = 0;
+        for (let t = 0; t < D; t++) s += pca[k * D + t] * (x[i * D + t] - (center ? mean[t] : 0));
+        out[i * 64 + k] = s;
+      }
+    }
+    return normalizeRows(out, n, 64);
+  };
+  const q = lookup(table, task.queries), d = lookup(table, task.docs);
+  for (const center of [false, true]) {
+    const m = await evaluateRetrieval({
+      queryVecs: project(q, task.queries.length, center),
+      docVecs: project(d, task.docs.length, center),
+      dim: 64,
+      nq: task.queries.length,
+      nd: task.docs.length,
+      relevant: task.relevant,
+    });
+    assertGreater(mrr64, m["mrr@10"], `Matryoshka-64 ${mrr64} vs PCA-64 (center ${center})`);
+  }
 });
