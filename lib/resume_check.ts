@@ -58,13 +58,15 @@ export function resumeChanges(
   const flag = (k: string) => "--" + k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
   const old = info.config as unknown as Record<string, unknown>;
   const cur = config as unknown as Record<string, unknown>;
+  // Lists (e.g. --matryoshka 256,128,64) compare by value, not by identity.
+  const sameValue = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b);
   const samePath = (a: unknown, b: unknown) =>
     a === b || (typeof a === "string" && typeof b === "string" && a !== "" && b !== "" &&
       normalizePath(a) === normalizePath(b));
   for (const key of Object.keys(cur)) {
     if (IGNORED_ON_RESUME.has(key) || !(key in old)) continue;
     const isPath = key === "data" || key === "weights" || key === "model";
-    if (isPath ? samePath(old[key], cur[key]) : old[key] === cur[key]) continue;
+    if (isPath ? samePath(old[key], cur[key]) : sameValue(old[key], cur[key])) continue;
     out.push({
       field: flag(key),
       from: old[key],
