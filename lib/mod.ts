@@ -129,8 +129,11 @@ export {
   lossCurves,
   lrSchedule,
   metricCurves,
+  outputPauseMs,
   pca2d,
   pcaScatter,
+  plotlyLoaderScript,
+  showOutput,
 } from "./plots.ts";
 export { renderReport, writeReport } from "./report.ts";
 export { Rng } from "./rng.ts";
