@@ -905,19 +905,20 @@ export function displayPlot(
 
 /**
  * How long {@linkcode showOutput} pauses after sending an output of `chars`
- * characters: 1 ms per 5,000 characters (0.14 s for plotly.js's 0.7 MB
- * loader), at most 2 s. During the pause the client reads what the kernel's
- * socket holds; without it, Deno's kernel drops the next message when the
- * previous one is still queued (see `docs/deno_kernel_outputs.md`).
+ * characters: 50 ms, plus 1 ms per 5,000 characters (0.19 s for plotly.js's
+ * 0.7 MB loader), at most 2 s. Deno's kernel sends the message some time after
+ * `Deno.jupyter.display` resolved, and drops the next message while a large
+ * one is still queued in its socket: the pause lets both happen before the
+ * cell ends (see `docs/deno_kernel_outputs.md`).
  *
  * @example
  * ```ts
  * import { outputPauseMs } from "./plots.ts";
- * console.log(outputPauseMs(700_000)); // 140
+ * console.log(outputPauseMs(700_000)); // 190
  * ```
  */
 export function outputPauseMs(chars: number): number {
-  return Math.min(2000, Math.round(chars / 5000));
+  return Math.min(2000, 50 + Math.round(chars / 5000));
 }
 
 /**
@@ -929,8 +930,9 @@ export function outputPauseMs(chars: number): number {
  * - publishes a last expression's `execute_result` without waiting for it, so
  *   it can arrive after the cell's `idle` status, and clients that stop
  *   listening at `idle` (nbconvert, nbclient) lose it;
- * - resolves an awaited `Deno.jupyter.display` before its message is out: one
- *   macrotask turn afterwards lets the kernel send it;
+ * - resolves an awaited `Deno.jupyter.display` before its message is out
+ *   (`Deno.jupyter.broadcast` does not await the op that sends it), so the
+ *   message can still follow the cell's `idle`: a short pause lets it out;
  * - silently drops a message while a large previous one is still queued in
  *   its socket: after a large output this pauses for {@linkcode outputPauseMs}.
  *
