@@ -139,7 +139,7 @@ export async function ensureDenoKernel(
       }`,
     );
   }
-  return `registered: ${new TextDecoder().decode(install.stdout).trim().split("\n").pop()}`;
+  return "registered now (deno jupyter --install --force)";
 }
 
 /** One output of a code cell, as stored in an `.ipynb`. */
@@ -410,6 +410,8 @@ export async function executeNotebook(
   if (exec.code !== 0) {
     const hint = /No such kernel|Kernelspec name deno/i.test(exec.stderr)
       ? "\n(the Deno kernel is not installed: run `deno jupyter --install`)"
+      : /No module named '?nbclient/.test(exec.stderr)
+      ? `\n(${installLine([{ tool: "nbclient", aptPackage: "python3-nbclient" }])})`
       : /Invalid Signature/.test(exec.stderr)
       ? "\n(the Deno kernel sent a corrupt IOPub message; it does so with outputs of " +
         "several MB: keep each output well under 1 MB, see docs/deno_kernel_outputs.md)"

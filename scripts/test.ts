@@ -1,5 +1,5 @@
 /**
- * `deno task test [FILE...]`: the README's test command. First checks the
+ * `deno task test [DENO TEST FLAGS] [FILE...]`: the README's test command. First checks the
  * system tools of the notebook tests (printing what is missing and the one
  * install line) and registers the Deno Jupyter kernel (idempotent, in the
  * user's Jupyter data directory), then runs `deno test` on `tests/` (or the
@@ -32,9 +32,11 @@ async function main(): Promise<number> {
       console.log(`Deno Jupyter kernel: could not register it: ${(err as Error).message}\n`);
     }
   }
-  const files = Deno.args.length ? Deno.args : ["tests/"];
+  // Extra `deno test` flags pass through (e.g. --filter NAME); no file given means tests/.
+  const args = [...Deno.args];
+  if (!args.some((a) => !a.startsWith("-"))) args.push("tests/");
   const child = new Deno.Command("deno", {
-    args: ["test", ...TEST_PERMISSIONS, ...files],
+    args: ["test", ...TEST_PERMISSIONS, ...args],
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",

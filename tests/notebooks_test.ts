@@ -75,7 +75,7 @@ function requireTools(...packages: string[]): void {
   const m = missing.filter((t) => packages.includes(t.aptPackage));
   if (m.length === 0) return;
   const err = new Error(installLine(m));
-  err.stack = err.message;
+  err.stack = `Error: ${err.message}`;
   throw err;
 }
 
