@@ -421,11 +421,16 @@ Deno.test({
           .catch(() => {});
         const drawn = await tab.evaluate(DRAWN_FIGURES) as number;
         if (drawn !== plots) failures.push(`${name}: ${drawn} of ${plots} figures drawn (SVG)`);
-        // The page scrolls inside #site: let it grow so that the screenshot shows the whole notebook.
+        // The page scrolls inside #site: let it grow, and make the viewport as tall as the notebook,
+        // so that the screenshot shows all of it.
         await tab.addStyleTag({
           content: "#site { height: auto !important; overflow: visible !important; }" +
             " body { overflow: visible !important; height: auto !important; }",
         });
+        const height = await tab.evaluate(
+          `Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)`,
+        ) as number;
+        await tab.setViewport({ width: 1280, height: Math.min(Math.max(height, 900), 16_000) });
         const png = `${SCREENSHOTS}/${name.replace(/\.ipynb$/, ".png")}`;
         await tab.screenshot({ path: png, fullPage: true });
         const seconds = ((performance.now() - t0) / 1000).toFixed(1);
