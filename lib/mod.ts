@@ -226,8 +226,11 @@ export {
   lossCurves,
   lrSchedule,
   metricCurves,
+  outputPauseMs,
   pca2d,
   pcaScatter,
+  plotlyLoaderScript,
+  showOutput,
 } from "./plots.ts";
 export {
   fileWriteNeeds,

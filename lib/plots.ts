@@ -1,11 +1,12 @@
 /**
  * Plotly figure builders (plain `{ data, layout }` objects, no plotly import
- * needed to build them), a `Deno.jupyter` display helper and HTML helpers for
- * offline reports. Plotly itself comes from the pinned `plotly.js-dist` npm
- * package in `node_modules`, never from a CDN.
+ * needed to build them), `Deno.jupyter` display helpers and HTML helpers for
+ * offline reports. Plotly itself comes from the pinned
+ * `plotly.js-cartesian-dist-min` npm package in `node_modules`, never from a CDN.
  *
  * @module
  */
+import { gzipSync } from "node:zlib";
 import { Rng } from "./rng.ts";
 
 /** A Plotly figure: traces and layout, as plain JSON-able objects. */
@@ -608,30 +609,38 @@ export function pcaScatter(
 // ---------------------------------------------------------------------------
 // HTML and Jupyter display
 
+/** The pinned plotly.js npm package: the minified cartesian bundle (scatter, bar, histogram, …). */
+export const PLOTLY_PACKAGE = "plotly.js-cartesian-dist-min";
+const PLOTLY_FILE = "plotly-cartesian.min.js";
+
 let plotlySource: string | undefined;
+let plotlyLoader: string | undefined;
 
 /**
- * Path (file URL) of the pinned `plotly.js-dist` bundle: resolved through the
- * import map, else `node_modules/plotly.js-dist/plotly.js` next to the repo root.
+ * Path (file URL) of the pinned plotly.js bundle ({@linkcode PLOTLY_PACKAGE},
+ * about 1.5 MB): resolved through the import map, else
+ * `node_modules/plotly.js-cartesian-dist-min/` next to the repo root. The
+ * cartesian bundle covers every trace type the figure builders here make
+ * (`scatter`, `bar`, `histogram`).
  *
  * @example
  * ```ts
  * import { plotlyJsUrl } from "./plots.ts";
- * console.log(plotlyJsUrl().href.endsWith("plotly.js")); // true
+ * console.log(plotlyJsUrl().href.endsWith("plotly-cartesian.min.js")); // true
  * ```
  */
 export function plotlyJsUrl(): URL {
   try {
-    const resolved = import.meta.resolve("plotly.js-dist");
+    const resolved = import.meta.resolve(PLOTLY_PACKAGE);
     if (resolved.startsWith("file:")) return new URL(resolved);
   } catch {
     // fall through
   }
-  return new URL("../node_modules/plotly.js-dist/plotly.js", import.meta.url);
+  return new URL(`../node_modules/${PLOTLY_PACKAGE}/${PLOTLY_FILE}`, import.meta.url);
 }
 
 /**
- * The plotly.js bundle's source (about 10 MB; read once, then cached), made
+ * The plotly.js bundle's source (about 1.5 MB; read once, then cached), made
  * safe to inline in a `<script>` element.
  *
  * @example
@@ -648,7 +657,7 @@ export function plotlyJsSource(): string {
       src = Deno.readTextFileSync(url);
     } catch (err) {
       throw new Error(
-        `plotly.js not found at ${url.pathname} (npm package plotly.js-dist); ` +
+        `plotly.js not found at ${url.pathname} (npm package ${PLOTLY_PACKAGE}); ` +
           `run \`deno install\` in the repo root: ${err instanceof Error ? err.message : err}`,
       );
     }
@@ -668,6 +677,55 @@ export function plotlyJsSource(): string {
  */
 export function plotlyScriptTag(): string {
   return `<script>${plotlyJsSource()}</script>`;
+}
+
+/**
+ * A `<script>` element that carries plotly.js gzip-compressed and base64-encoded
+ * (about 0.66 MB instead of 1.5 MB) and, unless `window.Plotly` exists or is
+ * already loading, decompresses it in the browser (`DecompressionStream`) and
+ * runs it. Used in notebook outputs: each Jupyter message stays far below the
+ * ~2 MB at which Deno's kernel starts to lose or corrupt IOPub messages (see
+ * `docs/deno_kernel_outputs.md`). Figures drawn by {@linkcode figureToHtmlDiv}
+ * wait for `window.Plotly`, so they draw once it is loaded.
+ *
+ * @example
+ * ```ts
+ * import { plotlyLoaderScript } from "./plots.ts";
+ * const tag = plotlyLoaderScript();
+ * console.log(tag.length < 800_000, tag.includes("DecompressionStream")); // true true
+ * ```
+ */
+export function plotlyLoaderScript(): string {
+  if (plotlyLoader === undefined) {
+    const gz = gzipSync(new TextEncoder().encode(plotlyJsSource()), { level: 9 });
+    const b64 = encodeBase64(gz);
+    plotlyLoader = `<script>(function () {
+  if (window.Plotly || window.__plotlyLoading) return;
+  window.__plotlyLoading = true;
+  var bin = atob("${b64}");
+  var bytes = new Uint8Array(bin.length);
+  for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  new Response(stream).text().then(function (src) {
+    var s = document.createElement("script");
+    s.text = src;
+    document.head.appendChild(s);
+  }).catch(function (err) {
+    window.__plotlyLoading = false;
+    console.error("plotly.js could not be loaded:", err);
+  });
+})();</script>`;
+  }
+  return plotlyLoader;
+}
+
+/** Standard base64 of bytes (chunked: `String.fromCharCode` takes a bounded argument list). */
+function encodeBase64(bytes: Uint8Array): string {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(bin);
 }
 
 /** JSON safe to embed inside `<script>` (no `</script>`, no `<!--`). */
@@ -756,9 +814,6 @@ export const PLOTLY_INLINE_ENV = "PLOTLY_INLINE";
 /**
  * The default `inlinePlotly` mode: the `PLOTLY_INLINE` environment variable
  * (`once`, `always` or `never`) when it is set and readable, else `"once"`.
- * Headless runs (`deno task nb:run`) set it to `never` and put plotly.js into
- * the exported HTML page instead: Deno's Jupyter kernel can corrupt IOPub
- * messages of several MB (the client then fails with "Invalid Signature").
  *
  * @example
  * ```ts
@@ -787,34 +842,34 @@ export interface DisplayOptions {
   /** Plot height in pixels (default: the layout's, else 420). */
   height?: number;
   /**
-   * When the `text/html` fallback carries plotly.js (10 MB): `"once"` only in
-   * the first fallback of the notebook session, `"always"` in every one,
-   * `"never"` in none (the page must load plotly itself, as the HTML pages of
-   * `deno task nb:run` do). Default: {@linkcode defaultInlineMode}.
+   * When the `text/html` fallback carries plotly.js ({@linkcode plotlyLoaderScript},
+   * 0.66 MB): `"once"` only in the first fallback of the notebook session,
+   * `"always"` in every one, `"never"` in none (the page must load plotly
+   * itself). Default: {@linkcode defaultInlineMode}.
    */
   inlinePlotly?: InlineMode;
 }
 
 /**
- * Wrap a figure for `Deno.jupyter`: evaluating it (or `Deno.jupyter.display`)
+ * Wrap a figure for `Deno.jupyter`: displaying it (best with {@linkcode showOutput})
  * shows a MIME bundle with `application/vnd.plotly.v1+json` (rendered natively
- * by JupyterLab / VS Code) and a `text/html` fallback (used by classic
- * renderers and by `nbconvert --to html`) that draws the figure offline with
- * plotly.js from `node_modules/plotly.js-dist` — never a CDN.
+ * by VS Code, and by JupyterLab with a plotly renderer) and a `text/html`
+ * fallback (used by classic Notebook, JupyterLab without the renderer and
+ * `nbconvert --to html`) that draws the figure offline with plotly.js from
+ * `node_modules/plotly.js-cartesian-dist-min` — never a CDN.
  *
- * Caveat of the default `inlinePlotly: "once"`: plotly.js (~10 MB) is inlined
- * only in the first fallback rendered in the kernel session; later fallbacks
- * use `window.Plotly` from it. Executing the notebook top to bottom (as
- * `deno task nb:run` does) works; if that first output is cleared, later
- * fallbacks show a message instead — call {@linkcode resetPlotlyInline} or
- * restart the kernel and re-run. Inlining every time would add 10 MB per plot
- * to the .ipynb and the exported HTML.
+ * Caveat of the default `inlinePlotly: "once"`: plotly.js is inlined (gzip +
+ * base64, {@linkcode plotlyLoaderScript}) only in the first fallback rendered
+ * in the kernel session; later fallbacks use `window.Plotly` from it.
+ * Executing the notebook top to bottom works; if that first output is cleared,
+ * later fallbacks show a message instead — call {@linkcode resetPlotlyInline}
+ * or restart the kernel and re-run.
  *
  * @example
  * ```ts
  * import { displayPlot, lossCurves } from "./plots.ts";
  * const shown = displayPlot(lossCurves([{ epoch: 1, valLoss: 0.5 }]), { height: 300 });
- * // In a notebook cell, `shown` as the last expression renders the plot.
+ * // In a notebook cell: await showOutput(shown);
  * const bundle = shown[Symbol.for("Jupyter.display")]();
  * console.log(Object.keys(bundle));
  * ```
@@ -834,7 +889,7 @@ export function displayPlot(
       const id = `plot-${crypto.randomUUID()}`;
       let html = figureToHtmlDiv({ data: fig.data, layout }, id, { height });
       if (inline) {
-        html = `<script>if (!window.Plotly) {\n${plotlyJsSource()}\n}</script>\n${html}`;
+        html = `${plotlyLoaderScript()}\n${html}`;
         if (mode === "once") plotlyInlined = true;
       }
       const title = (fig.layout.title as { text?: string } | undefined)?.text ?? "";
@@ -846,4 +901,63 @@ export function displayPlot(
       return bundle;
     },
   };
+}
+
+/**
+ * How long {@linkcode showOutput} pauses after sending an output of `chars`
+ * characters: 50 ms, plus 1 ms per 5,000 characters (0.19 s for plotly.js's
+ * 0.7 MB loader), at most 2 s. Deno's kernel sends the message some time after
+ * `Deno.jupyter.display` resolved, and drops the next message while a large
+ * one is still queued in its socket: the pause lets both happen before the
+ * cell ends (see `docs/deno_kernel_outputs.md`).
+ *
+ * @example
+ * ```ts
+ * import { outputPauseMs } from "./plots.ts";
+ * console.log(outputPauseMs(700_000)); // 190
+ * ```
+ */
+export function outputPauseMs(chars: number): number {
+  return Math.min(2000, 50 + Math.round(chars / 5000));
+}
+
+/**
+ * Display `value` in the running Deno Jupyter kernel and make sure the output
+ * message has left the kernel before this resolves. Use it for every output of
+ * a notebook cell (`await showOutput(x)`), never a cell's last expression.
+ * Deno 2.9's kernel (see `docs/deno_kernel_outputs.md`):
+ *
+ * - publishes a last expression's `execute_result` without waiting for it, so
+ *   it can arrive after the cell's `idle` status, and clients that stop
+ *   listening at `idle` (nbconvert, nbclient) lose it;
+ * - resolves an awaited `Deno.jupyter.display` before its message is out
+ *   (`Deno.jupyter.broadcast` does not await the op that sends it), so the
+ *   message can still follow the cell's `idle`: a short pause lets it out;
+ * - silently drops a message while a large previous one is still queued in
+ *   its socket: after a large output this pauses for {@linkcode outputPauseMs}.
+ *
+ * `value` is a MIME bundle with `raw: true`, else anything `Deno.jupyter.display`
+ * takes (an object with a `Symbol.for("Jupyter.display")` method, e.g. a
+ * {@linkcode displayPlot} result, is turned into its bundle here).
+ *
+ * @example
+ * ```ts ignore
+ * import { displayPlot, lossCurves, showOutput } from "./plots.ts";
+ * await showOutput(displayPlot(lossCurves([{ epoch: 1, valLoss: 0.5 }])));
+ * await showOutput({ "text/markdown": "**done**" }, { raw: true });
+ * ```
+ */
+export async function showOutput(value: unknown, opts: { raw?: boolean } = {}): Promise<void> {
+  const method = value !== null && typeof value === "object"
+    ? (value as Record<symbol, unknown>)[Symbol.for("Jupyter.display")]
+    : undefined;
+  let bundle: Deno.jupyter.MediaBundle | undefined;
+  if (opts.raw) bundle = value as Deno.jupyter.MediaBundle;
+  else if (typeof method === "function") {
+    bundle = await (method as () => Deno.jupyter.MediaBundle).call(value);
+  }
+  if (bundle) await Deno.jupyter.display(bundle, { raw: true });
+  else await Deno.jupyter.display(value as Deno.jupyter.Displayable);
+  const chars = bundle ? JSON.stringify(bundle).length : 0;
+  await new Promise((resolve) => setTimeout(resolve, outputPauseMs(chars)));
 }

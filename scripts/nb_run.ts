@@ -1,25 +1,21 @@
 /**
  * `deno task nb:run [NOTEBOOK...] [--out checkpoints/notebooks] [--no-html]`:
- * execute the notebooks in `notebooks/` headless with the Deno kernel
- * (`jupyter nbconvert --to notebook --execute`), writing executed copies and
- * HTML exports to `--out`. Exits non-zero, naming the notebook, the cell and
- * the error, when any cell raised.
+ * execute the notebooks in `notebooks/` headless with the Deno kernel, with a
+ * plain `jupyter nbconvert --to notebook --execute` (default environment, no
+ * extra nbconvert config), writing executed copies and HTML exports to
+ * `--out`. Exits non-zero, naming the notebook, the cell and the error, when
+ * any cell raised.
  *
- * `scripts/nbconvert_deno_config.py` is passed to nbconvert: it makes
- * nbclient keep reading a cell's IOPub messages after the kernel's `idle`
- * status, because Deno's kernel can publish outputs after it (nbclient would
- * drop them).
- *
- * The kernel runs with `PLOTLY_INLINE=never`, so no output carries plotly.js
- * (10 MB): Deno's kernel can corrupt IOPub messages that large, and nbclient
- * then aborts with "Invalid Signature". Plotly.js is put once into the `<head>`
- * of each exported HTML page instead, which keeps the pages offline.
+ * The HTML export is made self-contained: the markdown formulas are rendered
+ * to MathML with KaTeX (from npm) at export time, and the page's references to
+ * the system's MathJax and require.js are removed. plotly.js travels in the
+ * notebook itself (the first figure's output, see `lib/plots.ts`).
  *
  * @module
  */
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import katex from "katex";
 import { atomicWrite, atomicWriteJson, join } from "../lib/fs.ts";
-import { PLOTLY_INLINE_ENV, plotlyScriptTag } from "../lib/plots.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 
 /** The notebooks, in the order they are meant to be read. */
@@ -32,10 +28,120 @@ export const NOTEBOOKS: readonly string[] = [
 /** Where `deno task nb:run` writes executed copies and HTML by default. */
 export const DEFAULT_NB_OUT = "checkpoints/notebooks";
 
-/** The nbconvert config file that tolerates late IOPub messages (next to this script). */
-export const NBCONVERT_CONFIG: string = decodeURIComponent(
-  new URL("./nbconvert_deno_config.py", import.meta.url).pathname,
-);
+/** A system tool the notebook tests need, and the Debian package that provides it. */
+export interface MissingTool {
+  /** What is missing, e.g. "jupyter nbconvert". */
+  tool: string;
+  /** The Debian/Ubuntu package that installs it. */
+  aptPackage: string;
+}
+
+/** The Debian/Ubuntu packages the notebook tests use (the one install line names the missing ones). */
+export const NOTEBOOK_APT_PACKAGES: readonly string[] = [
+  "jupyter-nbconvert",
+  "python3-nbclient",
+  "jupyter-client",
+  "python3-notebook",
+  "chromium",
+];
+
+async function tryOutput(cmd: string, args: string[]): Promise<Deno.CommandOutput | null> {
+  try {
+    return await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}
+
+/**
+ * Which system tools of the notebook tests are missing: `jupyter nbconvert`,
+ * `nbclient` and `jupyter_client` (read from `jupyter --version`), the classic
+ * Jupyter Notebook server and `chromium`. Empty when all are there.
+ *
+ * @example
+ * ```ts ignore
+ * import { findMissingTools, installLine } from "./nb_run.ts";
+ * const missing = await findMissingTools();
+ * if (missing.length) console.log(installLine(missing));
+ * ```
+ */
+export async function findMissingTools(
+  opts: { jupyter?: string; chromium?: string } = {},
+): Promise<MissingTool[]> {
+  const jupyter = opts.jupyter ?? "jupyter";
+  const missing: MissingTool[] = [];
+  const version = await tryOutput(jupyter, ["--version"]);
+  const text = version?.success ? new TextDecoder().decode(version.stdout) : "";
+  const has = (pkg: string) => new RegExp(`^${pkg}\\s*:\\s*\\d`, "m").test(text);
+  if (!has("nbconvert")) {
+    missing.push({ tool: "jupyter nbconvert", aptPackage: "jupyter-nbconvert" });
+  }
+  if (!has("nbclient")) missing.push({ tool: "nbclient", aptPackage: "python3-nbclient" });
+  if (!has("jupyter_client")) {
+    missing.push({ tool: "jupyter_client", aptPackage: "jupyter-client" });
+  }
+  if (!has("notebook")) {
+    missing.push({ tool: "jupyter notebook (classic server)", aptPackage: "python3-notebook" });
+  }
+  const chromium = await tryOutput(opts.chromium ?? "chromium", ["--version"]);
+  if (!chromium?.success) missing.push({ tool: "chromium", aptPackage: "chromium" });
+  return missing;
+}
+
+/**
+ * Two lines for the user: what is missing, and the one command that installs it.
+ *
+ * @example
+ * ```ts
+ * import { installLine } from "./nb_run.ts";
+ * console.log(installLine([{ tool: "chromium", aptPackage: "chromium" }]));
+ * // missing for the notebook tests: chromium
+ * // install: sudo apt-get install -y chromium
+ * ```
+ */
+export function installLine(missing: MissingTool[]): string {
+  return `missing for the notebook tests: ${missing.map((m) => m.tool).join(", ")}\n` +
+    `install: sudo apt-get install -y ${[...new Set(missing.map((m) => m.aptPackage))].join(" ")}`;
+}
+
+/**
+ * Register the Deno Jupyter kernel (`deno jupyter --install`, in the user's
+ * Jupyter data directory) unless `jupyter kernelspec list` already has a
+ * `deno` kernel whose executable exists. Idempotent. Returns what it did.
+ *
+ * @example
+ * ```ts ignore
+ * import { ensureDenoKernel } from "./nb_run.ts";
+ * console.log(await ensureDenoKernel()); // "already registered: /root/.local/share/jupyter/kernels/deno"
+ * ```
+ */
+export async function ensureDenoKernel(
+  opts: { jupyter?: string; deno?: string } = {},
+): Promise<string> {
+  const list = await tryOutput(opts.jupyter ?? "jupyter", ["kernelspec", "list", "--json"]);
+  if (!list) {
+    throw new NotebookRunError(installLine([{ tool: "jupyter", aptPackage: "jupyter-client" }]));
+  }
+  if (list.success) {
+    const specs = JSON.parse(new TextDecoder().decode(list.stdout)).kernelspecs ?? {};
+    const deno = specs.deno as { resource_dir: string; spec: { argv: string[] } } | undefined;
+    if (deno) {
+      const exe = deno.spec.argv[0];
+      const ok = await tryOutput(exe, ["--version"]).catch(() => null);
+      if (ok?.success) return `already registered: ${deno.resource_dir}`;
+    }
+  }
+  const install = await tryOutput(opts.deno ?? "deno", ["jupyter", "--install", "--force"]);
+  if (!install?.success) {
+    throw new NotebookRunError(
+      `deno jupyter --install failed: ${
+        install ? new TextDecoder().decode(install.stderr) : "deno not found"
+      }`,
+    );
+  }
+  return "registered now (deno jupyter --install --force)";
+}
 
 /** One output of a code cell, as stored in an `.ipynb`. */
 export interface NotebookOutput {
@@ -149,6 +255,63 @@ export function notebookErrors(nb: NotebookJson): NotebookError[] {
 }
 
 /**
+ * What each code cell of an executed notebook shows: per code cell (by cell
+ * index), one entry per output, `output_type` plus its sorted MIME types
+ * (`display_data:text/html+text/plain`, `stream:stdout`).
+ *
+ * @example
+ * ```ts
+ * import { outputSignature } from "./nb_run.ts";
+ * const sig = outputSignature({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [
+ *   { cell_type: "code", source: "", metadata: {}, outputs: [
+ *     { output_type: "display_data", data: { "text/plain": "x", "text/html": "<b>x</b>" } }] },
+ * ] });
+ * console.log(sig); // { "0": ["display_data:text/html+text/plain"] }
+ * ```
+ */
+export function outputSignature(nb: NotebookJson): Record<number, string[]> {
+  const sig: Record<number, string[]> = {};
+  nb.cells.forEach((cell, i) => {
+    if (cell.cell_type !== "code") return;
+    sig[i] = (cell.outputs ?? []).map((o) => {
+      const kinds = o.data ? Object.keys(o.data).sort() : o.name ? [o.name] : [];
+      return kinds.length ? `${o.output_type}:${kinds.join("+")}` : o.output_type;
+    });
+  });
+  return sig;
+}
+
+/**
+ * How the outputs of a run differ from a reference run's (see
+ * {@linkcode outputSignature}): one line per cell that differs; empty when
+ * every code cell shows the same outputs.
+ *
+ * @example
+ * ```ts
+ * import { compareOutputs } from "./nb_run.ts";
+ * console.log(compareOutputs({ 1: ["display_data:text/plain"] }, { 1: [] }));
+ * // ["cell 1: 0 outputs [] instead of 1 [display_data:text/plain]"]
+ * ```
+ */
+export function compareOutputs(
+  reference: Record<number, string[]>,
+  run: Record<number, string[]>,
+): string[] {
+  const cells = [...new Set([...Object.keys(reference), ...Object.keys(run)].map(Number))]
+    .sort((a, b) => a - b);
+  const diffs: string[] = [];
+  for (const c of cells) {
+    const r = reference[c] ?? [], o = run[c] ?? [];
+    if (r.join("|") !== o.join("|")) {
+      diffs.push(
+        `cell ${c}: ${o.length} outputs [${o.join(", ")}] instead of ${r.length} [${r.join(", ")}]`,
+      );
+    }
+  }
+  return diffs;
+}
+
+/**
  * Why a committed notebook is not ready to commit: outputs or execution
  * counts left in, or kernel metadata other than the Deno kernel's. Empty
  * when it is clean.
@@ -198,9 +361,8 @@ async function run(
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new NotebookRunError(
-        `${cmd} not found: install Jupyter (apt-get install -y jupyter-nbconvert ` +
-          `python3-nbclient jupyter-client, or pip install jupyterlab), then run ` +
-          "`deno jupyter --install`",
+        `${cmd} not found: install Jupyter's nbconvert and nbclient: ` +
+          "sudo apt-get install -y jupyter-nbconvert python3-nbclient jupyter-client",
       );
     }
     throw err;
@@ -236,8 +398,6 @@ export async function executeNotebook(
   const t0 = performance.now();
   const exec = await run(jupyter, [
     "nbconvert",
-    "--config",
-    NBCONVERT_CONFIG,
     "--to",
     "notebook",
     "--execute",
@@ -246,14 +406,16 @@ export async function executeNotebook(
     "--output-dir",
     outDir,
     `--ExecutePreprocessor.timeout=${opts.cellTimeout ?? 600}`,
-  ], { [PLOTLY_INLINE_ENV]: "never" });
+  ]);
   const seconds = (performance.now() - t0) / 1000;
   if (exec.code !== 0) {
     const hint = /No such kernel|Kernelspec name deno/i.test(exec.stderr)
       ? "\n(the Deno kernel is not installed: run `deno jupyter --install`)"
+      : /No module named '?nbclient/.test(exec.stderr)
+      ? `\n(${installLine([{ tool: "nbclient", aptPackage: "python3-nbclient" }])})`
       : /Invalid Signature/.test(exec.stderr)
       ? "\n(the Deno kernel sent a corrupt IOPub message; it does so with outputs of " +
-        "several MB: keep each cell's output small)"
+        "several MB: keep each output well under 1 MB, see docs/deno_kernel_outputs.md)"
       : "";
     throw new NotebookRunError(
       `${notebook}: jupyter nbconvert --execute exited with code ${exec.code}${hint}\n` +
@@ -276,47 +438,106 @@ export async function executeNotebook(
     json,
   };
   if (opts.html ?? true) {
+    // Export a copy whose markdown formulas are rendered (MathML), then make the page offline.
+    const mathCopy = executed.replace(/\.ipynb$/, ".math.ipynb");
+    await atomicWrite(mathCopy, JSON.stringify(renderNotebookMath(json), null, 1) + "\n");
+    const out = executed.replace(/\.ipynb$/, "");
     const html = await run(jupyter, [
       "nbconvert",
       "--to",
       "html",
-      executed,
+      mathCopy,
       "--output-dir",
       outDir,
+      "--output",
+      out.split("/").pop()!,
     ]);
+    await Deno.remove(mathCopy).catch(() => {});
     if (html.code !== 0) {
       throw new NotebookRunError(
         `${executed}: jupyter nbconvert --to html exited with code ${html.code}\n` +
           tail(html.stderr),
       );
     }
-    result.html = executed.replace(/\.ipynb$/, ".html");
-    await inlinePlotlyInHtml(result.html);
+    result.html = `${out}.html`;
+    await atomicWrite(result.html, offlinePage(await Deno.readTextFile(result.html)));
   }
   return result;
 }
 
 /**
- * Put plotly.js (inlined, from the pinned npm package) once into the `<head>`
- * of an exported notebook page, so that the figures' `text/html` fallbacks
- * (written with `inlinePlotly: "never"`) draw offline. Idempotent.
+ * Render the TeX formulas of a markdown text (`$…$` inline, `$$…$$` display;
+ * not inside code spans, not an escaped `\$`) to MathML with KaTeX, so that
+ * they show without MathJax or any network access. The MathML carries no TeX
+ * annotation (markdown would mangle its `_` and `*`). A formula KaTeX cannot
+ * parse throws, naming it.
  *
  * @example
- * ```ts ignore
- * import { inlinePlotlyInHtml } from "./nb_run.ts";
- * await inlinePlotlyInHtml("checkpoints/notebooks/02_loss_bug.html");
+ * ```ts
+ * import { renderMarkdownMath } from "./nb_run.ts";
+ * const html = renderMarkdownMath("with $w = 0$, `$x$` stays");
+ * console.log(html.includes("<math"), html.includes("`$x$`")); // true true
  * ```
  */
-export async function inlinePlotlyInHtml(path: string): Promise<void> {
-  const page = await Deno.readTextFile(path);
-  if (page.includes(PLOTLY_MARKER)) return;
-  const at = page.search(/<\/head>/i);
-  if (at < 0) throw new NotebookRunError(`${path}: no </head> to put plotly.js before`);
-  const script = `<!-- ${PLOTLY_MARKER} -->\n${plotlyScriptTag()}\n`;
-  await atomicWrite(path, page.slice(0, at) + script + page.slice(at));
+export function renderMarkdownMath(markdown: string): string {
+  const render = (tex: string, displayMode: boolean) => {
+    try {
+      return katex.renderToString(tex, { output: "mathml", displayMode, throwOnError: true })
+        .replace(/<annotation\b[^>]*>[\s\S]*?<\/annotation>/g, "");
+    } catch (err) {
+      throw new Error(`cannot render the formula $${tex}$: ${(err as Error).message}`);
+    }
+  };
+  return markdown.split(/(`+[\s\S]*?`+)/).map((part, i) => {
+    if (i % 2 === 1) return part; // a code span
+    return part
+      .replace(/(?<!\\)\$\$([\s\S]+?)\$\$/g, (_m, tex: string) => render(tex.trim(), true))
+      .replace(
+        /(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)/g,
+        (_m, tex: string) => render(tex, false),
+      );
+  }).join("");
 }
 
-const PLOTLY_MARKER = "plotly.js inlined by nb_run";
+/**
+ * A copy of a notebook with the formulas of its markdown cells rendered by
+ * {@linkcode renderMarkdownMath} (the input is not changed).
+ *
+ * @example
+ * ```ts
+ * import { renderNotebookMath } from "./nb_run.ts";
+ * const nb = renderNotebookMath({ nbformat: 4, nbformat_minor: 5, metadata: {},
+ *   cells: [{ cell_type: "markdown", source: "$x^2$", metadata: {} }] });
+ * console.log(String(nb.cells[0].source).startsWith('<span class="katex">')); // true
+ * ```
+ */
+export function renderNotebookMath(nb: NotebookJson): NotebookJson {
+  return {
+    ...nb,
+    cells: nb.cells.map((cell) =>
+      cell.cell_type === "markdown"
+        ? { ...cell, source: renderMarkdownMath(sourceText(cell)) }
+        : cell
+    ),
+  };
+}
+
+/**
+ * Make an nbconvert HTML page self-contained: drop its `<script src=…>`
+ * elements (the system's require.js and MathJax, which exist only on the
+ * machine that exported it and which the page does not need: formulas are
+ * MathML, plotly.js is inlined in the notebook's first figure).
+ *
+ * @example
+ * ```ts
+ * import { offlinePage } from "./nb_run.ts";
+ * const page = offlinePage('<head><script src="file:///usr/share/javascript/mathjax/MathJax.js"></script></head>');
+ * console.log(page.includes("<script src")); // false
+ * ```
+ */
+export function offlinePage(html: string): string {
+  return html.replace(/<script\b[^>]*\bsrc\s*=[^>]*>\s*<\/script>\s*/gi, "");
+}
 
 /**
  * A readable report of the cell errors of some runs ("" when there are none).
@@ -363,6 +584,7 @@ async function main() {
       throw new CliError(`nb:run: no such notebook: ${nb}`);
     }
   }
+  console.log(`Deno Jupyter kernel: ${await ensureDenoKernel()}`);
   const runs: NotebookRun[] = [];
   for (const nb of notebooks) {
     console.log(`${nb} ...`);

@@ -17,6 +17,7 @@ import {
   type PlotBundle,
   PLOTLY_INLINE_ENV,
   plotlyJsSource,
+  plotlyLoaderScript,
   resetPlotlyInline,
 } from "../lib/plots.ts";
 import { Rng } from "../lib/rng.ts";
@@ -26,7 +27,7 @@ const traces = (fig: Figure) => fig.data as Trace[];
 
 /** Every http(s) reference outside the inlined plotly.js library. */
 function networkRefs(html: string): string[] {
-  const withoutLib = html.replace(plotlyJsSource(), "");
+  const withoutLib = html.replace(plotlyLoaderScript(), "").replace(plotlyJsSource(), "");
   return withoutLib.match(/https?:\/\/[^\s"'<>)]*/g) ?? [];
 }
 
@@ -148,18 +149,22 @@ Deno.test("displayPlot: MIME bundle with plotly JSON and offline HTML, plotly in
   assertEquals((json.layout as { height: number }).height, 300);
   assertEquals(json.config, { staticPlot: false, displaylogo: false, responsive: true });
   const html = first["text/html"];
-  assert(html.includes(plotlyJsSource()), "first fallback inlines plotly.js");
+  assert(html.includes(plotlyLoaderScript()), "first fallback inlines plotly.js (compressed)");
+  assert(
+    html.length < 1_000_000,
+    `first fallback of ${html.length} chars: messages must stay small`,
+  );
   assert(!/<script[^>]*\bsrc\s*=/i.test(html), "no <script src=...>");
-  assert(!/cdn\.plot\.ly|cdn\.jsdelivr|unpkg\.com/i.test(html.replace(plotlyJsSource(), "")));
+  assert(!/cdn\.plot\.ly|cdn\.jsdelivr|unpkg\.com/i.test(html.replace(plotlyLoaderScript(), "")));
   assertEquals(networkRefs(html), []);
   assert(html.includes("Plotly.newPlot"));
   const second = display(fig)["text/html"];
-  assert(!second.includes(plotlyJsSource()), "later fallbacks rely on window.Plotly");
+  assert(!second.includes(plotlyLoaderScript()), "later fallbacks rely on window.Plotly");
   assert(second.length < 10_000);
   assertEquals(networkRefs(second), []);
-  assert(display(fig, { inlinePlotly: "always" })["text/html"].includes(plotlyJsSource()));
+  assert(display(fig, { inlinePlotly: "always" })["text/html"].includes(plotlyLoaderScript()));
   resetPlotlyInline();
-  assert(display(fig)["text/html"].includes(plotlyJsSource()));
+  assert(display(fig)["text/html"].includes(plotlyLoaderScript()));
 });
 
 Deno.test("displayPlot: PLOTLY_INLINE sets the default inline mode; a bad value is named", () => {
@@ -174,11 +179,11 @@ Deno.test("displayPlot: PLOTLY_INLINE sets the default inline mode; a bad value 
     Deno.env.set(PLOTLY_INLINE_ENV, "never");
     assertEquals(defaultInlineMode(), "never");
     const page = html();
-    assert(!page.includes(plotlyJsSource()), "never: no plotly.js in the output");
+    assert(!page.includes(plotlyLoaderScript()), "never: no plotly.js in the output");
     assert(page.length < 10_000);
-    assert(html({ inlinePlotly: "once" }).includes(plotlyJsSource()), "the option wins");
+    assert(html({ inlinePlotly: "once" }).includes(plotlyLoaderScript()), "the option wins");
     Deno.env.set(PLOTLY_INLINE_ENV, "always");
-    assert(html().includes(plotlyJsSource()) && html().includes(plotlyJsSource()));
+    assert(html().includes(plotlyLoaderScript()) && html().includes(plotlyLoaderScript()));
     Deno.env.set(PLOTLY_INLINE_ENV, "sometimes");
     assertThrows(
       () => defaultInlineMode(),
@@ -201,10 +206,12 @@ Deno.test("figureToHtmlDiv escapes script-breaking text in figure data", () => {
   assert(html.includes("\\u003c/script>"));
 });
 
-Deno.test("plotly.js comes from node_modules/plotly.js-dist 4.1.1", () => {
+Deno.test("plotly.js comes from node_modules/plotly.js-cartesian-dist-min 4.1.1", () => {
   const src = plotlyJsSource();
-  assert(src.length > 1_000_000);
-  assert(src.slice(0, 200).includes("plotly.js v4.1.1"));
+  assert(src.length > 1_000_000 && src.length < 2_000_000, `${src.length} chars`);
+  assert(src.slice(0, 200).includes("plotly.js (cartesian - minified) v4.1.1"));
+  const loader = plotlyLoaderScript();
+  assert(loader.length < 0.5 * src.length, `loader of ${loader.length} chars`);
 });
 
 Deno.test("displayPlot fallbacks render offline in headless Chromium (as in nbconvert HTML)", async () => {

@@ -41,6 +41,8 @@ Deno.test("renderReport: self-contained, plotly inlined once, no network referen
   const html = renderReport(input);
   const lib = plotlyJsSource();
   assertEquals(html.split(lib).length - 1, 1, "plotly.js inlined exactly once");
+  const bytes = new TextEncoder().encode(html).length;
+  assert(bytes <= 4_000_000, `report.html of ${bytes} bytes (limit 4 MB)`);
   const page = html.replace(lib, "");
   assert(!/<script[^>]*\bsrc\s*=/i.test(page), "no <script src=...>");
   assert(!/<link\b/i.test(page), "no <link> (stylesheets, fonts)");
