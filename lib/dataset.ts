@@ -494,6 +494,8 @@ class LoadContext {
   texts = new Interner();
   #differs = new Map<string, string[]>();
   features = new Set<string>();
+  /** text → the shared Negative(s) with that text (one per distinct weight and differs list). */
+  #negatives = new Map<string, Negative | Negative[]>();
   constructor(
     readonly path: string,
     readonly weights: WeightConfig,
@@ -506,6 +508,22 @@ class LoadContext {
     let d = this.#differs.get(key);
     if (d === undefined) this.#differs.set(key, d = Object.freeze(list) as string[]);
     return d;
+  }
+  /**
+   * One shared (read-only) Negative per distinct (text, weight, interned differs): examples
+   * that repeat a hard negative point at one object, so memory grows with distinct negatives,
+   * not with lines.
+   */
+  negative(text: string, weight: number, differs: string[]): Negative {
+    const t = this.texts.of(text);
+    const have = this.#negatives.get(t);
+    const list = have === undefined ? [] : Array.isArray(have) ? have : [have];
+    for (const n of list) if (n.weight === weight && n.differs === differs) return n;
+    const n: Negative = { text: t, weight, differs };
+    if (have === undefined) this.#negatives.set(t, n);
+    else if (Array.isArray(have)) have.push(n);
+    else this.#negatives.set(t, [have, n]);
+    return n;
   }
 }
 
@@ -746,11 +764,9 @@ function parseJsonlRecord(ctx: LoadContext, lineNo: number, rec: unknown, out: E
     });
   }
   // One negatives array per line, shared by the examples of its positives (read-only).
-  const negatives = (neg as string[]).map((t, k): Negative => ({
-    text: ctx.texts.of(t),
-    weight: nw ? (nw[k] as number) : 1.0,
-    differs: EMPTY_DIFFERS,
-  }));
+  const negatives = (neg as string[]).map((t, k): Negative =>
+    ctx.negative(t, nw ? (nw[k] as number) : 1.0, EMPTY_DIFFERS)
+  );
   const query = ctx.texts.of(r.query as string);
   for (const p of pos as string[]) {
     out.push({ id: out.length, query, positive: ctx.texts.of(p), negatives });
@@ -978,7 +994,7 @@ function parseNativeRecord(ctx: LoadContext, index: number, rec: unknown): Examp
     const f = `negatives[${j}]`;
     if (typeof n === "string") {
       if (BLANK.test(n)) fail(f, blankProblem(n));
-      return { text: ctx.texts.of(n), weight: 1.0, differs: EMPTY_DIFFERS };
+      return ctx.negative(n, 1.0, EMPTY_DIFFERS);
     }
     if (typeof n !== "object" || n === null || Array.isArray(n)) {
       return fail(f, `expected a string or an object with "text", got ${describe(n)}`);
@@ -1007,7 +1023,7 @@ function parseNativeRecord(ctx: LoadContext, index: number, rec: unknown): Examp
     });
     if (o.weight !== undefined && !isWeight(o.weight)) fail(`${f}.weight`, weightProblem(o.weight));
     const weight = negativeWeight(o.weight as number | undefined, differs, weights);
-    return { text: ctx.texts.of(o.text as string), weight, differs: ctx.differs(differs) };
+    return ctx.negative(o.text as string, weight, ctx.differs(differs));
   });
   return {
     id: index,

@@ -204,7 +204,28 @@ export function toRowBatches(
   seed: number,
   epoch: number,
 ): RowBatch[] {
-  const out: RowBatch[] = [];
+  return [...rowBatches(examples, rowOf, config, seed, epoch)];
+}
+
+/**
+ * {@link toRowBatches} one batch at a time (the same batches in the same
+ * order), so that an epoch never holds all its batches at once.
+ *
+ * @example
+ * ```ts
+ * import { rowBatches } from "./trainer.ts";
+ * declare const data: import("./trainer.ts").PreparedData;
+ * declare const config: import("./config.ts").TrainConfig;
+ * for (const b of rowBatches(data.train, data.rowOf, config, config.seed, 1)) console.log(b.size);
+ * ```
+ */
+export function* rowBatches(
+  examples: Example[],
+  rowOf: Map<string, number>,
+  config: TrainConfig,
+  seed: number,
+  epoch: number,
+): Generator<RowBatch> {
   for (
     const b of batches(examples, {
       batchSize: config.batchSize,
@@ -220,9 +241,8 @@ export function toRowBatches(
     for (const list of [b.queries, b.positives, b.negatives]) {
       for (const t of list) rows[i++] = rowOf.get(t)!;
     }
-    out.push({ rows, weights: b.weights, ids: b.positiveIds, size });
+    yield { rows, weights: b.weights, ids: b.positiveIds, size };
   }
-  return out;
 }
 
 /**
@@ -612,10 +632,9 @@ async function trainInRun(
         break;
       }
       const e0 = performance.now();
-      const trainBatches = toRowBatches(data.train, data.rowOf, config, config.seed, epoch);
-      let sum = 0, count = 0, lr = 0, gradNorm = 0;
-      for (let s = 0; s < trainBatches.length; s++) {
-        const b = trainBatches[s];
+      let sum = 0, count = 0, lr = 0, gradNorm = 0, s = -1;
+      for (const b of rowBatches(data.train, data.rowOf, config, config.seed, epoch)) {
+        s++;
         lr = learningRate(state.step, totalSteps, config.lr, config.warmupFraction);
         const batch = gatherBatch(data.embeddings, dim, b, xBuffer);
         const { loss, grad } = await engine.lossAndGrad(batch, state.weight);
@@ -640,7 +659,7 @@ async function trainInRun(
           type: "step",
           epoch,
           step: s + 1,
-          steps: trainBatches.length,
+          steps: stepsPerEpoch,
           loss,
           avgLoss: sum / count,
           lr,
