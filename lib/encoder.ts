@@ -14,6 +14,7 @@ import type * as ort from "onnxruntime-node";
 import { createHash } from "node:crypto";
 import { exists, join } from "./fs.ts";
 import { countInitializerParams } from "./onnx_build.ts";
+import { loadOrt, type Ort } from "./ort.ts";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer.ts";
 
 /**
@@ -309,15 +310,6 @@ export function describeEncoder(
 
 const KNOWN_INPUTS = ["input_ids", "attention_mask", "token_type_ids"];
 const HIDDEN_OUTPUTS = ["last_hidden_state", "token_embeddings"];
-
-type Ort = typeof import("onnxruntime-node");
-
-/** `onnxruntime-node`, imported on first use so that loading an encoder needs no FFI. */
-let ortModule: Promise<Ort> | undefined;
-function loadOrt(): Promise<Ort> {
-  ortModule ??= import("onnxruntime-node");
-  return ortModule;
-}
 
 interface SessionInfo {
   ort: Ort;

@@ -92,6 +92,7 @@ export {
 export { atomicWrite, atomicWriteJson } from "./fs.ts";
 export { type HeadInit, type HeadOptions, ProjectionHead } from "./head.ts";
 export { loadProjectionModel, type ProjectionModel } from "./inference.ts";
+export { disableOrtTelemetry, loadOrt } from "./ort.ts";
 export {
   hardNegativeSimilarities,
   LOSS_BUG_WEIGHTS,
