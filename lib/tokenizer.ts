@@ -192,6 +192,11 @@ export function normalizeLexical(text: string): string {
 export interface LexicalTokenizerOptions {
   /** Most pieces in the vocabulary, specials and characters included (default 4800). */
   maxVocab?: number;
+  /**
+   * Lower-case in the normaliser (default true). With false the tokenizer is
+   * case-sensitive like XLM-R's, and upper-case fallback characters are added.
+   */
+  lowercase?: boolean;
 }
 
 /** The result of {@link buildLexicalTokenizer}. */
@@ -234,11 +239,13 @@ export function buildLexicalTokenizer(
   opts: LexicalTokenizerOptions = {},
 ): LexicalTokenizer {
   const maxVocab = opts.maxVocab ?? 4800;
+  const lowercase = opts.lowercase ?? true;
+  const normalize = lowercase ? normalizeLexical : (t: string) => t.normalize("NFKC");
   const wordCounts = new Map<string, number>();
   const charCounts = new Map<string, number>();
   let spaceCount = 0;
   for (const raw of texts) {
-    for (const token of normalizeLexical(raw).split(/\s+/u)) {
+    for (const token of normalize(raw).split(/\s+/u)) {
       if (token === "") continue;
       spaceCount++;
       for (const ch of token) charCounts.set(ch, (charCounts.get(ch) ?? 0) + 1);
@@ -248,7 +255,11 @@ export function buildLexicalTokenizer(
       }
     }
   }
-  for (const ch of fallbackCharacters()) if (!charCounts.has(ch)) charCounts.set(ch, 0);
+  for (const lower of fallbackCharacters()) {
+    for (const ch of lowercase ? [lower] : [lower, lower.toUpperCase()]) {
+      if (!charCounts.has(ch)) charCounts.set(ch, 0);
+    }
+  }
   charCounts.delete(METASPACE);
 
   const chars = [...charCounts.entries()].sort(byCountThenText);
@@ -264,7 +275,7 @@ export function buildLexicalTokenizer(
   const entries: [string, number][] = [[METASPACE, spaceCount], ...words, ...chars];
   const total = entries.reduce((a, [, c]) => a + c + 1, 0);
   const logp = entries.map(([, c]) => Math.log((c + 1) / total));
-  const penalty = Math.ceil(-Math.min(...logp)) + 1;
+  const penalty = Math.ceil(-logp.reduce((a, b) => Math.min(a, b), 0)) + 1;
   const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
   const pieces = [...SPECIAL_TOKENS, ...entries.map(([p]) => p)];
@@ -286,7 +297,10 @@ export function buildLexicalTokenizer(
     truncation: null,
     padding: null,
     added_tokens: SPECIAL_TOKENS.map((t, i) => special(t, i)),
-    normalizer: { type: "Sequence", normalizers: [{ type: "NFKC" }, { type: "Lowercase" }] },
+    normalizer: {
+      type: "Sequence",
+      normalizers: lowercase ? [{ type: "NFKC" }, { type: "Lowercase" }] : [{ type: "NFKC" }],
+    },
     pre_tokenizer: {
       type: "Sequence",
       pretokenizers: [
