@@ -181,6 +181,31 @@ export function buildShapeTokenizer(
   return { json: base.json, pieces: vocab.map(([p]) => p) };
 }
 
+/**
+ * Where each weight of {@link xlmrWeightSpecs} lies in `model.onnx_data`:
+ * byte offsets (4096-aligned) and the file's total size.
+ *
+ * @example
+ * ```ts
+ * import { shapeWeightLayout, TINY_XLMR_SHAPE } from "./bge_shape.ts";
+ * const { specs, offsets } = shapeWeightLayout(TINY_XLMR_SHAPE);
+ * console.log(specs[1].name, offsets[1]);
+ * ```
+ */
+export function shapeWeightLayout(
+  shape: XlmrShape,
+): { specs: WeightSpec[]; offsets: number[]; total: number } {
+  const specs = xlmrWeightSpecs(shape);
+  const offsets: number[] = [];
+  let total = 0;
+  for (const w of specs) {
+    total = Math.ceil(total / ALIGN) * ALIGN;
+    offsets.push(total);
+    total += elementCount(w) * 4;
+  }
+  return { specs, offsets, total };
+}
+
 function elementCount(w: WeightSpec): number {
   return w.dims.reduce((a, b) => a * b, 1);
 }
@@ -223,14 +248,7 @@ export async function buildShapeModel(
   await Deno.mkdir(dir, { recursive: true });
   await Deno.remove(join(dir, "model.onnx")).catch(() => {}); // incomplete until rewritten
 
-  const specs = xlmrWeightSpecs(shape);
-  const offsets: number[] = [];
-  let total = 0;
-  for (const w of specs) {
-    total = Math.ceil(total / ALIGN) * ALIGN;
-    offsets.push(total);
-    total += elementCount(w) * 4;
-  }
+  const { specs, offsets, total } = shapeWeightLayout(shape);
   const dataPath = join(dir, EXTERNAL_DATA_FILE);
   const tmp = `${dataPath}.${Deno.pid}.tmp`;
   try {
