@@ -74,12 +74,18 @@ export {
   DEFAULT_MODEL_DIR,
   describeEncoder,
   type Embeddings,
+  type EncodedChunk,
+  type EncodeOptions,
   type Encoder,
+  type EncodeRate,
   type EncoderConfig,
   EncoderError,
+  type EncodeTimings,
   loadEncoder,
   modelFingerprint,
+  type SessionOptions,
 } from "./encoder.ts";
+export { BGE_M3_SHAPE, buildShapeModel, buildShapeTokenizer } from "./bge_shape.ts";
 export {
   compareBaseAndHead,
   type Comparison,
