@@ -762,7 +762,8 @@ class OnnxEncoder implements Encoder {
  * Load the encoder in `dir` (default: the offline model). Cheap: reads
  * `encoder.json` and the tokenizer and hashes the files; the ONNX Runtime
  * session is created on the first `encode`, with `opts.session` (threads,
- * graph optimisation, memory arena/pattern). Errors name the missing path and
+ * graph optimisation, memory arena/pattern). `opts.maxLength` overrides
+ * `encoder.json`'s (e.g. 8192 for BGE-M3). Errors name the missing path and
  * how to get the model.
  *
  * @example
@@ -776,7 +777,7 @@ class OnnxEncoder implements Encoder {
  */
 export async function loadEncoder(
   dir: string = DEFAULT_MODEL_DIR,
-  opts: { session?: SessionOptions } = {},
+  opts: { session?: SessionOptions; maxLength?: number } = {},
 ): Promise<Encoder> {
   let st: Deno.FileInfo;
   try {
@@ -794,7 +795,17 @@ export async function loadEncoder(
     }
   }
   const config = await readEncoderConfig(dir);
+  let lengthTag = "";
+  if (opts.maxLength !== undefined && opts.maxLength !== config.maxLength) {
+    if (!Number.isInteger(opts.maxLength) || opts.maxLength < 3) {
+      fail(`maxLength must be an integer >= 3, got ${opts.maxLength}`);
+    }
+    // Long texts get other vectors, so the fingerprint (cache key) changes too.
+    config.maxLength = opts.maxLength;
+    lengthTag = `:maxLength=${opts.maxLength}`;
+  }
   const tokenizer = await loadTokenizer(dir);
-  const fingerprint = await modelFingerprint(dir);
+  let fingerprint = await modelFingerprint(dir);
+  if (lengthTag) fingerprint = createHash("sha256").update(fingerprint + lengthTag).digest("hex");
   return new OnnxEncoder(dir, config, fingerprint, tokenizer, opts.session);
 }
