@@ -17,6 +17,7 @@ import { exists } from "../lib/fs.ts";
 import { initBackend } from "../lib/backend.ts";
 import { ProjectionHead } from "../lib/head.ts";
 import { topK } from "../lib/metrics.ts";
+import { readTexts } from "../lib/text_input.ts";
 
 const SPEC: CommandSpec = {
   name: "search",
@@ -44,6 +45,10 @@ const SPEC: CommandSpec = {
     "cache-root": { type: "string", help: "embedding cache root", default: "data/cache" },
     json: { type: "boolean", help: "print JSON" },
     force: { type: "boolean", help: "use the head even if the encoder fingerprint differs" },
+    queries: {
+      type: "string",
+      help: "search each query of FILE (one per line, or JSONL with text/query), - for stdin",
+    },
   },
 };
 
@@ -51,9 +56,19 @@ async function main() {
   const t0 = performance.now();
   const { flags, positionals, help } = parseCommand(Deno.args, SPEC);
   if (help) return console.log(helpText(SPEC));
-  const query = positionals.join(" ").trim();
-  if (!query) {
-    throw new CliError('search: give a query, e.g. deno task search "phòng trọ q10 giá rẻ"');
+  const queries: string[] = [];
+  if (positionals.join(" ").trim()) queries.push(positionals.join(" ").trim());
+  if (flags.queries !== undefined) {
+    try {
+      queries.push(...await readTexts(flags.queries as string));
+    } catch (err) {
+      throw new CliError(`search: --queries ${(err as Error).message}`);
+    }
+  }
+  if (queries.length === 0) {
+    throw new CliError(
+      'search: give a query, e.g. deno task search "phòng trọ q10 giá rẻ" (or --queries FILE, - for stdin)',
+    );
   }
   const k = (flags.k as number | undefined) ?? 5;
   if (k <= 0) throw new CliError(`search: --k must be a positive integer, got ${k}`);
@@ -74,7 +89,7 @@ async function main() {
     (flags.data as string | undefined) ?? info?.dataset.path ?? "data/gen-data-set.json",
   );
   const docs = await embedTexts(encoder, corpus, { cacheRoot });
-  const q = await embedTexts(encoder, [query], { cacheRoot });
+  const q = await embedTexts(encoder, queries, { cacheRoot });
   await encoder.dispose();
 
   let qv = q.data, dv = docs.data, dim = docs.dim;
@@ -88,30 +103,46 @@ async function main() {
     await initBackend("auto");
     const head = ProjectionHead.create({ inDim: ckpt.inDim, outDim: ckpt.outDim, seed: 0 });
     head.setWeight(ckpt.weight);
-    qv = head.project(q.data, 1);
+    qv = head.project(q.data, queries.length);
     dv = head.project(docs.data, corpus.length);
     dim = ckpt.outDim;
     head.dispose();
   }
-  const r = await topK(qv, 1, dv, corpus.length, dim, Math.min(k, corpus.length));
+  const kk = Math.min(k, corpus.length);
+  const r = await topK(qv, queries.length, dv, corpus.length, dim, kk);
   const ms = performance.now() - t0;
-  const hits = Array.from(
-    r.indices,
-    (idx, i) => ({ rank: i + 1, score: r.scores[i], text: corpus[idx] }),
-  );
+  const hitsOf = (qi: number) =>
+    Array.from(r.indices.subarray(qi * kk, (qi + 1) * kk), (idx, i) => ({
+      rank: i + 1,
+      score: r.scores[qi * kk + i],
+      text: corpus[idx],
+    }));
   if (flags.json) {
-    console.log(
-      JSON.stringify({ query, base: useBase, results: hits, encoded: q.misses + docs.misses, ms }),
-    );
+    for (let qi = 0; qi < queries.length; qi++) {
+      console.log(JSON.stringify({
+        query: queries[qi],
+        base: useBase,
+        results: hitsOf(qi),
+        encoded: q.misses + docs.misses,
+        ms,
+      }));
+    }
     return;
   }
   say(
-    `Corpus: ${corpus.length} listings (${docs.misses} encoded, ${docs.hits} from cache); query ${
-      q.misses ? "encoded" : "from cache"
+    `Corpus: ${corpus.length} listings (${docs.misses} encoded, ${docs.hits} from cache); ${
+      queries.length === 1
+        ? `query ${q.misses ? "encoded" : "from cache"}`
+        : `${queries.length} queries (${q.misses} encoded)`
     }`,
   );
-  say(`Query: ${query}\n`);
-  for (const h of hits) say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
+  for (let qi = 0; qi < queries.length; qi++) {
+    const shown = queries[qi].length > 200 ? `${queries[qi].slice(0, 197)}...` : queries[qi];
+    say(`${qi > 0 ? "\n" : ""}Query: ${shown}\n`);
+    for (const h of hitsOf(qi)) {
+      say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
+    }
+  }
   say(`\nTime: ${ms.toFixed(0)} ms`);
 }
 
