@@ -158,7 +158,12 @@ export interface Encoder {
    * Encode texts; results are in input order. `truncated` counts texts cut to
    * `maxLength` (this implementation also lists them in `truncatedIndices`).
    */
-  encode(texts: string[], opts?: EncodeOptions): Promise<Embeddings & { truncated: number }>;
+  encode(
+    texts: string[],
+    opts?: EncodeOptions,
+  ): Promise<
+    Embeddings & { truncated: number; truncatedIndices?: number[]; timings?: EncodeTimings }
+  >;
   /**
    * Encode in chunks of consecutive texts, for callers that stream results
    * to disk: yields `{ start, data }` (rows `start … start + data.length/dim`
@@ -378,6 +383,8 @@ export function describeEncoder(
 ): string {
   const standIn = enc.name === DEFAULT_MODEL_NAME
     ? " (offline lexical stand-in, NOT BGE-M3; see README)"
+    : enc.name.endsWith("-shape")
+    ? " (BGE-M3's architecture with random weights, NOT BGE-M3: its vectors mean nothing)"
     : "";
   return `Model: ${enc.name}${standIn}, dim ${enc.dim}, from ${enc.dir}, fingerprint ${
     enc.fingerprint.slice(0, 12)

@@ -3,7 +3,14 @@
  * BAAI's ONNX signature, external-data loading, CLS pooling checked against a
  * plain-TypeScript XLM-R forward pass, and the 512-token truncation.
  */
-import { assert, assertAlmostEquals, assertEquals, assertGreater, assertLess } from "./assert.ts";
+import {
+  assert,
+  assertAlmostEquals,
+  assertEquals,
+  assertGreater,
+  assertLess,
+  assertStringIncludes,
+} from "./assert.ts";
 import {
   BGE_M3_SHAPE,
   buildShapeModel,
@@ -11,7 +18,7 @@ import {
   TINY_XLMR_SHAPE,
 } from "../lib/bge_shape.ts";
 import { collectTexts } from "../lib/default_model.ts";
-import { loadEncoder } from "../lib/encoder.ts";
+import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
 import { xlmrParamCount, type XlmrShape } from "../lib/onnx_build.ts";
 import { loadOrt } from "../lib/ort.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
@@ -143,6 +150,7 @@ Deno.test("bge shape: weights live in model.onnx_data; BAAI's input/output signa
     await session.release();
   }
   const enc = await loadEncoder(dir);
+  assertStringIncludes(describeEncoder(enc), "random weights");
   // paramCount also counts the graph's few float scalar constants (1/√d, 0.5, ...).
   const counted = await enc.paramCount();
   assert(counted >= build.params && counted < build.params + 16, `${counted} vs ${build.params}`);
