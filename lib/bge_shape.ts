@@ -79,7 +79,15 @@ export interface ShapeModelBuild {
   config: EncoderConfig;
 }
 
-/** External-data file name, as in BAAI's export. */
+/**
+ * External-data file name, as in BAAI's export.
+ *
+ * @example
+ * ```ts
+ * import { EXTERNAL_DATA_FILE } from "./bge_shape.ts";
+ * console.log(EXTERNAL_DATA_FILE); // "model.onnx_data"
+ * ```
+ */
 export const EXTERNAL_DATA_FILE = "model.onnx_data";
 
 /** Tensors start at multiples of this (lets ORT map them). */

@@ -99,6 +99,7 @@ export { atomicWrite, atomicWriteJson } from "./fs.ts";
 export { type HeadInit, type HeadOptions, ProjectionHead } from "./head.ts";
 export { loadProjectionModel, type ProjectionModel } from "./inference.ts";
 export { disableOrtTelemetry, loadOrt } from "./ort.ts";
+export { parseTexts, readTexts } from "./text_input.ts";
 export {
   hardNegativeSimilarities,
   LOSS_BUG_WEIGHTS,

@@ -5,7 +5,15 @@
  * @module
  */
 
-/** Where {@link readTexts} reads from: a path, or `-` for standard input. */
+/**
+ * The path that makes {@link readTexts} read standard input.
+ *
+ * @example
+ * ```ts
+ * import { readTexts, STDIN } from "./text_input.ts";
+ * const texts = await readTexts(STDIN); // e.g. `cat queries.txt | deno run ...`
+ * ```
+ */
 export const STDIN = "-";
 
 /**
