@@ -288,8 +288,14 @@ export class TextTokenizer {
     return true;
   }
 
-  /** The template's ids via the fast path, or undefined when the library must do it. */
-  #fastIds(text: string): number[] | undefined {
+  /**
+   * The template's ids via the fast path, or undefined when the library must
+   * do it. Stops after `maxContent + 1` content ids: later words cannot change
+   * the ids kept by truncation (each word is tokenised on its own, and a fused
+   * `<unk>` only drops ids after the cut), so a text of any length costs
+   * little more than its first `maxLength` tokens (plus normalising it).
+   */
+  #fastIds(text: string, maxContent = Infinity): number[] | undefined {
     const pipe = this.#pipe!, model = this.#model!;
     for (const t of this.#added) if (text.includes(t)) return undefined;
     const normalized = pipe.normalizer ? pipe.normalizer(text) : text;
@@ -302,6 +308,7 @@ export class TextTokenizer {
       const unk = model.unkId;
       const start = out.length;
       for (const w of words) {
+        if (out.length - start > maxContent) break;
         let ids = this.#memo.get(w);
         if (ids === undefined) {
           ids = model.word(w);
@@ -319,9 +326,9 @@ export class TextTokenizer {
     return out;
   }
 
-  /** All template ids of a text (no truncation). */
-  #ids(text: string): number[] {
-    return (this.fast ? this.#fastIds(text) : undefined) ?? this.hf.encode(text).ids;
+  /** The template ids of a text; with `maxContent`, possibly cut after that many + 1 content ids. */
+  #ids(text: string, maxContent?: number): number[] {
+    return (this.fast ? this.#fastIds(text, maxContent) : undefined) ?? this.hf.encode(text).ids;
   }
 
   /**
@@ -329,10 +336,10 @@ export class TextTokenizer {
    * content is cut so that the leading and trailing special tokens remain.
    */
   encode(text: string, maxLength: number): TokenizedText {
-    const ids = this.#ids(text);
-    if (ids.length <= maxLength) return { ids, truncated: false };
     const { before, after } = this.specials;
     const keep = Math.max(0, maxLength - before - after);
+    const ids = this.#ids(text, keep);
+    if (ids.length <= maxLength) return { ids, truncated: false };
     return {
       ids: [...ids.slice(0, before + keep), ...ids.slice(ids.length - after)],
       truncated: true,

@@ -66,6 +66,18 @@ Deno.test("tokenizer: truncation keeps <s> and </s> and maxLength ids", async ()
   assert(!short.truncated);
 });
 
+Deno.test("tokenizer: a 10 MB text is cut to maxLength with the library's ids", async () => {
+  const tok = await loadTokenizer(await ensureDefaultModel());
+  const unit = "Phòng trọ Q10 giá rẻ, có máy lạnh ☃ wc riêng. ";
+  const huge = unit.repeat(Math.ceil(10_000_000 / unit.length));
+  const t = tok.encode(huge, 512);
+  assert(t.truncated);
+  assertEquals(t.ids.length, 512);
+  const ref = tok.referenceIds(unit.repeat(40)); // a prefix long enough for 510 content ids
+  assertEquals(t.ids.slice(0, 511), ref.slice(0, 511));
+  assertEquals(t.ids[511], 2);
+});
+
 Deno.test("tokenizer: models other than Unigram use the library unchanged", () => {
   const { json } = buildLexicalTokenizer(["phòng trọ"]);
   const vocab = Object.fromEntries(
