@@ -10,7 +10,8 @@
  * - encode throughput (texts/s, tokens/s) at maxLength 512 on a seeded
  *   random sample of the dataset's unique texts, length-sorted batches of
  *   8/32/64, against a plain onnxruntime-node loop over the very same batches
- *   (its own session, same options; runs alternate to share the noise);
+ *   (its own session, same options): whole passes (ABBA with `--reps 2`),
+ *   then interleaved batch by batch, which cancels load drift best;
  * - the cold time for all 6,825 texts: extrapolated from the sample's
  *   tokens/s and the dataset's token count (`--full` measures it instead);
  * - ORT session options and token-budget batching on the same sample;
@@ -184,33 +185,39 @@ function batchesOf(ids: number[][], size: number): number[][] {
 
 const ort = await loadOrt();
 /** A plain onnxruntime-node loop as a user would write it: pad, run, take CLS, normalise. */
-async function plainLoop(session: import("onnxruntime-node").InferenceSession, size: number) {
+async function plainBatch(
+  session: import("onnxruntime-node").InferenceSession,
+  rows: number[],
+  out: Float32Array,
+) {
   const dim = enc.dim;
-  const out = new Float32Array(sample.length * dim);
+  const len = Math.max(...rows.map((r) => sampleIds[r].length));
+  const idsArr = new BigInt64Array(rows.length * len).fill(1n);
+  const mask = new BigInt64Array(rows.length * len);
+  rows.forEach((r, k) => {
+    sampleIds[r].forEach((id, j) => {
+      idsArr[k * len + j] = BigInt(id);
+      mask[k * len + j] = 1n;
+    });
+  });
+  const res = await session.run({
+    input_ids: new ort.Tensor("int64", idsArr, [rows.length, len]),
+    attention_mask: new ort.Tensor("int64", mask, [rows.length, len]),
+  });
+  const h = res.last_hidden_state.data as Float32Array;
+  rows.forEach((r, k) => {
+    const v = h.subarray(k * len * dim, k * len * dim + dim);
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += v[j] * v[j];
+    const inv = 1 / Math.sqrt(s);
+    for (let j = 0; j < dim; j++) out[r * dim + j] = v[j] * inv;
+  });
+}
+
+async function plainLoop(session: import("onnxruntime-node").InferenceSession, size: number) {
+  const out = new Float32Array(sample.length * enc.dim);
   const t0 = performance.now();
-  for (const rows of batchesOf(sampleIds, size)) {
-    const len = Math.max(...rows.map((r) => sampleIds[r].length));
-    const idsArr = new BigInt64Array(rows.length * len).fill(1n);
-    const mask = new BigInt64Array(rows.length * len);
-    rows.forEach((r, k) => {
-      sampleIds[r].forEach((id, j) => {
-        idsArr[k * len + j] = BigInt(id);
-        mask[k * len + j] = 1n;
-      });
-    });
-    const res = await session.run({
-      input_ids: new ort.Tensor("int64", idsArr, [rows.length, len]),
-      attention_mask: new ort.Tensor("int64", mask, [rows.length, len]),
-    });
-    const h = res.last_hidden_state.data as Float32Array;
-    rows.forEach((r, k) => {
-      const v = h.subarray(k * len * dim, k * len * dim + dim);
-      let s = 0;
-      for (let j = 0; j < dim; j++) s += v[j] * v[j];
-      const inv = 1 / Math.sqrt(s);
-      for (let j = 0; j < dim; j++) out[r * dim + j] = v[j] * inv;
-    });
-  }
+  for (const rows of batchesOf(sampleIds, size)) await plainBatch(session, rows, out);
   return { ms: performance.now() - t0, out };
 }
 
@@ -290,6 +297,51 @@ console.log(
   }; peak RSS with both sessions open: ${mb(peakRss())})`,
 );
 results.throughput = rows;
+
+// Interleaved per batch: each batch goes through the project (`encode` of that
+// batch's texts) and through the plain loop, alternating which goes first, so
+// a drift in the machine's load cancels batch by batch instead of pass by pass.
+const interleaved: Record<string, unknown>[] = [];
+console.log(`\n| batch | interleaved per batch: this project | plain ORT loop | ratio |`);
+console.log(`|---:|---:|---:|---:|`);
+for (const size of batchSizes) {
+  let mineMs = 0, plainMs = 0;
+  const scratch = new Float32Array(sample.length * enc.dim);
+  const list = batchesOf(sampleIds, size);
+  for (let bi = 0; bi < list.length; bi++) {
+    const texts = list[bi].map((r) => sample[r]);
+    const a = async () => {
+      const t0 = performance.now();
+      await enc.encode(texts, { batchSize: size });
+      mineMs += performance.now() - t0;
+    };
+    const b = async () => {
+      const t0 = performance.now();
+      await plainBatch(plainSession, list[bi], scratch);
+      plainMs += performance.now() - t0;
+    };
+    if (bi % 2 === 0) {
+      await a();
+      await b();
+    } else {
+      await b();
+      await a();
+    }
+  }
+  const row = {
+    batch: size,
+    textsPerSecond: (sample.length / mineMs) * 1000,
+    plainTextsPerSecond: (sample.length / plainMs) * 1000,
+    ratio: plainMs / mineMs,
+  };
+  interleaved.push(row);
+  console.log(
+    `| ${size} | ${row.textsPerSecond.toFixed(2)} texts/s | ${
+      row.plainTextsPerSecond.toFixed(2)
+    } texts/s | ${row.ratio.toFixed(3)} |`,
+  );
+}
+results.interleaved = interleaved;
 await plainSession.release();
 
 // ---- cold time for all texts -----------------------------------------------------------------
