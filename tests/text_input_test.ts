@@ -46,6 +46,8 @@ Deno.test("search --queries - reads queries from stdin (one JSON line per query)
         "--json",
         "--cache-root",
         cache,
+        "--checkpoint", // no run there: --base uses the default model, whatever checkpoints/latest is
+        cache,
         "--queries",
         "-",
       ],
