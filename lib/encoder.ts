@@ -14,6 +14,7 @@ import type * as ort from "onnxruntime-node";
 import { createHash } from "node:crypto";
 import { exists, join } from "./fs.ts";
 import { countInitializerParams } from "./onnx_build.ts";
+import { loadOrt, type Ort } from "./ort.ts";
 import { loadTokenizer, type TextTokenizer } from "./tokenizer.ts";
 
 /**
@@ -69,12 +70,78 @@ export interface Embeddings {
   data: Float32Array;
 }
 
+/**
+ * Measured speed, passed as the third argument of
+ * {@link EncodeOptions.onProgress} (so CLIs can print a rate and an ETA).
+ */
+export interface EncodeRate {
+  /** Milliseconds since `encode` started (tokenisation and session start included). */
+  elapsedMs: number;
+  /** Texts per second over the batches run so far (0 before the first batch). */
+  textsPerSecond: number;
+  /**
+   * Estimated milliseconds left, from the tokens still to run at the
+   * measured tokens/s (batches are length-sorted, so a texts/s rate from the
+   * short first batches would be optimistic); undefined before the first batch.
+   */
+  etaMs?: number;
+}
+
 /** Options of {@link Encoder.encode}. */
 export interface EncodeOptions {
   /** Texts per ONNX run (default 32). */
   batchSize?: number;
-  /** Called after each batch with texts done so far and the total. */
-  onProgress?: (done: number, total: number) => void;
+  /**
+   * Most tokens (rows × padded length) per ONNX run; when set, a batch ends
+   * at `batchSize` texts or at this many tokens, whichever comes first, so
+   * batches of long texts get fewer rows. Default: no token limit.
+   */
+  maxBatchTokens?: number;
+  /**
+   * Called with texts done so far and the total: once with 0 before any work,
+   * then after each batch. The third argument is the measured rate.
+   */
+  onProgress?: (done: number, total: number, rate?: EncodeRate) => void;
+}
+
+/** Where the time of one {@link Encoder.encode} went (milliseconds). */
+export interface EncodeTimings {
+  /** Tokenising all texts. */
+  tokenizeMs: number;
+  /** Waiting for the ONNX Runtime session to open (0 once it is open). */
+  sessionMs: number;
+  /** Building input tensors. */
+  feedMs: number;
+  /** Inside `session.run`. */
+  runMs: number;
+  /** Pooling and normalising. */
+  poolMs: number;
+  /** ONNX runs (batches). */
+  batches: number;
+  /** Tokens fed, padding included. */
+  paddedTokens: number;
+}
+
+/** ONNX Runtime session settings (see {@link loadEncoder}). */
+export interface SessionOptions {
+  /** Threads inside one operator (default: ORT's choice, one per core). */
+  intraOpThreads?: number;
+  /** Graph optimisation level (default "all"). */
+  graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /** ORT's CPU memory arena (default true). */
+  enableCpuMemArena?: boolean;
+  /** ORT's memory pattern planning (default true). */
+  enableMemPattern?: boolean;
+}
+
+/** One chunk of {@link Encoder.encodeChunks}: input rows `start …`, row-major `[count, dim]`. */
+export interface EncodedChunk {
+  start: number;
+  count: number;
+  dim: number;
+  data: Float32Array;
+  /** Input indices (absolute) of texts cut to `maxLength` in this chunk. */
+  truncatedIndices: number[];
 }
 
 /** A loaded encoder (see {@link loadEncoder}). */
@@ -91,7 +158,22 @@ export interface Encoder {
    * Encode texts; results are in input order. `truncated` counts texts cut to
    * `maxLength` (this implementation also lists them in `truncatedIndices`).
    */
-  encode(texts: string[], opts?: EncodeOptions): Promise<Embeddings & { truncated: number }>;
+  encode(
+    texts: string[],
+    opts?: EncodeOptions,
+  ): Promise<
+    Embeddings & { truncated: number; truncatedIndices?: number[]; timings?: EncodeTimings }
+  >;
+  /**
+   * Encode in chunks of consecutive texts, for callers that stream results
+   * to disk: yields `{ start, data }` (rows `start … start + data.length/dim`
+   * of the input, in input order), so memory does not grow with the corpus.
+   * Each chunk is length-sorted inside. Optional: `OnnxEncoder` has it.
+   */
+  encodeChunks?(
+    texts: string[],
+    opts?: EncodeOptions & { chunkSize?: number },
+  ): AsyncGenerator<EncodedChunk>;
   /** Release the ONNX Runtime session (if one was created). */
   dispose(): Promise<void>;
 }
@@ -301,6 +383,8 @@ export function describeEncoder(
 ): string {
   const standIn = enc.name === DEFAULT_MODEL_NAME
     ? " (offline lexical stand-in, NOT BGE-M3; see README)"
+    : enc.name.endsWith("-shape")
+    ? " (BGE-M3's architecture with random weights, NOT BGE-M3: its vectors mean nothing)"
     : "";
   return `Model: ${enc.name}${standIn}, dim ${enc.dim}, from ${enc.dir}, fingerprint ${
     enc.fingerprint.slice(0, 12)
@@ -310,20 +394,41 @@ export function describeEncoder(
 const KNOWN_INPUTS = ["input_ids", "attention_mask", "token_type_ids"];
 const HIDDEN_OUTPUTS = ["last_hidden_state", "token_embeddings"];
 
-type Ort = typeof import("onnxruntime-node");
-
-/** `onnxruntime-node`, imported on first use so that loading an encoder needs no FFI. */
-let ortModule: Promise<Ort> | undefined;
-function loadOrt(): Promise<Ort> {
-  ortModule ??= import("onnxruntime-node");
-  return ortModule;
-}
-
 interface SessionInfo {
   ort: Ort;
   session: ort.InferenceSession;
   inputTypes: Map<string, "int64" | "int32">;
   output: string;
+}
+
+function emptyTimings(): EncodeTimings {
+  return {
+    tokenizeMs: 0,
+    sessionMs: 0,
+    feedMs: 0,
+    runMs: 0,
+    poolMs: 0,
+    batches: 0,
+    paddedTokens: 0,
+  };
+}
+
+/**
+ * The measured rate so far. The ETA counts tokens, not texts: batches are
+ * length-sorted, so the first (short) batches would make a texts/s ETA too
+ * optimistic. Tokens left = those of this range not yet run, plus the texts
+ * of later ranges (not tokenised yet) at the average tokens per text so far.
+ */
+function rateOf(
+  p: { t0: number; done: number; total: number; tokensDone: number },
+  left?: { tokens: number; texts: number },
+): EncodeRate {
+  const elapsedMs = performance.now() - p.t0;
+  if (p.done === 0 || elapsedMs <= 0 || p.tokensDone === 0) return { elapsedMs, textsPerSecond: 0 };
+  const textsPerSecond = (p.done / elapsedMs) * 1000;
+  const later = p.total - p.done - (left?.texts ?? 0);
+  const tokens = (left?.tokens ?? 0) + later * (p.tokensDone / p.done);
+  return { elapsedMs, textsPerSecond, etaMs: (tokens / p.tokensDone) * elapsedMs };
 }
 
 class OnnxEncoder implements Encoder {
@@ -337,6 +442,7 @@ class OnnxEncoder implements Encoder {
     readonly config: EncoderConfig,
     readonly fingerprint: string,
     readonly tokenizer: TextTokenizer,
+    readonly sessionOptions: SessionOptions = {},
   ) {
     this.name = config.name;
     this.dim = config.dim;
@@ -366,10 +472,14 @@ class OnnxEncoder implements Encoder {
     const ort = await loadOrt();
     let session: ort.InferenceSession;
     try {
+      const o = this.sessionOptions;
       session = await ort.InferenceSession.create(path, {
         executionProviders: ["cpu"],
-        graphOptimizationLevel: "all",
+        graphOptimizationLevel: o.graphOptimizationLevel ?? "all",
         logSeverityLevel: 3,
+        ...(o.intraOpThreads !== undefined ? { intraOpNumThreads: o.intraOpThreads } : {}),
+        ...(o.enableCpuMemArena !== undefined ? { enableCpuMemArena: o.enableCpuMemArena } : {}),
+        ...(o.enableMemPattern !== undefined ? { enableMemPattern: o.enableMemPattern } : {}),
       });
     } catch (err) {
       fail(`${path}: ONNX Runtime cannot load the model (${(err as Error).message})`);
@@ -443,69 +553,159 @@ class OnnxEncoder implements Encoder {
   async encode(
     texts: string[],
     opts: EncodeOptions = {},
-  ): Promise<Embeddings & { truncated: number; truncatedIndices: number[] }> {
-    const batchSize = Math.max(1, opts.batchSize ?? 32);
+  ): Promise<
+    Embeddings & { truncated: number; truncatedIndices: number[]; timings: EncodeTimings }
+  > {
     const n = texts.length;
     const dim = this.dim;
     const data = new Float32Array(n * dim);
-    if (n === 0) return { dim, data, truncated: 0, truncatedIndices: [] };
-    opts.onProgress?.(0, n);
-    const { ort, session, inputTypes, output } = await this.#openSession();
-    const ids: number[][] = new Array(n);
-    const truncatedIndices: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const t = this.tokenizer.encode(texts[i], this.config.maxLength);
-      ids[i] = t.ids;
-      if (t.truncated) truncatedIndices.push(i);
+    const timings = emptyTimings();
+    if (n === 0) return { dim, data, truncated: 0, truncatedIndices: [], timings };
+    const truncatedIndices = await this.#encodeRange(texts, 0, n, data, opts, timings, {
+      t0: performance.now(),
+      done: 0,
+      total: n,
+      tokensDone: 0,
+    });
+    return { dim, data, truncated: truncatedIndices.length, truncatedIndices, timings };
+  }
+
+  async *encodeChunks(
+    texts: string[],
+    opts: EncodeOptions & { chunkSize?: number } = {},
+  ): AsyncGenerator<EncodedChunk> {
+    const n = texts.length;
+    const chunk = Math.max(1, opts.chunkSize ?? 4096);
+    const progress = { t0: performance.now(), done: 0, total: n, tokensDone: 0 };
+    for (let start = 0; start < n; start += chunk) {
+      const count = Math.min(chunk, n - start);
+      const data = new Float32Array(count * this.dim);
+      const truncatedIndices = await this.#encodeRange(
+        texts,
+        start,
+        count,
+        data,
+        opts,
+        emptyTimings(),
+        progress,
+      );
+      yield { start, count, dim: this.dim, data, truncatedIndices };
     }
-    const order = Array.from({ length: n }, (_, i) => i)
+  }
+
+  /**
+   * Encode `texts[start … start+count)` into `data` (row 0 = `texts[start]`):
+   * tokenise, sort by length, run batches (by count and optional token
+   * budget), pool, normalise. Returns absolute indices of truncated texts.
+   */
+  async #encodeRange(
+    texts: string[],
+    start: number,
+    count: number,
+    data: Float32Array,
+    opts: EncodeOptions,
+    timings: EncodeTimings,
+    progress: { t0: number; done: number; total: number; tokensDone: number },
+  ): Promise<number[]> {
+    const batchSize = Math.max(1, opts.batchSize ?? 32);
+    const maxTokens = opts.maxBatchTokens !== undefined && opts.maxBatchTokens > 0
+      ? opts.maxBatchTokens
+      : Infinity;
+    const dim = this.dim;
+    if (progress.done === 0) opts.onProgress?.(0, progress.total, rateOf(progress));
+    let t = performance.now();
+    const ids: number[][] = new Array(count);
+    const truncatedIndices: number[] = [];
+    let tokensLeft = 0;
+    for (let i = 0; i < count; i++) {
+      const tok = this.tokenizer.encode(texts[start + i], this.config.maxLength);
+      ids[i] = tok.ids;
+      tokensLeft += tok.ids.length;
+      if (tok.truncated) truncatedIndices.push(start + i);
+    }
+    timings.tokenizeMs += performance.now() - t;
+    t = performance.now();
+    const { ort, session, inputTypes, output } = await this.#openSession();
+    timings.sessionMs += performance.now() - t;
+    const order = Array.from({ length: count }, (_, i) => i)
       .sort((a, b) => ids[a].length - ids[b].length || a - b);
     const pad = this.tokenizer.padId;
-    let done = 0;
-    for (let start = 0; start < n; start += batchSize) {
-      const rows = order.slice(start, start + batchSize);
+    let pos = 0;
+    while (pos < count) {
+      // Rows of similar length (sorted); stop at batchSize rows or the token budget.
+      let end = pos + 1;
+      while (
+        end < count && end - pos < batchSize &&
+        (end - pos + 1) * ids[order[end]].length <= maxTokens
+      ) end++;
+      const rows = order.slice(pos, end);
       const b = rows.length;
-      const len = Math.max(...rows.map((r) => ids[r].length));
-      const idBuf = new Array<number>(b * len).fill(pad);
-      const maskBuf = new Array<number>(b * len).fill(0);
-      rows.forEach((r, k) => {
-        const row = ids[r];
-        for (let j = 0; j < row.length; j++) {
-          idBuf[k * len + j] = row[j];
-          maskBuf[k * len + j] = 1;
-        }
-      });
+      const len = ids[rows[b - 1]].length; // the longest (sorted)
+      t = performance.now();
       const feeds: Record<string, ort.Tensor> = {};
+      const mask = new Uint8Array(b * len);
+      let batchTokens = 0;
       for (const [name, type] of inputTypes) {
-        const src = name === "input_ids"
-          ? idBuf
-          : name === "attention_mask"
-          ? maskBuf
-          : new Array<number>(b * len).fill(0);
-        const arr = type === "int64"
-          ? BigInt64Array.from(src, (v) => BigInt(v))
-          : Int32Array.from(src);
-        feeds[name] = new ort.Tensor(type, arr, [b, len]);
+        const buf = type === "int64" ? new BigInt64Array(b * len) : new Int32Array(b * len);
+        // int64 values are written as their low 32-bit words (ids are small, non-negative).
+        const words = type === "int64" ? new Int32Array(buf.buffer) : (buf as Int32Array);
+        const stride = type === "int64" ? 2 : 1;
+        if (name === "input_ids") {
+          for (let k = 0; k < b; k++) {
+            const row = ids[rows[k]];
+            const base = k * len;
+            for (let j = 0; j < len; j++) {
+              words[(base + j) * stride] = j < row.length ? row[j] : pad;
+            }
+          }
+        } else if (name === "attention_mask") {
+          for (let k = 0; k < b; k++) {
+            const rowLen = ids[rows[k]].length;
+            for (let j = 0; j < rowLen; j++) words[(k * len + j) * stride] = 1;
+          }
+        } // token_type_ids: zeros
+        feeds[name] = new ort.Tensor(type, buf, [b, len]);
       }
+      for (let k = 0; k < b; k++) {
+        const rowLen = ids[rows[k]].length;
+        batchTokens += rowLen;
+        mask.fill(1, k * len, k * len + rowLen);
+      }
+      timings.feedMs += performance.now() - t;
+      t = performance.now();
       const result = await session.run(feeds, [output]);
-      const out = result[output];
+      timings.runMs += performance.now() - t;
+      t = performance.now();
       try {
-        this.#pool(out, output, rows, maskBuf, len, data);
+        this.#pool(result[output], output, rows, mask, len, data);
       } finally {
-        for (const t of Object.values(result)) t.dispose();
+        for (const r of Object.values(result)) r.dispose();
+        for (const f of Object.values(feeds)) f.dispose();
       }
-      done += b;
-      opts.onProgress?.(done, n);
+      timings.poolMs += performance.now() - t;
+      timings.batches++;
+      timings.paddedTokens += b * len;
+      pos = end;
+      progress.done += b;
+      progress.tokensDone += batchTokens;
+      tokensLeft -= batchTokens;
+      opts.onProgress?.(
+        progress.done,
+        progress.total,
+        rateOf(progress, { tokens: tokensLeft, texts: count - end }),
+      );
     }
+    t = performance.now();
     if (this.config.normalize) l2NormalizeRows(data, dim);
-    return { dim, data, truncated: truncatedIndices.length, truncatedIndices };
+    timings.poolMs += performance.now() - t;
+    return truncatedIndices;
   }
 
   #pool(
     out: ort.Tensor,
     output: string,
     rows: number[],
-    mask: number[],
+    mask: Uint8Array,
     len: number,
     data: Float32Array,
   ) {
@@ -568,7 +768,9 @@ class OnnxEncoder implements Encoder {
 /**
  * Load the encoder in `dir` (default: the offline model). Cheap: reads
  * `encoder.json` and the tokenizer and hashes the files; the ONNX Runtime
- * session is created on the first `encode`. Errors name the missing path and
+ * session is created on the first `encode`, with `opts.session` (threads,
+ * graph optimisation, memory arena/pattern). `opts.maxLength` overrides
+ * `encoder.json`'s (e.g. 8192 for BGE-M3). Errors name the missing path and
  * how to get the model.
  *
  * @example
@@ -580,7 +782,10 @@ class OnnxEncoder implements Encoder {
  * await enc.dispose();
  * ```
  */
-export async function loadEncoder(dir: string = DEFAULT_MODEL_DIR): Promise<Encoder> {
+export async function loadEncoder(
+  dir: string = DEFAULT_MODEL_DIR,
+  opts: { session?: SessionOptions; maxLength?: number } = {},
+): Promise<Encoder> {
   let st: Deno.FileInfo;
   try {
     st = await Deno.stat(dir);
@@ -597,7 +802,17 @@ export async function loadEncoder(dir: string = DEFAULT_MODEL_DIR): Promise<Enco
     }
   }
   const config = await readEncoderConfig(dir);
+  let lengthTag = "";
+  if (opts.maxLength !== undefined && opts.maxLength !== config.maxLength) {
+    if (!Number.isInteger(opts.maxLength) || opts.maxLength < 3) {
+      fail(`maxLength must be an integer >= 3, got ${opts.maxLength}`);
+    }
+    // Long texts get other vectors, so the fingerprint (cache key) changes too.
+    config.maxLength = opts.maxLength;
+    lengthTag = `:maxLength=${opts.maxLength}`;
+  }
   const tokenizer = await loadTokenizer(dir);
-  const fingerprint = await modelFingerprint(dir);
-  return new OnnxEncoder(dir, config, fingerprint, tokenizer);
+  let fingerprint = await modelFingerprint(dir);
+  if (lengthTag) fingerprint = createHash("sha256").update(fingerprint + lengthTag).digest("hex");
+  return new OnnxEncoder(dir, config, fingerprint, tokenizer, opts.session);
 }

@@ -16,6 +16,7 @@
  * @module
  */
 import type * as Ort from "onnxruntime-node";
+import { loadOrt } from "./ort.ts";
 import { buildModel, DataType, node, valueInfo } from "./onnx_build.ts";
 
 type OrtModule = typeof import("onnxruntime-node");
@@ -23,7 +24,7 @@ type OrtModule = typeof import("onnxruntime-node");
 let scorer: Promise<{ ort: OrtModule; session: Ort.InferenceSession }> | undefined;
 function loadScorer(): Promise<{ ort: OrtModule; session: Ort.InferenceSession }> {
   scorer ??= (async () => {
-    const ort = await import("onnxruntime-node");
+    const ort = await loadOrt(); // telemetry off first (see lib/ort.ts)
     const session = await ort.InferenceSession.create(
       buildModel({
         name: "topk_scores",

@@ -103,12 +103,18 @@ export {
   DEFAULT_MODEL_DIR,
   describeEncoder,
   type Embeddings,
+  type EncodedChunk,
+  type EncodeOptions,
   type Encoder,
+  type EncodeRate,
   type EncoderConfig,
   EncoderError,
+  type EncodeTimings,
   loadEncoder,
   modelFingerprint,
+  type SessionOptions,
 } from "./encoder.ts";
+export { BGE_M3_SHAPE, buildShapeModel, buildShapeTokenizer } from "./bge_shape.ts";
 export {
   compareBaseAndHead,
   type Comparison,
@@ -159,6 +165,8 @@ export {
   inferColumns,
   VectorStore,
 } from "./vector_store.ts";
+export { disableOrtTelemetry, loadOrt } from "./ort.ts";
+export { parseTexts, readTexts } from "./text_input.ts";
 export {
   hardNegativeSimilarities,
   LOSS_BUG_WEIGHTS,

@@ -465,3 +465,292 @@ function tensorInfo(tensor: Uint8Array): { count: number; dataType: number } {
   }
   return { count: dims.reduce((a, b) => a * b, 1), dataType };
 }
+
+/**
+ * A tensor whose data lives in an external file (ONNX external data), as in
+ * BAAI's `onnx/model.onnx` + `model.onnx_data`: `offset`/`length` in bytes.
+ *
+ * @example
+ * ```ts
+ * import { externalTensor } from "./onnx_build.ts";
+ * const t = externalTensor("W", [2, 2], "model.onnx_data", 0);
+ * console.log(t.dataLocation); // 1 (EXTERNAL)
+ * ```
+ */
+export function externalTensor(
+  name: string,
+  dims: number[],
+  location: string,
+  offset: number,
+  dataType: DataTypeCode = DataType.FLOAT,
+): onnxProto.onnx.ITensorProto {
+  const count = dims.reduce((a, b) => a * b, 1);
+  const bytes = count * (dataType === DataType.INT64 ? 8 : 4);
+  return {
+    name,
+    dims,
+    dataType,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: "location", value: location },
+      { key: "offset", value: String(offset) },
+      { key: "length", value: String(bytes) },
+    ],
+  };
+}
+
+/** The architecture of an XLM-RoBERTa encoder (see {@link BGE_M3_SHAPE}). */
+export interface XlmrShape {
+  /** Transformer layers. */
+  layers: number;
+  /** Hidden size. */
+  hidden: number;
+  /** Attention heads (`hidden` must be divisible by it). */
+  heads: number;
+  /** Feed-forward inner size. */
+  ffn: number;
+  /** Vocabulary size (rows of the word embedding). */
+  vocab: number;
+  /** Rows of the position embedding (XLM-R: max length + padding id + 1). */
+  maxPositions: number;
+  /** Padding id; positions count from `padId + 1` like XLM-R. */
+  padId: number;
+  /** LayerNorm epsilon. */
+  eps: number;
+}
+
+/**
+ * BGE-M3's encoder: XLM-RoBERTa-large with 8,192-token positions (24 layers,
+ * hidden 1024, 16 heads, FFN 4096, GELU, vocabulary 250,002, 8,194 position
+ * rows, padding id 1).
+ *
+ * @example
+ * ```ts
+ * import { BGE_M3_SHAPE, xlmrParamCount } from "./onnx_build.ts";
+ * console.log(xlmrParamCount(BGE_M3_SHAPE)); // ≈ 567M
+ * ```
+ */
+export const BGE_M3_SHAPE: XlmrShape = {
+  layers: 24,
+  hidden: 1024,
+  heads: 16,
+  ffn: 4096,
+  vocab: 250_002,
+  maxPositions: 8194,
+  padId: 1,
+  eps: 1e-5,
+};
+
+/** How a weight is initialised: N(0, 0.02)-like random, all ones, or zeros. */
+export type WeightInit = "random" | "ones" | "zeros";
+
+/** One float32 weight of an XLM-R graph, in storage order. */
+export interface WeightSpec {
+  name: string;
+  dims: number[];
+  init: WeightInit;
+}
+
+/**
+ * The float32 weights of an XLM-R encoder graph, in the order they are
+ * stored (HF `XLMRobertaModel` names; matrices are `[in, out]` for MatMul).
+ *
+ * @example
+ * ```ts
+ * import { BGE_M3_SHAPE, xlmrWeightSpecs } from "./onnx_build.ts";
+ * console.log(xlmrWeightSpecs(BGE_M3_SHAPE)[0].name); // "embeddings.word_embeddings.weight"
+ * ```
+ */
+export function xlmrWeightSpecs(s: XlmrShape): WeightSpec[] {
+  const h = s.hidden;
+  const specs: WeightSpec[] = [
+    { name: "embeddings.word_embeddings.weight", dims: [s.vocab, h], init: "random" },
+    { name: "embeddings.position_embeddings.weight", dims: [s.maxPositions, h], init: "random" },
+    { name: "embeddings.token_type_embeddings.weight", dims: [1, h], init: "random" },
+    { name: "embeddings.LayerNorm.weight", dims: [h], init: "ones" },
+    { name: "embeddings.LayerNorm.bias", dims: [h], init: "zeros" },
+  ];
+  for (let l = 0; l < s.layers; l++) {
+    const p = `encoder.layer.${l}`;
+    for (const m of ["query", "key", "value"]) {
+      specs.push({ name: `${p}.attention.self.${m}.weight`, dims: [h, h], init: "random" });
+      specs.push({ name: `${p}.attention.self.${m}.bias`, dims: [h], init: "zeros" });
+    }
+    specs.push(
+      { name: `${p}.attention.output.dense.weight`, dims: [h, h], init: "random" },
+      { name: `${p}.attention.output.dense.bias`, dims: [h], init: "zeros" },
+      { name: `${p}.attention.output.LayerNorm.weight`, dims: [h], init: "ones" },
+      { name: `${p}.attention.output.LayerNorm.bias`, dims: [h], init: "zeros" },
+      { name: `${p}.intermediate.dense.weight`, dims: [h, s.ffn], init: "random" },
+      { name: `${p}.intermediate.dense.bias`, dims: [s.ffn], init: "zeros" },
+      { name: `${p}.output.dense.weight`, dims: [s.ffn, h], init: "random" },
+      { name: `${p}.output.dense.bias`, dims: [h], init: "zeros" },
+      { name: `${p}.output.LayerNorm.weight`, dims: [h], init: "ones" },
+      { name: `${p}.output.LayerNorm.bias`, dims: [h], init: "zeros" },
+    );
+  }
+  return specs;
+}
+
+/**
+ * Parameters of an XLM-R encoder of this shape (all float weights).
+ *
+ * @example
+ * ```ts
+ * import { xlmrParamCount } from "./onnx_build.ts";
+ * console.log(xlmrParamCount({ layers: 2, hidden: 32, heads: 4, ffn: 64, vocab: 100,
+ *   maxPositions: 514, padId: 1, eps: 1e-5 }));
+ * ```
+ */
+export function xlmrParamCount(s: XlmrShape): number {
+  return xlmrWeightSpecs(s).reduce((a, w) => a + w.dims.reduce((x, y) => x * y, 1), 0);
+}
+
+/**
+ * The XLM-RoBERTa encoder graph (opset 17): `input_ids`, `attention_mask`
+ * (int64 `[batch, sequence]`) → `last_hidden_state` (float32
+ * `[batch, sequence, hidden]`), with XLM-R's position ids
+ * (`cumsum(input_ids != pad) * (input_ids != pad) + pad`), post-LayerNorm
+ * blocks, exact (erf) GELU and a additive attention mask. `weights` are the
+ * tensors of {@link xlmrWeightSpecs} (inline or {@link externalTensor}).
+ *
+ * @example
+ * ```ts
+ * import { floatTensor, xlmrEncoderModel, xlmrWeightSpecs } from "./onnx_build.ts";
+ * const shape = { layers: 1, hidden: 8, heads: 2, ffn: 16, vocab: 10, maxPositions: 20,
+ *   padId: 1, eps: 1e-5 };
+ * const weights = xlmrWeightSpecs(shape).map((w) =>
+ *   floatTensor(w.name, w.dims, new Float32Array(w.dims.reduce((a, b) => a * b, 1)))
+ * );
+ * console.log(xlmrEncoderModel(shape, weights).length > 0);
+ * ```
+ */
+export function xlmrEncoderModel(
+  s: XlmrShape,
+  weights: onnxProto.onnx.ITensorProto[],
+  opts: { name?: string; doc?: string } = {},
+): Uint8Array {
+  if (s.hidden % s.heads !== 0) {
+    throw new Error(`xlmrEncoderModel: hidden ${s.hidden} is not divisible by heads ${s.heads}`);
+  }
+  const hd = s.hidden / s.heads;
+  const n: onnxProto.onnx.INodeProto[] = [];
+  const init: onnxProto.onnx.ITensorProto[] = [
+    ...weights,
+    int64Tensor("c_pad", [], [s.padId]),
+    int64Tensor("c_axis1", [], [1]),
+    int64Tensor("c_axes_12", [2], [1, 2]),
+    int64Tensor("c_qkv_shape", [4], [0, 0, s.heads, hd]),
+    int64Tensor("c_out_shape", [3], [0, 0, s.hidden]),
+    floatTensor("c_one", [], new Float32Array([1])),
+    floatTensor("c_neg", [], new Float32Array([-1e4])),
+    floatTensor("c_scale", [], new Float32Array([1 / Math.sqrt(hd)])),
+    floatTensor("c_half", [], new Float32Array([0.5])),
+    floatTensor("c_rsqrt2", [], new Float32Array([Math.SQRT1_2])),
+  ];
+  const e = "embeddings";
+  // XLM-R position ids: padding tokens get padId, others padId+1, padId+2, ...
+  n.push(
+    node("Equal", ["input_ids", "c_pad"], ["is_pad"]),
+    node("Not", ["is_pad"], ["not_pad"]),
+    node("Cast", ["not_pad"], ["not_pad_i"], { to: { int: DataType.INT64 } }),
+    node("CumSum", ["not_pad_i", "c_axis1"], ["pos_cum"]),
+    node("Mul", ["pos_cum", "not_pad_i"], ["pos_inc"]),
+    node("Add", ["pos_inc", "c_pad"], ["position_ids"]),
+    node("Gather", [`${e}.word_embeddings.weight`, "input_ids"], ["emb_word"], {
+      axis: { int: 0 },
+    }),
+    node("Gather", [`${e}.position_embeddings.weight`, "position_ids"], ["emb_pos"], {
+      axis: { int: 0 },
+    }),
+    node("Add", ["emb_word", "emb_pos"], ["emb_wp"]),
+    node("Add", ["emb_wp", `${e}.token_type_embeddings.weight`], ["emb_sum"]),
+    node(
+      "LayerNormalization",
+      ["emb_sum", `${e}.LayerNorm.weight`, `${e}.LayerNorm.bias`],
+      ["hidden_0"],
+      { axis: { int: -1 }, epsilon: { float: s.eps } },
+    ),
+    // Additive mask [batch, 1, 1, sequence]: 0 for tokens, -1e4 for padding.
+    node("Cast", ["attention_mask"], ["mask_f"], { to: { int: DataType.FLOAT } }),
+    node("Sub", ["c_one", "mask_f"], ["mask_inv"]),
+    node("Mul", ["mask_inv", "c_neg"], ["mask_add2"]),
+    node("Unsqueeze", ["mask_add2", "c_axes_12"], ["mask_add"]),
+  );
+  let x = "hidden_0";
+  for (let l = 0; l < s.layers; l++) {
+    const p = `encoder.layer.${l}`;
+    const t = (k: string) => `l${l}_${k}`;
+    for (const m of ["query", "key", "value"]) {
+      n.push(
+        node("MatMul", [x, `${p}.attention.self.${m}.weight`], [t(`${m}_mm`)]),
+        node("Add", [t(`${m}_mm`), `${p}.attention.self.${m}.bias`], [t(m)]),
+        node("Reshape", [t(m), "c_qkv_shape"], [t(`${m}_4d`)]),
+        node("Transpose", [t(`${m}_4d`)], [t(`${m}_h`)], {
+          perm: { ints: m === "key" ? [0, 2, 3, 1] : [0, 2, 1, 3] },
+        }),
+      );
+    }
+    n.push(
+      node("MatMul", [t("query_h"), t("key_h")], [t("scores_raw")]),
+      node("Mul", [t("scores_raw"), "c_scale"], [t("scores_scaled")]),
+      node("Add", [t("scores_scaled"), "mask_add"], [t("scores")]),
+      node("Softmax", [t("scores")], [t("probs")], { axis: { int: -1 } }),
+      node("MatMul", [t("probs"), t("value_h")], [t("ctx_h")]),
+      node("Transpose", [t("ctx_h")], [t("ctx_4d")], { perm: { ints: [0, 2, 1, 3] } }),
+      node("Reshape", [t("ctx_4d"), "c_out_shape"], [t("ctx")]),
+      node("MatMul", [t("ctx"), `${p}.attention.output.dense.weight`], [t("attn_mm")]),
+      node("Add", [t("attn_mm"), `${p}.attention.output.dense.bias`], [t("attn_out")]),
+      node("Add", [t("attn_out"), x], [t("attn_res")]),
+      node(
+        "LayerNormalization",
+        [
+          t("attn_res"),
+          `${p}.attention.output.LayerNorm.weight`,
+          `${p}.attention.output.LayerNorm.bias`,
+        ],
+        [t("attn_ln")],
+        { axis: { int: -1 }, epsilon: { float: s.eps } },
+      ),
+      node("MatMul", [t("attn_ln"), `${p}.intermediate.dense.weight`], [t("ffn_mm")]),
+      node("Add", [t("ffn_mm"), `${p}.intermediate.dense.bias`], [t("ffn_pre")]),
+      // Exact GELU: 0.5 · x · (1 + erf(x / √2)); ORT fuses it into Gelu.
+      node("Mul", [t("ffn_pre"), "c_rsqrt2"], [t("gelu_s")]),
+      node("Erf", [t("gelu_s")], [t("gelu_erf")]),
+      node("Add", [t("gelu_erf"), "c_one"], [t("gelu_1p")]),
+      node("Mul", [t("ffn_pre"), t("gelu_1p")], [t("gelu_x")]),
+      node("Mul", [t("gelu_x"), "c_half"], [t("ffn_act")]),
+      node("MatMul", [t("ffn_act"), `${p}.output.dense.weight`], [t("out_mm")]),
+      node("Add", [t("out_mm"), `${p}.output.dense.bias`], [t("out")]),
+      node("Add", [t("out"), t("attn_ln")], [t("out_res")]),
+    );
+    const y = l === s.layers - 1 ? "last_hidden_state" : `hidden_${l + 1}`;
+    n.push(
+      node(
+        "LayerNormalization",
+        [t("out_res"), `${p}.output.LayerNorm.weight`, `${p}.output.LayerNorm.bias`],
+        [y],
+        { axis: { int: -1 }, epsilon: { float: s.eps } },
+      ),
+    );
+    x = y;
+  }
+  return buildModel({
+    name: opts.name ?? "xlm_roberta_encoder",
+    nodes: n,
+    inputs: [
+      valueInfo("input_ids", DataType.INT64, ["batch_size", "sequence_length"]),
+      valueInfo("attention_mask", DataType.INT64, ["batch_size", "sequence_length"]),
+    ],
+    outputs: [
+      valueInfo("last_hidden_state", DataType.FLOAT, [
+        "batch_size",
+        "sequence_length",
+        s.hidden,
+      ]),
+    ],
+    initializers: init,
+    opset: 17,
+    doc: opts.doc ?? "XLM-RoBERTa encoder",
+  });
+}

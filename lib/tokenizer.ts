@@ -29,8 +29,162 @@ export interface TokenizedText {
   truncated: boolean;
 }
 
+/** The normaliser and pre-tokenizer of `@huggingface/tokenizers` (callable, not in its types). */
+interface HfPipeline {
+  normalizer: ((text: string) => string) | null;
+  pre_tokenizer: ((text: string, opts: { section_index: number }) => string[]) | null;
+}
+
+/** Post-processors whose single-text output is fixed ids around the text's ids. */
+type TemplateJson =
+  | {
+    type?: string;
+    single?: ({ SpecialToken?: { id: string } } | { Sequence?: { id: string } })[];
+    special_tokens?: Record<string, { ids?: number[] }>;
+    cls?: [string, number];
+    sep?: [string, number];
+  }
+  | null
+  | undefined;
+
+/** Most words kept in the per-word memo before it is cleared. */
+const WORD_MEMO_LIMIT = 200_000;
+
+/** The fixed ids a post-processor puts before and after one text, or undefined if unknown. */
+function templateIds(post: TemplateJson): { prefix: number[]; suffix: number[] } | undefined {
+  if (post === null || post === undefined) return { prefix: [], suffix: [] };
+  if (post.type === "RobertaProcessing" || post.type === "BertProcessing") {
+    if (!post.cls || !post.sep) return undefined;
+    return { prefix: [post.cls[1]], suffix: [post.sep[1]] };
+  }
+  if (post.type !== "TemplateProcessing" || !Array.isArray(post.single)) return undefined;
+  const prefix: number[] = [], suffix: number[] = [];
+  let seen = false;
+  for (const item of post.single) {
+    if ("Sequence" in item && item.Sequence) {
+      if (seen || item.Sequence.id !== "A") return undefined;
+      seen = true;
+    } else if ("SpecialToken" in item && item.SpecialToken) {
+      const ids = post.special_tokens?.[item.SpecialToken.id]?.ids;
+      if (!Array.isArray(ids)) return undefined;
+      (seen ? suffix : prefix).push(...ids);
+    } else return undefined;
+  }
+  return seen ? { prefix, suffix } : undefined;
+}
+
+/**
+ * A Unigram model (SentencePiece's Viterbi) with the exact semantics of
+ * `@huggingface/tokenizers` 0.2.0: candidates are the vocabulary pieces that
+ * start at each character (code point), an `<unk>` node (score: lowest score
+ * − 10) where no single-character piece exists, ties go to the earliest node.
+ * Pieces live in one `Map` instead of a trie of `Map`s, so a 250k-piece
+ * vocabulary loads in a fraction of the time and memory.
+ */
+class FastUnigram {
+  readonly ids = new Map<string, number>();
+  readonly scores: Float64Array;
+  readonly unkId: number;
+  readonly unkScore: number;
+  readonly maxLen: number;
+
+  constructor(vocab: [string, number][], unkId: number, added: { content: string; id: number }[]) {
+    const n = vocab.length;
+    this.scores = new Float64Array(n);
+    let min = Infinity;
+    let maxLen = 1;
+    for (let i = 0; i < n; i++) {
+      const [piece, score] = vocab[i];
+      this.scores[i] = score;
+      if (score < min) min = score;
+      this.ids.set(piece, i); // a duplicate piece keeps its last id, as the library does
+      let len = 0;
+      for (const _ of piece) len++;
+      if (len > maxLen) maxLen = len;
+    }
+    this.unkId = unkId;
+    this.unkScore = min - 10;
+    this.scores[unkId] = this.unkScore;
+    // Added tokens override the id of their content (the library does the same).
+    for (const a of added) this.ids.set(a.content, a.id);
+    this.maxLen = maxLen;
+  }
+
+  /** Ids of one pre-tokenized word. */
+  word(word: string): number[] {
+    const chars = Array.from(word);
+    const len = chars.length;
+    // Lattice nodes: begin, length, id, score, best score so far, best predecessor.
+    const nBegin: number[] = [0], nLen: number[] = [0], nId: number[] = [-1];
+    const nScore: number[] = [0], nBest: number[] = [0], nPrev: number[] = [-1];
+    const ends: number[][] = Array.from({ length: len + 1 }, () => []);
+    ends[0].push(0); // BOS
+    for (let b = 0; b < len; b++) {
+      const lefts = ends[b];
+      const add = (k: number, id: number, score: number) => {
+        // The best left node: first maximum of its best score + this score.
+        let bestNode = -1, best = 0;
+        for (const l of lefts) {
+          const sc = nBest[l] + score;
+          if (bestNode === -1 || sc > best) {
+            bestNode = l;
+            best = sc;
+          }
+        }
+        const node = nBegin.length;
+        nBegin.push(b), nLen.push(k), nId.push(id), nScore.push(score);
+        nBest.push(best), nPrev.push(bestNode);
+        ends[b + k].push(node);
+      };
+      let single = false;
+      let piece = "";
+      const maxK = Math.min(this.maxLen, len - b);
+      for (let k = 1; k <= maxK; k++) {
+        piece += chars[b + k - 1];
+        // Texts containing an added token never get here, so `ids` holds exactly
+        // the vocabulary's pieces for every string it can be asked about.
+        const id = this.ids.get(piece);
+        if (id === undefined) continue;
+        add(k, id, this.scores[id]);
+        if (k === 1) single = true;
+      }
+      if (!single) add(1, this.unkId, this.unkScore);
+    }
+    // EOS: the first node ending at `len` with the highest best score.
+    let last = -1, best = 0;
+    for (const l of ends[len]) {
+      if (last === -1 || nBest[l] > best) {
+        last = l;
+        best = nBest[l];
+      }
+    }
+    const out: number[] = [];
+    for (let node = last; node > 0; node = nPrev[node]) {
+      // The library maps each piece's text back to an id (unknown text → <unk>).
+      const text = chars.slice(nBegin[node], nBegin[node] + nLen[node]).join("");
+      out.push(this.ids.get(text) ?? this.unkId);
+    }
+    return out.reverse();
+  }
+}
+
 /**
  * A loaded tokenizer: HF `tokenizer.json` semantics plus truncation.
+ *
+ * Speed (issue #11.5): `@huggingface/tokenizers` runs its whole pipeline for
+ * every text, and its Unigram lattice dominates (~1 s for the dataset's 6,825
+ * texts, 5-10× the ONNX run of the default model); it also builds a trie of
+ * `Map`s over the whole vocabulary (~0.8-2.5 s and ~220 MB for XLM-R's 250k
+ * pieces). For Unigram models with a fixed template (XLM-R, BGE-M3, the
+ * default model) {@link encode} takes a fast path: the library's own
+ * normaliser and pre-tokenizer, then a Viterbi over a flat piece map with the
+ * library's exact rules ({@link FastUnigram}), memoised per word (a word is
+ * tokenised once per process), then the template's fixed leading/trailing
+ * ids; consecutive `<unk>` are fused across the text as the library does.
+ * Texts that contain an added token (`<s>`, `<mask>`, ...) and other model
+ * types go through the library, which is then built on first use ({@link hf}).
+ * `tests/tokenizer_test.ts` checks identical ids on the whole dataset, for the
+ * default and the 250k-piece tokenizer.
  *
  * @example
  * ```ts
@@ -41,23 +195,42 @@ export interface TokenizedText {
  * ```
  */
 export class TextTokenizer {
-  /** The underlying `@huggingface/tokenizers` instance. */
-  readonly hf: Tokenizer;
   /** Id used to pad batches (`<pad>` when the vocabulary has it, else 0). */
   readonly padId: number;
   /** Id of the unknown token, or -1. */
   readonly unkId: number;
   /** How many special tokens the template puts before / after the text. */
   readonly specials: { before: number; after: number };
+  /** True when {@link encode} uses the fast Unigram path (see the class notes). */
+  readonly fast: boolean;
+  #json: object;
+  #config: object;
+  #hf?: Tokenizer;
+  #pipe?: HfPipeline;
+  #model?: FastUnigram;
+  #prefix: number[] = [];
+  #suffix: number[] = [];
+  #added: string[] = [];
+  #memo = new Map<string, number[]>();
 
   constructor(tokenizerJson: object, tokenizerConfig: object = {}) {
-    this.hf = new Tokenizer(tokenizerJson, tokenizerConfig);
-    this.padId = this.hf.token_to_id("<pad>") ?? 0;
-    this.unkId = this.hf.token_to_id("<unk>") ?? -1;
+    this.#json = tokenizerJson;
+    this.#config = tokenizerConfig;
+    this.fast = this.#setUpFastPath();
+    if (this.fast) {
+      const ids = this.#model!.ids;
+      this.padId = ids.get("<pad>") ?? 0;
+      this.unkId = this.#model!.unkId;
+      this.specials = { before: this.#prefix.length, after: this.#suffix.length };
+      return;
+    }
+    const hf = this.hf;
+    this.padId = hf.token_to_id("<pad>") ?? 0;
+    this.unkId = hf.token_to_id("<unk>") ?? -1;
     // Find the template's leading/trailing special tokens from a probe text.
     const probe = "a";
-    const withSpecials = this.hf.encode(probe).ids;
-    const plain = this.hf.encode(probe, { add_special_tokens: false }).ids;
+    const withSpecials = hf.encode(probe).ids;
+    const plain = hf.encode(probe, { add_special_tokens: false }).ids;
     let before = 0;
     search: for (; before + plain.length <= withSpecials.length; before++) {
       for (let i = 0; i < plain.length; i++) {
@@ -69,19 +242,113 @@ export class TextTokenizer {
     this.specials = { before, after: withSpecials.length - before - plain.length };
   }
 
+  /** The underlying `@huggingface/tokenizers` instance (built on first use when the fast path is on). */
+  get hf(): Tokenizer {
+    this.#hf ??= new Tokenizer(this.#json, this.#config);
+    return this.#hf;
+  }
+
+  #setUpFastPath(): boolean {
+    const json = this.#json as {
+      model?: {
+        type?: string;
+        unk_id?: number | null;
+        vocab?: [string, number][];
+        byte_fallback?: boolean;
+      };
+      post_processor?: TemplateJson;
+      added_tokens?: { content?: string; id?: number }[];
+    };
+    const config = this.#config as {
+      remove_space?: boolean;
+      do_lowercase_and_remove_accent?: boolean;
+    };
+    const model = json.model;
+    if (config.remove_space === true || config.do_lowercase_and_remove_accent) return false;
+    if (model?.type !== "Unigram" || !Array.isArray(model.vocab)) return false;
+    if (!Number.isInteger(model.unk_id) || model.byte_fallback === true) return false;
+    const template = templateIds(json.post_processor);
+    if (!template) return false;
+    const added = (json.added_tokens ?? []).filter((a): a is { content: string; id: number } =>
+      typeof a?.content === "string" && a.content.length > 0 && Number.isInteger(a.id)
+    );
+    try {
+      // The library's normaliser and pre-tokenizer, built around a one-piece model (cheap).
+      this.#pipe = new Tokenizer(
+        { ...json, model: { type: "Unigram", unk_id: 0, vocab: [["<unk>", 0]] }, added_tokens: [] },
+        this.#config,
+      ) as unknown as HfPipeline;
+      this.#model = new FastUnigram(model.vocab, model.unk_id as number, added);
+    } catch {
+      return false;
+    }
+    this.#prefix = template.prefix;
+    this.#suffix = template.suffix;
+    this.#added = added.map((a) => a.content);
+    return true;
+  }
+
+  /**
+   * The template's ids via the fast path, or undefined when the library must
+   * do it. Stops after `maxContent + 1` content ids: later words cannot change
+   * the ids kept by truncation (each word is tokenised on its own, and a fused
+   * `<unk>` only drops ids after the cut), so a text of any length costs
+   * little more than its first `maxLength` tokens (plus normalising it).
+   */
+  #fastIds(text: string, maxContent = Infinity): number[] | undefined {
+    const pipe = this.#pipe!, model = this.#model!;
+    for (const t of this.#added) if (text.includes(t)) return undefined;
+    const normalized = pipe.normalizer ? pipe.normalizer(text) : text;
+    for (const t of this.#added) if (normalized.includes(t)) return undefined;
+    const out = this.#prefix.slice();
+    if (normalized.length > 0) {
+      const words = pipe.pre_tokenizer
+        ? pipe.pre_tokenizer(normalized, { section_index: 0 })
+        : [normalized];
+      const unk = model.unkId;
+      const start = out.length;
+      for (const w of words) {
+        if (out.length - start > maxContent) break;
+        let ids = this.#memo.get(w);
+        if (ids === undefined) {
+          ids = model.word(w);
+          if (this.#memo.size >= WORD_MEMO_LIMIT) this.#memo.clear();
+          this.#memo.set(w, ids);
+        }
+        for (const id of ids) {
+          // fuse_unk: a run of unknown tokens becomes one, across words too.
+          if (id === unk && out.length > start && out[out.length - 1] === unk) continue;
+          out.push(id);
+        }
+      }
+    }
+    for (const id of this.#suffix) out.push(id);
+    return out;
+  }
+
+  /** The template ids of a text; with `maxContent`, possibly cut after that many + 1 content ids. */
+  #ids(text: string, maxContent?: number): number[] {
+    return (this.fast ? this.#fastIds(text, maxContent) : undefined) ?? this.hf.encode(text).ids;
+  }
+
   /**
    * Encode one text with the template, keeping at most `maxLength` ids: the
    * content is cut so that the leading and trailing special tokens remain.
    */
   encode(text: string, maxLength: number): TokenizedText {
-    const ids = this.hf.encode(text).ids;
-    if (ids.length <= maxLength) return { ids, truncated: false };
     const { before, after } = this.specials;
     const keep = Math.max(0, maxLength - before - after);
+    const ids = this.#ids(text, keep);
+    if (ids.length <= maxLength) return { ids, truncated: false };
     return {
       ids: [...ids.slice(0, before + keep), ...ids.slice(ids.length - after)],
       truncated: true,
     };
+  }
+
+  /** The ids exactly as `@huggingface/tokenizers` gives them (no fast path, no truncation). */
+  referenceIds(text: string): number[] {
+    return this.hf.encode(text).ids;
   }
 
   /** The token strings of a text (with the template), for debugging and tests. */
@@ -192,6 +459,11 @@ export function normalizeLexical(text: string): string {
 export interface LexicalTokenizerOptions {
   /** Most pieces in the vocabulary, specials and characters included (default 4800). */
   maxVocab?: number;
+  /**
+   * Lower-case in the normaliser (default true). With false the tokenizer is
+   * case-sensitive like XLM-R's, and upper-case fallback characters are added.
+   */
+  lowercase?: boolean;
 }
 
 /** The result of {@link buildLexicalTokenizer}. */
@@ -234,11 +506,13 @@ export function buildLexicalTokenizer(
   opts: LexicalTokenizerOptions = {},
 ): LexicalTokenizer {
   const maxVocab = opts.maxVocab ?? 4800;
+  const lowercase = opts.lowercase ?? true;
+  const normalize = lowercase ? normalizeLexical : (t: string) => t.normalize("NFKC");
   const wordCounts = new Map<string, number>();
   const charCounts = new Map<string, number>();
   let spaceCount = 0;
   for (const raw of texts) {
-    for (const token of normalizeLexical(raw).split(/\s+/u)) {
+    for (const token of normalize(raw).split(/\s+/u)) {
       if (token === "") continue;
       spaceCount++;
       for (const ch of token) charCounts.set(ch, (charCounts.get(ch) ?? 0) + 1);
@@ -248,7 +522,11 @@ export function buildLexicalTokenizer(
       }
     }
   }
-  for (const ch of fallbackCharacters()) if (!charCounts.has(ch)) charCounts.set(ch, 0);
+  for (const lower of fallbackCharacters()) {
+    for (const ch of lowercase ? [lower] : [lower, lower.toUpperCase()]) {
+      if (!charCounts.has(ch)) charCounts.set(ch, 0);
+    }
+  }
   charCounts.delete(METASPACE);
 
   const chars = [...charCounts.entries()].sort(byCountThenText);
@@ -264,7 +542,7 @@ export function buildLexicalTokenizer(
   const entries: [string, number][] = [[METASPACE, spaceCount], ...words, ...chars];
   const total = entries.reduce((a, [, c]) => a + c + 1, 0);
   const logp = entries.map(([, c]) => Math.log((c + 1) / total));
-  const penalty = Math.ceil(-Math.min(...logp)) + 1;
+  const penalty = Math.ceil(-logp.reduce((a, b) => Math.min(a, b), 0)) + 1;
   const round = (x: number) => Math.round(x * 1e6) / 1e6;
 
   const pieces = [...SPECIAL_TOKENS, ...entries.map(([p]) => p)];
@@ -286,7 +564,10 @@ export function buildLexicalTokenizer(
     truncation: null,
     padding: null,
     added_tokens: SPECIAL_TOKENS.map((t, i) => special(t, i)),
-    normalizer: { type: "Sequence", normalizers: [{ type: "NFKC" }, { type: "Lowercase" }] },
+    normalizer: {
+      type: "Sequence",
+      normalizers: lowercase ? [{ type: "NFKC" }, { type: "Lowercase" }] : [{ type: "NFKC" }],
+    },
     pre_tokenizer: {
       type: "Sequence",
       pretokenizers: [

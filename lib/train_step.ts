@@ -38,6 +38,7 @@
  * @module
  */
 import type * as Ort from "onnxruntime-node";
+import { loadOrt } from "./ort.ts";
 import { buildModel, DataType, floatTensor, int64Tensor, node, valueInfo } from "./onnx_build.ts";
 import type onnxProto from "onnx-proto";
 
@@ -438,11 +439,6 @@ export interface StepEngine {
 }
 
 type OrtModule = typeof import("onnxruntime-node");
-let ortModule: Promise<OrtModule> | undefined;
-function loadOrt(): Promise<OrtModule> {
-  ortModule ??= import("onnxruntime-node");
-  return ortModule;
-}
 
 /** Intra-op threads for the step sessions: every core. */
 function defaultThreads(): number {

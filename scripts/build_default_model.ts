@@ -3,12 +3,18 @@
  * encoder `lexical-1024` (a lexical stand-in, NOT BGE-M3) from the words of the
  * dataset. Deterministic: a rebuild writes identical bytes.
  *
+ * `deno task build-model --shape bge-m3 --out data/models/bge-m3-shape`: build
+ * a BGE-M3-shaped model instead (XLM-R-large architecture, random weights,
+ * 2.2 GB external data; see `lib/bge_shape.ts`), for benchmarks.
+ *
  * @module
  */
-import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import { requirePermissions } from "../lib/permissions.ts";
+import { BGE_M3_SHAPE, buildShapeModel } from "../lib/bge_shape.ts";
 import {
   buildDefaultModel,
+  collectTexts,
   DEFAULT_DATA_PATH,
   DEFAULT_MODEL_DIR,
   DEFAULT_MODEL_NAME,
@@ -26,11 +32,17 @@ import {
  */
 export const BUILD_MODEL_COMMAND: CommandSpec = {
   name: "build-model",
-  usage: "deno task build-model [--out DIR] [--data FILE]",
+  usage: "deno task build-model [--out DIR] [--data FILE] [--shape bge-m3 --out DIR]",
   description:
     `Build the offline default encoder ${DEFAULT_MODEL_NAME} (lexical stand-in, not BGE-M3).`,
   flags: {
     out: { type: "string", help: "model folder to write", default: DEFAULT_MODEL_DIR },
+    shape: {
+      type: "choice",
+      choices: ["bge-m3"],
+      help: "build BGE-M3's architecture with random weights (2.2 GB; for benchmarks)",
+    },
+    seed: { type: "int", help: "weight seed of --shape", default: 568 },
     data: {
       type: "string",
       help: "dataset whose words form the vocabulary",
@@ -49,6 +61,7 @@ async function main() {
     { kind: "read", path: out, flag: "--out" },
     { kind: "write", path: out, flag: "--out" },
   ]);
+  if (flags.shape === "bge-m3") return await buildShape(flags.out as string | undefined, dataPath);
   console.log(`Model: ${DEFAULT_MODEL_NAME} (offline lexical stand-in, NOT BGE-M3) -> ${out}`);
   const t0 = performance.now();
   const b = await buildDefaultModel(out, { dataPath });
@@ -57,6 +70,52 @@ async function main() {
     `Vocabulary: ${b.vocabSize} pieces (${b.wordPieces} whole words) from ${dataPath}; dim ${b.config.dim}`,
   );
   console.log(`Wrote ${sizes.join(", ")} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+async function buildShape(outFlag: string | undefined, dataPath: string) {
+  if (outFlag === undefined || outFlag.replace(/\/+$/, "").endsWith(DEFAULT_MODEL_NAME)) {
+    throw new CliError(
+      "build-model: --shape bge-m3 needs --out DIR (e.g. --out data/models/bge-m3-shape); " +
+        `it must not overwrite ${DEFAULT_MODEL_DIR}`,
+    );
+  }
+  let texts: string[];
+  try {
+    texts = collectTexts(JSON.parse(await Deno.readTextFile(dataPath)));
+  } catch (err) {
+    throw new CliError(`build-model: --data ${dataPath}: ${(err as Error).message}`);
+  }
+  console.log(
+    `Model: bge-m3-shape (BGE-M3's architecture with random weights, NOT BGE-M3) -> ${outFlag}`,
+  );
+  const t0 = performance.now();
+  let lastPct = -1;
+  const b = await buildShapeModel(outFlag, texts, {
+    shape: BGE_M3_SHAPE,
+    onProgress: (done, total) => {
+      const pct = Math.floor((done / total) * 10) * 10;
+      if (pct !== lastPct) {
+        lastPct = pct;
+        console.log(
+          `  weights ${pct}% (${(done / 1e9).toFixed(2)} / ${(total / 1e9).toFixed(2)} GB, ${
+            ((performance.now() - t0) / 1000).toFixed(0)
+          } s)`,
+        );
+      }
+    },
+  });
+  const s = b.shape;
+  console.log(
+    `XLM-R: ${s.layers} layers, hidden ${s.hidden}, ${s.heads} heads, FFN ${s.ffn}, vocabulary ${s.vocab}, ` +
+      `${s.maxPositions} positions; ${b.params.toLocaleString("en-US")} parameters`,
+  );
+  console.log(
+    `Wrote model.onnx ${(b.graphBytes / 1e3).toFixed(0)} kB, model.onnx_data ${
+      (b.dataBytes / 1e9).toFixed(2)
+    } GB, tokenizer.json (${b.vocabSize} pieces), encoder.json in ${
+      ((performance.now() - t0) / 1000).toFixed(1)
+    } s`,
+  );
 }
 
 if (import.meta.main) await runMain(main);

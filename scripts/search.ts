@@ -18,6 +18,7 @@ import { isBlankText } from "../lib/inference.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 import { headProjector, resolveDim } from "../lib/dims.ts";
 import { buildIndex, type Quantization, searchIndex } from "../lib/quantize.ts";
+import { readTexts } from "../lib/text_input.ts";
 
 const SPEC: CommandSpec = {
   name: "search",
@@ -69,6 +70,10 @@ const SPEC: CommandSpec = {
         "search a LanceDB index (deno task index) instead of the cache; default head: the index's",
     },
     where: { type: "string", help: `with --index: metadata filter, e.g. "city = 'Hà Nội'"` },
+    queries: {
+      type: "string",
+      help: "search each query of FILE (one per line, or JSONL with text/query), - for stdin",
+    },
   },
 };
 
@@ -76,9 +81,24 @@ async function main() {
   const t0 = performance.now();
   const { flags, positionals, help } = parseCommand(Deno.args, SPEC);
   if (help) return console.log(helpText(SPEC));
-  const query = positionals.join(" ").trim();
-  if (isBlankText(query)) {
-    throw new CliError('search: give a query, e.g. deno task search "phòng trọ q10 giá rẻ"');
+  const queries: string[] = [];
+  const typed = positionals.join(" ").trim();
+  if (!isBlankText(typed)) queries.push(typed);
+  if (flags.queries !== undefined) {
+    try {
+      queries.push(...await readTexts(flags.queries as string));
+    } catch (err) {
+      throw new CliError(`search: --queries ${(err as Error).message}`);
+    }
+  }
+  const blank = queries.findIndex(isBlankText);
+  if (blank >= 0 && flags.queries !== undefined) {
+    throw new CliError(`search: query ${blank + 1} of --queries is empty or invisible-only`);
+  }
+  if (queries.length === 0) {
+    throw new CliError(
+      'search: give a query, e.g. deno task search "phòng trọ q10 giá rẻ" (or --queries FILE, - for stdin)',
+    );
   }
   const k = (flags.k as number | undefined) ?? 5;
   if (k <= 0) throw new CliError(`search: --k must be a positive integer, got ${k}`);
@@ -101,6 +121,11 @@ async function main() {
     { kind: "read", path: cacheRoot, flag: "--cache-root" },
     { kind: "write", path: cacheRoot, flag: "--cache-root" },
     { kind: "read", path: (flags.index as string | undefined) ?? "", flag: "--index" },
+    {
+      kind: "read",
+      path: flags.queries !== undefined && flags.queries !== "-" ? flags.queries as string : "",
+      flag: "--queries",
+    },
   ]);
   if (flags.index !== undefined) {
     if (flags.corpus !== undefined) {
@@ -112,7 +137,8 @@ async function main() {
           "and quantisation (deno task index --quantize)",
       );
     }
-    return await searchLanceIndex(query, k, flags, t0);
+    for (const query of queries) await searchLanceIndex(query, k, flags, t0);
+    return;
   }
 
   const info = useBase && !(await exists(`${dir}/config.json`))
@@ -144,43 +170,48 @@ async function main() {
   );
   const docs = await embedTexts(encoder, corpus, { cacheRoot });
   // Queries go to the bounded query store, never into the corpus cache.
-  const q = await embedTexts(encoder, [query], { cacheRoot, store: "query" });
+  const q = await embedTexts(encoder, queries, { cacheRoot, store: "query" });
   await encoder.dispose();
 
   let qv = q.data, dv = docs.data, dim = docs.dim;
   if (ckpt) {
     const head = await headProjector(ckpt, flags.dim as number | undefined);
-    qv = head.project(q.data, 1);
+    qv = head.project(q.data, queries.length);
     dv = head.project(docs.data, corpus.length);
     dim = head.dim;
     head.dispose();
   }
+  const kk = Math.min(k, corpus.length);
   const index = buildIndex(dv, corpus.length, dim, quantize, { keepFloat: rescore > 0 });
-  const r = await searchIndex(index, qv, 1, { k: Math.min(k, corpus.length), rescore });
+  const r = await searchIndex(index, qv, queries.length, { k: kk, rescore });
   const ms = performance.now() - t0;
-  const hits = Array.from(
-    r.indices,
-    (idx, i) => ({ rank: i + 1, score: r.scores[i], text: corpus[idx] }),
-  );
+  const hitsOf = (qi: number) =>
+    Array.from(r.indices.subarray(qi * kk, (qi + 1) * kk), (idx, i) => ({
+      rank: i + 1,
+      score: r.scores[qi * kk + i],
+      text: corpus[idx],
+    }));
   if (flags.json) {
-    console.log(
-      JSON.stringify({
-        query,
+    for (let qi = 0; qi < queries.length; qi++) {
+      console.log(JSON.stringify({
+        query: queries[qi],
         base: useBase,
         dim,
         quantize,
         rescore,
         bytes_per_vector: index.bytesPerVector,
-        results: hits,
+        results: hitsOf(qi),
         encoded: q.misses + docs.misses,
         ms,
-      }),
-    );
+      }));
+    }
     return;
   }
   say(
-    `Corpus: ${corpus.length} listings (${docs.misses} encoded, ${docs.hits} from cache); query ${
-      q.misses ? "encoded" : "from cache"
+    `Corpus: ${corpus.length} listings (${docs.misses} encoded, ${docs.hits} from cache); ${
+      queries.length === 1
+        ? `query ${q.misses ? "encoded" : "from cache"}`
+        : `${queries.length} queries (${q.misses} encoded)`
     }`,
   );
   say(
@@ -188,8 +219,13 @@ async function main() {
       rescore > 0 ? ` (re-scoring ${rescore}×k candidates in fp32)` : ""
     }, ${index.bytesPerVector} bytes/vector`,
   );
-  say(`Query: ${query}\n`);
-  for (const h of hits) say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
+  for (let qi = 0; qi < queries.length; qi++) {
+    const shown = queries[qi].length > 200 ? `${queries[qi].slice(0, 197)}...` : queries[qi];
+    say(`${qi > 0 ? "\n" : ""}Query: ${shown}\n`);
+    for (const h of hitsOf(qi)) {
+      say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
+    }
+  }
   say(`\nTime: ${ms.toFixed(0)} ms`);
 }
 
@@ -214,7 +250,7 @@ async function searchLanceIndex(
       `${describeEncoder(encoder)}; ${useBase ? "base vectors (1024-d)" : `head ${dir} (256-d)`}`,
     );
     const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
-    const q = await embedTexts(encoder, [query], { cacheRoot });
+    const q = await embedTexts(encoder, [query], { cacheRoot, store: "query" });
     await encoder.dispose();
     let qv = q.data;
     if (useBase) {

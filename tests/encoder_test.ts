@@ -261,3 +261,34 @@ Deno.test("fetch-model helpers: pooling chosen from the graph outputs", async ()
   assertEquals(poolingFromOutputs(outputs), "cls");
   assertEquals(poolingFromOutputs(["dense_vecs", "sparse_vecs"]), "output:dense_vecs");
 });
+
+Deno.test("encoder: token budgets and encodeChunks give the same vectors; progress reports a rate", async () => {
+  const enc = await loadEncoder(await ensureDefaultModel());
+  const texts = collectTexts(JSON.parse(await Deno.readTextFile("data/gen-data-set.json")))
+    .slice(0, 300);
+  const calls: [number, number, number | undefined][] = [];
+  const ref = await enc.encode(texts, {
+    batchSize: 32,
+    onProgress: (done, total, rate) => calls.push([done, total, rate?.etaMs]),
+  });
+  assertEquals(calls[0].slice(0, 2), [0, texts.length]);
+  assertEquals(calls.at(-1)!.slice(0, 2), [texts.length, texts.length]);
+  assertEquals(calls.at(-1)![2], 0, "ETA 0 when done");
+  assert(calls.slice(1, -1).every(([, , eta]) => eta !== undefined && eta >= 0));
+  for (let i = 1; i < calls.length; i++) assert(calls[i][0] > calls[i - 1][0]);
+
+  const budget = await enc.encode(texts, { batchSize: 64, maxBatchTokens: 256 });
+  const plain = await enc.encode(texts, { batchSize: 64 });
+  assertGreater(budget.timings!.batches, plain.timings!.batches);
+  for (let i = 0; i < ref.data.length; i++) assertAlmostEquals(budget.data[i], ref.data[i], 1e-5);
+
+  const chunks = [];
+  for await (const c of enc.encodeChunks!(texts, { chunkSize: 128, batchSize: 32 })) chunks.push(c);
+  assertEquals(chunks.map((c) => [c.start, c.count]), [[0, 128], [128, 128], [256, 44]]);
+  for (const c of chunks) {
+    for (let i = 0; i < c.data.length; i++) {
+      assertAlmostEquals(c.data[i], ref.data[c.start * c.dim + i], 1e-5);
+    }
+  }
+  await enc.dispose();
+});

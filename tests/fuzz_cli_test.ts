@@ -607,7 +607,7 @@ Deno.test({
 Deno.test({
   // Fixed on branch `bgescale` (the stack overflow with a 20-40 KB command line).
   name: "fuzz 8: a 40 KB query does not crash search (it is truncated)",
-  ignore: true,
+  ignore: false,
   async fn() {
     const fx = await getFixture();
     const long = "phòng trọ q10 ".repeat(3000);
