@@ -280,6 +280,6 @@ export function comparisonNotes(c: HeadComparison, metric: keyof Metrics = "mrr@
     ...compareConclusion(c.rows, metric),
     `${c.queries} validation queries against ${c.docs} listings, the same for every row. ` +
     `PCA is fitted on ${sample}, ${c.pcaFit.iterations} subspace iterations. ms/query: projecting and searching the batch of queries, ` +
-    `per query, measured at the end of training on this machine (encoder time excluded).`,
+    `per query, measured on this machine when the table was made (encoder time excluded).`,
   ];
 }
