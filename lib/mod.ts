@@ -87,8 +87,8 @@ export {
   comparisonNotes,
   type HeadComparison,
   headMethods,
-  PCA_FIT_ITERATIONS,
   PCA_FIT_MAX_TEXTS,
+  pcaIterations,
   sampleTexts,
 } from "./compare_head.ts";
 export { readCorpus } from "./corpus.ts";

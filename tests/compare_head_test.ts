@@ -53,7 +53,11 @@ Deno.test("compareHead: base, PCA and head at each dim × 4 storages, on one tas
     maxFitTexts: 30,
     repeats: 1,
   });
-  assertEquals(c.pcaFit, { texts: 30, of: 60, iterations: 6 });
+  assertEquals(c.pcaFit, {
+    texts: 30,
+    of: 60,
+    iterations: [{ dim: 8, iterations: 30 }, { dim: 4, iterations: 30 }],
+  });
   assertEquals([c.queries, c.docs], [12, 40]);
   assertEquals(
     [...new Set(c.rows.map((r) => `${r.method}-${r.dim}`))],
