@@ -124,10 +124,12 @@ export async function pcaMethod(
   inDim: number,
   dim: number,
   seed = 42,
+  /** Subspace iterations of `pcaDirections` (default its own, 30). */
+  opts: { iterations?: number } = {},
 ): Promise<CompareMethod> {
   await initBackend("auto");
   const n = fit.length / inDim;
-  const dirs = pcaDirections(fit, inDim, dim, { seed }); // [dim, inDim]
+  const dirs = pcaDirections(fit, inDim, dim, { seed, iterations: opts.iterations }); // [dim, inDim]
   const mean = new Float64Array(inDim);
   for (let i = 0; i < n; i++) for (let d = 0; d < inDim; d++) mean[d] += fit[i * inDim + d];
   for (let d = 0; d < inDim; d++) mean[d] /= n;

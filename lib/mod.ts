@@ -80,6 +80,17 @@ export {
   trainOverlap,
 } from "./compare.ts";
 export { compareFigure, type CompareFigureOptions } from "./compare_plot.ts";
+export {
+  compareConclusion,
+  compareHead,
+  type CompareHeadInput,
+  comparisonNotes,
+  type HeadComparison,
+  headMethods,
+  PCA_FIT_MAX_TEXTS,
+  pcaIterations,
+  sampleTexts,
+} from "./compare_head.ts";
 export { readCorpus } from "./corpus.ts";
 export { DimError, headProjector, prefixNormalize, resolveDim, trainedDims } from "./dims.ts";
 export {

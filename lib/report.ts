@@ -20,6 +20,8 @@ import {
   plotlyScriptTag,
 } from "./plots.ts";
 import type { EpochRecord } from "./checkpoint.ts";
+import type { CompareRow } from "./compare.ts";
+import { compareFigure } from "./compare_plot.ts";
 
 /** One epoch of training history (the trainer's `metrics.jsonl` record). */
 export type { EpochRecord };
@@ -43,6 +45,12 @@ export interface ReportInput {
   };
   /** Hard-negative error rates by feature (see `featureErrors`). */
   perFeature?: { base: FeatureErrors; projected?: FeatureErrors };
+  /**
+   * The `--compare` table (base, PCA, the head at each trained dim × storage,
+   * see `lib/compare_head.ts`), drawn as quality vs bytes per vector with the
+   * table and `notes` (plain text, escaped) under the plot.
+   */
+  compare?: { rows: CompareRow[]; notes?: string[] };
   /** Free-form notes (plain text, escaped), shown under the title. */
   notes?: string[];
   /** Timestamp shown in the header (omitted when not given, for reproducible output). */
@@ -113,6 +121,21 @@ function featureTableHtml(f: NonNullable<ReportInput["perFeature"]>): string {
   return `<table class="num"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+function compareTableHtml(rows: CompareRow[]): string {
+  const head = ["method", "dim", "storage", "R@1", "R@10", "MRR@10", "nDCG@10", "bytes/vector"]
+    .concat("ms/query").map((h) => `<th>${h}</th>`).join("");
+  const body = rows.map((r) =>
+    `<tr><th>${escapeHtml(r.method)}</th><td>${r.dim}</td><td>${
+      escapeHtml(`${r.quantization}${r.rescore > 0 ? `+rescore×${r.rescore}` : ""}`)
+    }</td>` +
+    (["recall@1", "recall@10", "mrr@10", "ndcg@10"] as const).map((k) =>
+      `<td>${r.metrics[k].toFixed(4)}</td>`
+    ).join("") +
+    `<td>${r.bytesPerVector}</td><td>${r.msPerQuery.toFixed(3)}</td></tr>`
+  ).join("\n");
+  return `<table class="num"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
 /**
  * The figures the report draws, in order (exposed for tests and notebooks).
  *
@@ -168,6 +191,13 @@ export function reportFigures(input: ReportInput): { id: string; heading: string
       }),
     });
   }
+  if (input.compare && input.compare.rows.length) {
+    figs.push({
+      id: "compare",
+      heading: "Quality vs bytes per vector",
+      fig: compareFigure(input.compare.rows),
+    });
+  }
   return figs;
 }
 
@@ -221,6 +251,12 @@ ${figureToHtmlDiv(fig, `plot-${f.id}`, { height: 400 })}</section>`);
         /<\/section>$/,
         `${featureTableHtml(input.perFeature)}</section>`,
       );
+    }
+    if (f.id === "compare" && input.compare) {
+      const notes = (input.compare.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join("\n");
+      parts[parts.length - 1] = parts[parts.length - 1]
+        .replace(/^<section>/, '<section id="compare">')
+        .replace(/<\/section>$/, `${notes}\n${compareTableHtml(input.compare.rows)}</section>`);
     }
   }
   const configRows = flatten(input.config).map(([k, v]) =>

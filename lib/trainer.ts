@@ -50,6 +50,7 @@ import {
 } from "./evaluation.ts";
 import { checkTrainSplit } from "./preflight.ts";
 import { renderReport } from "./report.ts";
+import { compareHead, comparisonNotes } from "./compare_head.ts";
 import { fileSha256, formatResumeChanges, resumeChanges, resumeRefusal } from "./resume_check.ts";
 import { defaultOutDir, RunDir, type TrainState } from "./run_dir.ts";
 import { Rng } from "./rng.ts";
@@ -706,6 +707,18 @@ async function trainInRun(
     let report: string | undefined;
     if (opts.report !== false) {
       const { steps, lrs } = scheduleCurve(totalSteps, config.lr, config.warmupFraction);
+      // Quality vs bytes per vector of the final weights (base, PCA, head × storage).
+      const compare = hasVal
+        ? await compareHead({
+          task,
+          table,
+          fitTexts: uniqueTexts(data.train),
+          weight: state.weight,
+          outDim: config.outDim,
+          dims: trainedDims,
+          seed: config.seed,
+        })
+        : undefined;
       report = renderReport({
         title: `Training report: ${outDir}`,
         config: { ...config, encoder: data.encoder.name, backend, status },
@@ -713,6 +726,7 @@ async function trainInRun(
         lrSteps: { step: steps, lr: lrs },
         table: { base: baseMetrics, projected: finalMetrics },
         perFeature,
+        compare: compare && { rows: compare.rows, notes: comparisonNotes(compare) },
       });
     }
     await run.commitStatus(info, { report });

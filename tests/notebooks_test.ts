@@ -229,6 +229,43 @@ Deno.test("notebooks execute headless with plain nbconvert and the Deno kernel",
       }
     });
 
+    await t.step("03's comparison: table, one line per method, conclusion from the rows", () => {
+      const nb = runs.get("notebooks/03_train_and_evaluate.ipynb")!.json;
+      const cell = nb.cells.find((c) => c.id === "compare");
+      assert(cell, "no cell with id compare");
+      const mds = (cell.outputs ?? []).map((o) => text(o.data?.["text/markdown"]));
+      const table = mds.find((m) => m.startsWith("| method"));
+      assert(table, "no comparison table");
+      // | method | dim | storage | R@1 | R@10 | MRR@10 | nDCG@10 | bytes/vector | ms/query |
+      const rows = table.split("\n").slice(2).map((l) =>
+        l.split("|").slice(1, -1).map((c) => c.trim())
+      );
+      assertEquals([...new Set(rows.map((r) => r[0]))], ["base", "pca", "head"]);
+      const fig = (cell.outputs ?? []).find((o) => o.data?.[PLOTLY])?.data?.[PLOTLY] as {
+        data: { name: string; x: number[]; y: number[] }[];
+      };
+      assert(fig, "no comparison figure");
+      assertEquals(fig.data.map((d) => d.name), ["base", "pca", "head"]);
+      for (const d of fig.data) {
+        const own = rows.filter((r) => r[0] === d.name);
+        assertEquals(d.x.length, own.length);
+        // every point is a row of the table: (bytes/vector, MRR@10)
+        for (let i = 0; i < d.x.length; i++) {
+          assert(
+            own.some((r) => Number(r[7]) === d.x[i] && r[5] === d.y[i].toFixed(4)),
+            `${d.name}: point (${d.x[i]}, ${d.y[i]}) is not in the table`,
+          );
+        }
+      }
+      const conclusion = mds.find((m) => m.includes("The best head row"));
+      assert(conclusion, "no conclusion");
+      const best = rows.filter((r) => r[0] === "head")
+        .reduce((a, b) => Number(b[5]) > Number(a[5]) ? b : a);
+      const base = rows.find((r) => r[0] === "base" && r[2] === "fp32")!;
+      assertStringIncludes(conclusion, `has mrr@10 ${best[5]}`);
+      assertStringIncludes(conclusion, `base-1024 fp32 (${base[5]}, 4096 bytes/vector)`);
+    });
+
     await t.step("02's conclusion quotes the numbers computed above it", async () => {
       const nb = runs.get("notebooks/02_loss_bug.ipynb")!.json;
       const idx = nb.cells.findIndex((c) =>

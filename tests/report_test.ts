@@ -1,7 +1,15 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import { plotlyJsSource } from "../lib/plots.ts";
-import { renderReport, reportFigures, type ReportInput, writeReport } from "../lib/report.ts";
+import {
+  escapeHtml,
+  renderReport,
+  reportFigures,
+  type ReportInput,
+  writeReport,
+} from "../lib/report.ts";
+import { compareHead, comparisonNotes } from "../lib/compare_head.ts";
+import { prefixWeight, syntheticTask } from "./compare_fixture.ts";
 import { runChromium } from "../lib/chromium.ts";
 
 function sampleInput(): ReportInput {
@@ -91,4 +99,48 @@ Deno.test("writeReport: renders SVG plots in headless Chromium, with a screensho
   console.log(`report screenshot: ${png} (${bytes.length} bytes); report: ${file}`);
   await Deno.remove(`${dir}/profile-dom`, { recursive: true }).catch(() => {});
   await Deno.remove(`${dir}/profile-shot`, { recursive: true }).catch(() => {});
+});
+
+Deno.test("renderReport: quality vs bytes per vector section from computed compare rows", async () => {
+  const { task, table, fit } = syntheticTask();
+  const c = await compareHead({
+    task,
+    table,
+    fitTexts: fit,
+    weight: prefixWeight(8, 16),
+    outDim: 8,
+    dims: [8, 4],
+    repeats: 1,
+  });
+  const input = { ...sampleInput(), compare: { rows: c.rows, notes: comparisonNotes(c) } };
+  const html = renderReport(input);
+  const bytes = new TextEncoder().encode(html).length;
+  assert(bytes <= 4_000_000, `report.html of ${bytes} bytes (limit 4 MB)`);
+  assertEquals(html.split(plotlyJsSource()).length - 1, 1, "plotly.js still inlined once");
+  assertEquals(reportFigures(input).map((f) => f.id), [
+    "loss",
+    "metrics",
+    "lr",
+    "features",
+    "compare",
+  ]);
+  const at = html.indexOf('<section id="compare">');
+  assert(at >= 0, "compare section");
+  const section = html.slice(at, html.indexOf("</section>", at));
+  assertStringIncludes(section, "Quality vs bytes per vector");
+  assertStringIncludes(section, 'id="plot-compare"');
+  // One line per method in the figure; every row in the table, with its computed numbers.
+  const fig = reportFigures(input).at(-1)!.fig;
+  assertEquals(fig.data.map((d) => (d as { name: string }).name), ["base", "pca", "head"]);
+  assertEquals(section.match(/<tr><th>/g)?.length, 1 + c.rows.length); // header + rows
+  for (const r of c.rows) {
+    assertStringIncludes(
+      section,
+      `<td>${r.metrics["mrr@10"].toFixed(4)}</td><td>${r.metrics["ndcg@10"].toFixed(4)}</td>` +
+        `<td>${r.bytesPerVector}</td>`,
+    );
+  }
+  for (const n of comparisonNotes(c)) assertStringIncludes(section, escapeHtml(n));
+  // Without rows there is no section.
+  assert(!renderReport(sampleInput()).includes('id="compare"'));
 });

@@ -64,6 +64,10 @@ Deno.test("trainer: writes the checkpoint set; save -> load gives identical outp
   }
   const metrics = await readMetrics(result.outDir);
   assertEquals(metrics.map((m) => m.epoch), [0, 1, 2]);
+  // With a validation split the report carries the quality-vs-bytes comparison.
+  const report = await Deno.readTextFile(`${result.outDir}/report.html`);
+  assertStringIncludes(report, '<section id="compare"><h2>Quality vs bytes per vector</h2>');
+  assertStringIncludes(report, "head-256 fp32");
   assertEquals(metrics[0].trainLoss, undefined); // epoch 0 is measured before the first step
   const info = await readRunInfo(result.outDir);
   assertEquals(info.status, "complete");
