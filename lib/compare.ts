@@ -124,7 +124,7 @@ export const PCA_ITERATIONS = 6;
 
 /** A PCA basis of base embeddings: {@linkcode pcaFit}'s result. */
 export interface PcaBasis {
-  /** Mean of the fitted rows `[inDim]` (subtracted before projecting). */
+  /** Mean of the fitted rows `[inDim]` (float32 sums; subtracted before projecting). */
   mean: Float64Array;
   /** Principal directions, orthonormal rows `[k, inDim]`, by decreasing variance. */
   directions: Float32Array;
@@ -159,7 +159,7 @@ function loadPcaSessions() {
         node("Div", ["s", "denom"], ["c"]),
       ],
       inputs: [valueInfo("x", F, ["n", "dim"]), valueInfo("denom", F, [])],
-      outputs: [valueInfo("c", F, ["dim", "dim"])],
+      outputs: [valueInfo("c", F, ["dim", "dim"]), valueInfo("mean", F, [1, "dim"])],
     }));
     const step = await ort.InferenceSession.create(buildModel({
       name: "pca_subspace_step",
@@ -210,7 +210,7 @@ function loadPcaSessions() {
 
 /**
  * Fit PCA of row-major `[n, inDim]` embeddings once at `k` dims, on ONNX
- * Runtime: centred covariance `C` (float32) plus `pcaDirections`' tiny ridge;
+ * Runtime: mean and centred covariance `C` (float32) plus `pcaDirections`' tiny ridge;
  * seeded subspace iteration `Q ← orth(C Q)` on a block of `k + oversample`
  * columns (Cholesky QR: matmuls in float32, the Gram matrix in float64, one
  * extra pass for float32 orthonormality); then Rayleigh–Ritz: the block is
@@ -248,7 +248,9 @@ export async function pcaFit(
     denom: t(new Float32Array([n - 1]), []),
   });
   const c = new Float32Array(covOut.c.data as Float32Array);
+  const mean = Float64Array.from(covOut.mean.data as Float32Array);
   covOut.c.dispose();
+  covOut.mean.dispose();
   let trace = 0;
   for (let i = 0; i < inDim; i++) trace += c[i * inDim + i];
   const ridge = Math.max(trace / inDim, 1e-30) * 1e-6;
@@ -303,9 +305,6 @@ export async function pcaFit(
     for (let r = 0; r < k; r++) directions[r * inDim + d] = y[d * k + r];
   }
   rotOut.y.dispose();
-  const mean = new Float64Array(inDim);
-  for (let i = 0; i < n; i++) for (let d = 0; d < inDim; d++) mean[d] += fit[i * inDim + d];
-  for (let d = 0; d < inDim; d++) mean[d] /= n;
   return { mean, directions, k, iterations, block: b };
 }
 

@@ -180,7 +180,7 @@ Deno.test("pcaFit: the principal directions in order (as pcaDirections), prefixe
   for (let c = 0; c < dim; c++) {
     let m = 0;
     for (let i = 0; i < n; i++) m += x[i * dim + c];
-    assertLess(Math.abs(fit.mean[c] - m / n), 1e-9);
+    assertLess(Math.abs(fit.mean[c] - m / n), 1e-5);
   }
   // A fit at 3 (a different seed and block) spans what the 8-fit's first 3 rows span.
   const small = await pcaFit(x, dim, 3, { seed: 1, oversample: 4 });
