@@ -312,7 +312,8 @@ export async function pcaFit(
  * The PCA baseline at `dim`: centre on the fit rows' mean, project onto the
  * top `dim` principal directions (`pcaFit`), L2-normalise. Pass `opts.basis`
  * (a {@linkcode pcaFit} at `k ≥ dim`) to reuse one fit for several dims;
- * otherwise it fits at `dim`. Call `dispose()` when done.
+ * otherwise it fits at `dim` with a `2·dim`-column block (at least
+ * `dim + PCA_OVERSAMPLE`). Call `dispose()` when done.
  *
  * @example
  * ```ts
@@ -332,7 +333,14 @@ export async function pcaMethod(
   opts: { iterations?: number; basis?: PcaBasis } = {},
 ): Promise<CompareMethod> {
   await initBackend("auto");
-  const basis = opts.basis ?? await pcaFit(fit, inDim, dim, { seed, iterations: opts.iterations });
+  // Alone, a doubled block: the top-`dim` subspace converges at λ(2·dim+1)/λ(dim)
+  // per iteration, so a fit at each dim matches the prefix of one fit at a larger dim.
+  const basis = opts.basis ??
+    await pcaFit(fit, inDim, dim, {
+      seed,
+      iterations: opts.iterations,
+      oversample: Math.max(PCA_OVERSAMPLE, dim),
+    });
   if (basis.k < dim || basis.mean.length !== inDim) {
     throw new RangeError(
       `pcaMethod: the basis has ${basis.k} directions of ${basis.mean.length}, need ${dim} of ${inDim}`,
