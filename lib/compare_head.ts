@@ -14,12 +14,14 @@ import {
   type CompareMethod,
   compareMethods,
   type CompareRow,
+  linearProjector,
+  PCA_ITERATIONS,
+  pcaFit,
   pcaMethod,
   storageVariants,
 } from "./compare.ts";
 import { prefixNormalize } from "./dims.ts";
 import { type EmbeddingTable, lookup, type RetrievalTask } from "./evaluation.ts";
-import { ProjectionHead } from "./head.ts";
 import type { Metrics } from "./metrics.ts";
 import { Rng } from "./rng.ts";
 
@@ -31,19 +33,19 @@ import { Rng } from "./rng.ts";
 export const PCA_FIT_MAX_TEXTS = 8000;
 
 /**
- * Default subspace iterations of the PCA fit at `dim`: `pcaDirections`' 30
- * up to 128 dims, 15 above (an iteration costs ∝ dim; on this repo's data
- * PCA-256's val MRR@10 is 0.1155 with 15 and 0.1156 with 30 iterations, at
- * 1.8 vs 2.8 s).
+ * Subspace iterations of the PCA fit at `dim` ({@linkcode pcaFit}: one fit at
+ * the largest dim, Rayleigh–Ritz on an oversampled block, so the smaller dims
+ * are its prefixes): {@linkcode PCA_ITERATIONS} at every dim. The former
+ * per-dim fits without Rayleigh–Ritz needed 15–30 iterations each.
  *
  * @example
  * ```ts
  * import { pcaIterations } from "./compare_head.ts";
- * console.log(pcaIterations(64), pcaIterations(256)); // 30 15
+ * console.log(pcaIterations(64), pcaIterations(256)); // 6 6
  * ```
  */
-export function pcaIterations(dim: number): number {
-  return dim <= 128 ? 30 : 15;
+export function pcaIterations(_dim: number): number {
+  return PCA_ITERATIONS;
 }
 
 /**
@@ -78,8 +80,7 @@ export async function headMethods(
     }
   }
   await initBackend("auto");
-  const head = ProjectionHead.create({ inDim, outDim, seed: 0 });
-  head.setWeight(weight);
+  const head = linearProjector(weight, inDim, outDim);
   const methods = dims.map((d): CompareMethod => ({
     method: label,
     dim: d,
@@ -88,7 +89,7 @@ export async function headMethods(
       return d === outDim ? y : prefixNormalize(y, n, outDim, d);
     },
   }));
-  return { methods, dispose: () => head.dispose() };
+  return { methods, dispose: head.dispose };
 }
 
 /**
@@ -123,11 +124,11 @@ export interface CompareHeadInput {
   dims: readonly number[];
   /** Cap on the PCA fit texts (a seeded sample); default {@linkcode PCA_FIT_MAX_TEXTS}. */
   maxFitTexts?: number;
-  /** PCA subspace iterations at each dim; default {@linkcode pcaIterations}. */
+  /** PCA subspace iterations, called with the largest dim (the one fit); default {@linkcode pcaIterations}. */
   pcaIterations?: (dim: number) => number;
   /** Binary re-scoring multiplier (default 4; 0: no re-scored rows). */
   rescore?: number;
-  /** Timed runs per row, the median reported (default 3). */
+  /** Timed runs per row, the median reported (default 1: the latency column is informational). */
   repeats?: number;
   seed?: number;
 }
@@ -135,8 +136,17 @@ export interface CompareHeadInput {
 /** Result of {@linkcode compareHead}. */
 export interface HeadComparison {
   rows: CompareRow[];
-  /** PCA fit: texts used, of how many candidates, subspace iterations per dim. */
-  pcaFit: { texts: number; of: number; iterations: { dim: number; iterations: number }[] };
+  /**
+   * PCA fit: texts used, of how many candidates, subspace iterations per fit
+   * (one, at the largest dim: the others are its prefixes) and the iterated
+   * block's columns (absent: not recorded).
+   */
+  pcaFit: {
+    texts: number;
+    of: number;
+    iterations: { dim: number; iterations: number }[];
+    block?: number;
+  };
   queries: number;
   docs: number;
 }
@@ -172,10 +182,13 @@ export async function compareHead(input: CompareHeadInput): Promise<HeadComparis
   const methods: CompareMethod[] = [{ method: "base", dim: inDim, project: (x) => x }];
   const disposers: (() => void)[] = [];
   try {
+    // One fit at the largest dim; the smaller dims are its prefixes.
+    const basis = await pcaFit(fit, inDim, dims[0], {
+      seed: input.seed ?? 42,
+      iterations: iterationsAt(dims[0]),
+    });
     for (const d of dims) {
-      const m = await pcaMethod(fit, inDim, d, input.seed ?? 42, {
-        iterations: iterationsAt(d),
-      });
+      const m = await pcaMethod(fit, inDim, d, input.seed ?? 42, { basis });
       if (m.dispose) disposers.push(m.dispose);
       methods.push(m);
     }
@@ -187,14 +200,15 @@ export async function compareHead(input: CompareHeadInput): Promise<HeadComparis
       table,
       methods,
       variants: storageVariants(input.rescore ?? 4),
-      repeats: input.repeats ?? 3,
+      repeats: input.repeats ?? 1,
     });
     return {
       rows,
       pcaFit: {
         texts: fitTexts.length,
         of: new Set(input.fitTexts).size,
-        iterations: dims.map((d) => ({ dim: d, iterations: iterationsAt(d) })),
+        iterations: [{ dim: dims[0], iterations: basis.iterations }],
+        block: basis.block,
       },
       queries: task.queries.length,
       docs: task.docs.length,
@@ -301,6 +315,10 @@ export function comparisonNotes(c: HeadComparison, metric: keyof Metrics = "mrr@
     `${c.queries} validation queries against ${c.docs} listings, the same for every row. ` +
     `PCA is fitted on ${sample}, with ${
       c.pcaFit.iterations.map((i) => `${i.iterations} subspace iterations at ${i.dim}-d`).join(", ")
+    }${
+      c.pcaFit.block
+        ? ` (a ${c.pcaFit.block}-column block, then Rayleigh–Ritz; smaller dims are its leading directions)`
+        : ""
     }. ms/query: projecting and searching the batch of queries, ` +
     `per query, measured on this machine when the table was made (encoder time excluded).`,
   ];

@@ -418,10 +418,31 @@ function choleskyQR(z: tf.Tensor2D): tf.Tensor2D {
       for (let b = a; b < k; b++) g[ga + b] += va * row[b];
     }
   }
+  const rInv = choleskyQRFactor(g, k);
+  return tf.matMul(zs, tf.tensor2d(rInv, [k, k]));
+}
+
+/**
+ * The factor of one Cholesky QR pass: given the float64 Gram matrix
+ * `G = ZᵀZ` (row-major k×k, upper triangle read; modified in place by a tiny
+ * ridge so a rank-deficient `Z` stays factorable), return `R⁻¹` as float32,
+ * where `G = RᵀR`; `Z R⁻¹` has orthonormal columns spanning the same nested
+ * subspaces as `Z`'s. Shared by {@link pcaDirections} and the ONNX Runtime
+ * PCA fit of `lib/compare.ts`.
+ *
+ * @example
+ * ```ts
+ * import { choleskyQRFactor } from "./head.ts";
+ * console.log(choleskyQRFactor(new Float64Array([4, 0, 0, 9]), 2)); // ≈ [0.5, 0, 0, 0.333]
+ * ```
+ */
+export function choleskyQRFactor(g: Float64Array, k: number): Float32Array {
+  if (g.length !== k * k) {
+    throw new RangeError(`choleskyQRFactor: ${g.length} values is not ${k}×${k}`);
+  }
   // Tiny ridge: a rank-deficient Z (e.g. k above the data rank) stays factorable.
   for (let i = 0; i < k; i++) g[i * k + i] += 1e-10;
-  const rInv = upperInverse(cholesky(g, k), k);
-  return tf.matMul(zs, tf.tensor2d(Float32Array.from(rInv), [k, k]));
+  return Float32Array.from(upperInverse(cholesky(g, k), k));
 }
 
 /** Upper-triangular R with RᵀR = G (row-major k×k, float64). */

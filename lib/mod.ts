@@ -73,10 +73,16 @@ export {
   compareMethods,
   type CompareRow,
   formatCompareTable,
+  linearProjector,
+  PCA_ITERATIONS,
+  PCA_OVERSAMPLE,
+  type PcaBasis,
+  pcaFit,
   pcaMethod,
   rowLabel,
   type StorageVariant,
   storageVariants,
+  symmetricEigen,
   trainOverlap,
 } from "./compare.ts";
 export { compareFigure, type CompareFigureOptions } from "./compare_plot.ts";

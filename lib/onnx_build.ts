@@ -22,7 +22,7 @@ const { onnx } = onnxProto;
  * const ids = valueInfo("input_ids", DataType.INT64, ["batch", "sequence"]);
  * ```
  */
-export const DataType = { FLOAT: 1, INT32: 6, INT64: 7 } as const;
+export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, DOUBLE: 11 } as const;
 
 /** One ONNX element type code from {@link DataType}. */
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];

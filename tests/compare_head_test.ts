@@ -56,7 +56,8 @@ Deno.test("compareHead: base, PCA and head at each dim × 4 storages, on one tas
   assertEquals(c.pcaFit, {
     texts: 30,
     of: 60,
-    iterations: [{ dim: 8, iterations: 30 }, { dim: 4, iterations: 30 }],
+    iterations: [{ dim: 8, iterations: 6 }],
+    block: 16,
   });
   assertEquals([c.queries, c.docs], [12, 40]);
   assertEquals(
@@ -78,6 +79,7 @@ Deno.test("compareHead: base, PCA and head at each dim × 4 storages, on one tas
     notes.at(-1)!,
     "a seeded sample of 30 of the 60 unique training-split texts",
   );
+  assertStringIncludes(notes.at(-1)!, "6 subspace iterations at 8-d (a 16-column block");
   await compareHead({
     task,
     table,

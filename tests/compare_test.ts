@@ -3,14 +3,17 @@ import * as ort from "onnxruntime-node";
 import { resolveConfig } from "../lib/config.ts";
 import { loadCheckpoint } from "../lib/checkpoint.ts";
 import { prepareTraining, trainHead } from "../lib/trainer.ts";
-import { ProjectionHead } from "../lib/head.ts";
+import { pcaDirections, ProjectionHead } from "../lib/head.ts";
 import { initBackend } from "../lib/backend.ts";
 import { prefixNormalize } from "../lib/dims.ts";
 import {
   compareMethods,
   formatCompareTable,
+  linearProjector,
+  pcaFit,
   pcaMethod,
   storageVariants,
+  symmetricEigen,
   trainOverlap,
 } from "../lib/compare.ts";
 import { compareFigure } from "../lib/compare_plot.ts";
@@ -97,6 +100,141 @@ Deno.test("compareMethods: one row per method × storage, same task; identical m
   const base = fig.data[0] as { x: number[]; y: number[] };
   assertEquals(base.x, [2, 2, 16, 64]); // sorted by size
   assertEquals(compareFigure(rows, { rescoredOnly: true }).data[0].x, [2, 16, 64]);
+});
+
+/** Seeded data `[n, dim]` with a known spectrum: coordinate `j` has std `scale[j]`, then rotated. */
+function spectrumData(n: number, dim: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  const rot: number[][] = [];
+  for (let i = 0; i < dim; i++) {
+    const v = Array.from({ length: dim }, () => rng.normal());
+    for (const u of rot) {
+      const d = v.reduce((a, x, j) => a + x * u[j], 0);
+      for (let j = 0; j < dim; j++) v[j] -= d * u[j];
+    }
+    const norm = Math.hypot(...v);
+    rot.push(v.map((x) => x / norm));
+  }
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const z = Array.from({ length: dim }, (_, j) => rng.normal() * 3 * 0.8 ** j);
+    for (let j = 0; j < dim; j++) {
+      let s = 2; // an offset mean
+      for (let c = 0; c < dim; c++) s += z[c] * rot[c][j];
+      out[i * dim + j] = s;
+    }
+  }
+  return out;
+}
+
+Deno.test("symmetricEigen: A v = λ v, orthonormal vectors, values decreasing; bad size refused", () => {
+  const rng = new Rng(3);
+  for (const n of [1, 2, 7, 40]) {
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = rng.normal();
+    }
+    const { values, vectors } = symmetricEigen(a, n);
+    for (let c = 0; c < n; c++) {
+      if (c > 0) assert(values[c] <= values[c - 1], `order at ${c}`);
+      for (let r = 0; r < n; r++) {
+        let av = 0;
+        for (let k = 0; k < n; k++) av += a[r * n + k] * vectors[k * n + c];
+        assertLess(Math.abs(av - values[c] * vectors[r * n + c]), 1e-10);
+      }
+      for (let c2 = 0; c2 < n; c2++) {
+        let dot = 0;
+        for (let k = 0; k < n; k++) dot += vectors[k * n + c] * vectors[k * n + c2];
+        assertLess(Math.abs(dot - (c === c2 ? 1 : 0)), 1e-10);
+      }
+    }
+  }
+  const diag = symmetricEigen(new Float64Array([1, 0, 0, 0, 5, 0, 0, 0, 3]), 3);
+  assertEquals(Array.from(diag.values), [5, 3, 1]);
+  let threw = false;
+  try {
+    symmetricEigen(new Float64Array(5), 2);
+  } catch (e) {
+    threw = true;
+    assertStringIncludes(String(e), "5 values is not 2×2");
+  }
+  assert(threw);
+});
+
+Deno.test("pcaFit: the principal directions in order (as pcaDirections), prefixes = smaller fits", async () => {
+  const n = 400, dim = 24;
+  const x = spectrumData(n, dim, 11);
+  const fit = await pcaFit(x, dim, 8, { seed: 5 });
+  assertEquals([fit.k, fit.block, fit.iterations, fit.directions.length], [8, 24, 6, 8 * dim]);
+  const ref = pcaDirections(x, dim, 8, { seed: 9, iterations: 200 }); // converged reference
+  for (let r = 0; r < 8; r++) {
+    let dot = 0, norm = 0;
+    for (let c = 0; c < dim; c++) {
+      dot += fit.directions[r * dim + c] * ref[r * dim + c];
+      norm += fit.directions[r * dim + c] ** 2;
+    }
+    assertLess(Math.abs(norm - 1), 1e-5);
+    assertLess(1 - Math.abs(dot), 1e-4); // the same direction, up to sign
+  }
+  // Mean of the fitted rows.
+  for (let c = 0; c < dim; c++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += x[i * dim + c];
+    assertLess(Math.abs(fit.mean[c] - m / n), 1e-5);
+  }
+  // A fit at 3 (a different seed and block) spans what the 8-fit's first 3 rows span.
+  const small = await pcaFit(x, dim, 3, { seed: 1, oversample: 4 });
+  assertEquals(small.block, 7);
+  for (let r = 0; r < 3; r++) {
+    let inSpan = 0;
+    for (let p = 0; p < 3; p++) {
+      let dot = 0;
+      for (let c = 0; c < dim; c++) {
+        dot += small.directions[r * dim + c] * fit.directions[p * dim + c];
+      }
+      inSpan += dot * dot;
+    }
+    assertLess(Math.abs(inSpan - 1), 1e-4);
+  }
+  await pcaFit(x.subarray(0, dim), dim, 2).then(
+    () => assert(false, "should throw"),
+    (e) => assertStringIncludes(String(e), "not >= 2 rows of 24"),
+  );
+  await pcaFit(x, dim, 25).then(
+    () => assert(false, "should throw"),
+    (e) => assertStringIncludes(String(e), "k=25 is not in 1..24"),
+  );
+});
+
+Deno.test("pcaMethod: a prefix of a shared basis; a basis too small refused", async () => {
+  const dim = 24;
+  const x = spectrumData(200, dim, 2);
+  const basis = await pcaFit(x, dim, 6);
+  const a = await pcaMethod(x, dim, 4, 42, { basis });
+  const b = linearProjector(basis.directions.subarray(0, 4 * dim), dim, 4);
+  const xc = x.slice(0, 3 * dim).map((v, i) => v - basis.mean[i % dim]);
+  const ya = a.project(x.subarray(0, 3 * dim), 3), yb = b.project(xc, 3);
+  a.dispose?.();
+  b.dispose();
+  ya.forEach((v, i) => assertLess(Math.abs(v - yb[i]), 1e-6));
+  await pcaMethod(x, dim, 7, 42, { basis }).then(
+    () => assert(false, "should throw"),
+    (e) => assertStringIncludes(String(e), "has 6 directions of 24, need 7 of 24"),
+  );
+});
+
+Deno.test("linearProjector: x·Wᵀ normalised, in batches; bad shapes refused", () => {
+  const p = linearProjector(new Float32Array([1, 0, 0, 0, 1, 0]), 3, 2, 2);
+  const y = p.project(new Float32Array([3, 4, 5, 0, 2, 9, 6, 8, 1]), 3);
+  p.dispose();
+  [0.6, 0.8, 0, 1, 0.6, 0.8].forEach((v, i) => assertLess(Math.abs(y[i] - v), 1e-6));
+  let msg = "";
+  try {
+    linearProjector(new Float32Array(5), 3, 2);
+  } catch (e) {
+    msg = String(e);
+  }
+  assertStringIncludes(msg, "weight has 5 values, expected 2 × 3");
 });
 
 Deno.test("pcaMethod: centred projection onto the top directions, normalised", async () => {

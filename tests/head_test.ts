@@ -2,7 +2,13 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { ok as assert, throws } from "node:assert";
 import { initBackend } from "../lib/backend.ts";
-import { l2Normalize, orthogonalRows, pcaDirections, ProjectionHead } from "../lib/head.ts";
+import {
+  choleskyQRFactor,
+  l2Normalize,
+  orthogonalRows,
+  pcaDirections,
+  ProjectionHead,
+} from "../lib/head.ts";
 import { Rng } from "../lib/rng.ts";
 
 tf.enableProdMode();
@@ -229,3 +235,35 @@ async function assertRejects(f: () => Promise<unknown>, re: RegExp): Promise<voi
   }
   throw new Error("expected a rejection");
 }
+
+Deno.test("choleskyQRFactor: Z R⁻¹ has orthonormal columns; bad size refused", () => {
+  const m = 12, k = 4;
+  const z = randomData(4, m, k); // [m, k]
+  const g = new Float64Array(k * k);
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) {
+      for (let r = 0; r < m; r++) g[a * k + b] += z[r * k + a] * z[r * k + b];
+    }
+  }
+  const rInv = choleskyQRFactor(g, k);
+  for (let i = 0; i < k; i++) for (let j = 0; j < i; j++) assert(rInv[i * k + j] === 0, "upper");
+  const q = new Float32Array(m * k);
+  for (let r = 0; r < m; r++) {
+    for (let b = 0; b < k; b++) {
+      let s = 0;
+      for (let a = 0; a < k; a++) s += z[r * k + a] * rInv[a * k + b];
+      q[r * k + b] = s;
+    }
+  }
+  // Columns of q orthonormal: rows of its transpose.
+  const qt = new Float32Array(k * m);
+  for (let r = 0; r < m; r++) for (let b = 0; b < k; b++) qt[b * m + r] = q[r * k + b];
+  assert(orthError(qt, k, m) < 1e-5, `orth ${orthError(qt, k, m)}`);
+  let msg = "";
+  try {
+    choleskyQRFactor(new Float64Array(3), 2);
+  } catch (e) {
+    msg = String(e);
+  }
+  assert(msg.includes("3 values is not 2×2"), msg);
+});
