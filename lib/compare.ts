@@ -146,63 +146,81 @@ let pcaSessions:
  * with unit columns, `G = zsᵀzs` in float64), the Rayleigh–Ritz matrix
  * `H = qᵀCq` (float64) and a plain matmul (rotating the basis).
  */
+/**
+ * The PCA sessions run a few times per training run: no memory arena, so the
+ * covariance of thousands of rows is not kept reserved for the rest of the process.
+ */
+const ONE_OFF = { enableCpuMemArena: false, enableMemPattern: false } as const;
+
 function loadPcaSessions() {
   pcaSessions ??= (async () => {
     const ort = await loadOrt(); // telemetry off first (see lib/ort.ts)
     const F = DataType.FLOAT;
-    const cov = await ort.InferenceSession.create(buildModel({
-      name: "pca_covariance",
-      nodes: [
-        node("ReduceMean", ["x"], ["mean"], { axes: { ints: [0] }, keepdims: { int: 1 } }),
-        node("Sub", ["x", "mean"], ["xc"]),
-        node("Gemm", ["xc", "xc"], ["s"], { transA: { int: 1 } }),
-        node("Div", ["s", "denom"], ["c"]),
-      ],
-      inputs: [valueInfo("x", F, ["n", "dim"]), valueInfo("denom", F, [])],
-      outputs: [valueInfo("c", F, ["dim", "dim"]), valueInfo("mean", F, [1, "dim"])],
-    }));
-    const step = await ort.InferenceSession.create(buildModel({
-      name: "pca_subspace_step",
-      nodes: [
-        node("MatMul", ["zs", "rinv"], ["q"]),
-        node("MatMul", ["c", "q"], ["z"]),
-        node("ReduceL2", ["z"], ["norm"], { axes: { ints: [0] }, keepdims: { int: 1 } }),
-        node("Add", ["norm", "tiny"], ["norm_safe"]),
-        node("Div", ["z", "norm_safe"], ["zs_next"]),
-        node("Cast", ["zs_next"], ["zd"], { to: { int: DataType.DOUBLE } }),
-        node("Transpose", ["zd"], ["zdt"]),
-        node("MatMul", ["zdt", "zd"], ["gram"]),
-      ],
-      initializers: [floatTensor("tiny", [], new Float32Array([1e-30]))],
-      inputs: [
-        valueInfo("c", F, ["dim", "dim"]),
-        valueInfo("zs", F, ["dim", "k"]),
-        valueInfo("rinv", F, ["k", "k"]),
-      ],
-      outputs: [
-        valueInfo("q", F, ["dim", "k"]),
-        valueInfo("zs_next", F, ["dim", "k"]),
-        valueInfo("gram", DataType.DOUBLE, ["k", "k"]),
-      ],
-    }));
-    const ritz = await ort.InferenceSession.create(buildModel({
-      name: "pca_rayleigh_ritz",
-      nodes: [
-        node("MatMul", ["c", "q"], ["cq"]),
-        node("Cast", ["q"], ["qd"], { to: { int: DataType.DOUBLE } }),
-        node("Cast", ["cq"], ["cqd"], { to: { int: DataType.DOUBLE } }),
-        node("Transpose", ["qd"], ["qdt"]),
-        node("MatMul", ["qdt", "cqd"], ["h"]),
-      ],
-      inputs: [valueInfo("c", F, ["dim", "dim"]), valueInfo("q", F, ["dim", "b"])],
-      outputs: [valueInfo("h", DataType.DOUBLE, ["b", "b"])],
-    }));
-    const rotate = await ort.InferenceSession.create(buildModel({
-      name: "pca_rotate",
-      nodes: [node("MatMul", ["q", "v"], ["y"])],
-      inputs: [valueInfo("q", F, ["dim", "b"]), valueInfo("v", F, ["b", "k"])],
-      outputs: [valueInfo("y", F, ["dim", "k"])],
-    }));
+    const cov = await ort.InferenceSession.create(
+      buildModel({
+        name: "pca_covariance",
+        nodes: [
+          node("ReduceMean", ["x"], ["mean"], { axes: { ints: [0] }, keepdims: { int: 1 } }),
+          node("Sub", ["x", "mean"], ["xc"]),
+          node("Gemm", ["xc", "xc"], ["s"], { transA: { int: 1 } }),
+          node("Div", ["s", "denom"], ["c"]),
+        ],
+        inputs: [valueInfo("x", F, ["n", "dim"]), valueInfo("denom", F, [])],
+        outputs: [valueInfo("c", F, ["dim", "dim"]), valueInfo("mean", F, [1, "dim"])],
+      }),
+      ONE_OFF,
+    );
+    const step = await ort.InferenceSession.create(
+      buildModel({
+        name: "pca_subspace_step",
+        nodes: [
+          node("MatMul", ["zs", "rinv"], ["q"]),
+          node("MatMul", ["c", "q"], ["z"]),
+          node("ReduceL2", ["z"], ["norm"], { axes: { ints: [0] }, keepdims: { int: 1 } }),
+          node("Add", ["norm", "tiny"], ["norm_safe"]),
+          node("Div", ["z", "norm_safe"], ["zs_next"]),
+          node("Cast", ["zs_next"], ["zd"], { to: { int: DataType.DOUBLE } }),
+          node("Transpose", ["zd"], ["zdt"]),
+          node("MatMul", ["zdt", "zd"], ["gram"]),
+        ],
+        initializers: [floatTensor("tiny", [], new Float32Array([1e-30]))],
+        inputs: [
+          valueInfo("c", F, ["dim", "dim"]),
+          valueInfo("zs", F, ["dim", "k"]),
+          valueInfo("rinv", F, ["k", "k"]),
+        ],
+        outputs: [
+          valueInfo("q", F, ["dim", "k"]),
+          valueInfo("zs_next", F, ["dim", "k"]),
+          valueInfo("gram", DataType.DOUBLE, ["k", "k"]),
+        ],
+      }),
+      ONE_OFF,
+    );
+    const ritz = await ort.InferenceSession.create(
+      buildModel({
+        name: "pca_rayleigh_ritz",
+        nodes: [
+          node("MatMul", ["c", "q"], ["cq"]),
+          node("Cast", ["q"], ["qd"], { to: { int: DataType.DOUBLE } }),
+          node("Cast", ["cq"], ["cqd"], { to: { int: DataType.DOUBLE } }),
+          node("Transpose", ["qd"], ["qdt"]),
+          node("MatMul", ["qdt", "cqd"], ["h"]),
+        ],
+        inputs: [valueInfo("c", F, ["dim", "dim"]), valueInfo("q", F, ["dim", "b"])],
+        outputs: [valueInfo("h", DataType.DOUBLE, ["b", "b"])],
+      }),
+      ONE_OFF,
+    );
+    const rotate = await ort.InferenceSession.create(
+      buildModel({
+        name: "pca_rotate",
+        nodes: [node("MatMul", ["q", "v"], ["y"])],
+        inputs: [valueInfo("q", F, ["dim", "b"]), valueInfo("v", F, ["b", "k"])],
+        outputs: [valueInfo("y", F, ["dim", "k"])],
+      }),
+      ONE_OFF,
+    );
     return { ort, cov, step, ritz, rotate };
   })();
   return pcaSessions;

@@ -56,6 +56,11 @@ import { defaultOutDir, RunDir, type TrainState } from "./run_dir.ts";
 import { Rng } from "./rng.ts";
 import { learningRate, scheduleCurve } from "./schedule.ts";
 
+/** Above this many validation listings, the report's comparison samples its queries. */
+const REPORT_COMPARE_MAX_DOCS = 3000;
+/** Queries of that sample. */
+const REPORT_COMPARE_QUERIES = 300;
+
 /** Everything the loop needs, computed once. */
 export interface PreparedData {
   dataset: Dataset;
@@ -708,9 +713,15 @@ async function trainInRun(
     if (opts.report !== false) {
       const { steps, lrs } = scheduleCurve(totalSteps, config.lr, config.warmupFraction);
       // Quality vs bytes per vector of the final weights (base, PCA, head × storage).
+      // On large validation splits it runs on a seeded sample of queries (the report says how
+      // many): every row holds its own copy of the corpus, which would otherwise set the
+      // run's peak memory.
+      const compareTask = task.docs.length > REPORT_COMPARE_MAX_DOCS
+        ? retrievalTask(sampleByQuery(valRetrieval, REPORT_COMPARE_QUERIES, config.seed))
+        : task;
       const compare = hasVal
         ? await compareHead({
-          task,
+          task: compareTask,
           table,
           fitTexts: uniqueTexts(data.train),
           weight: state.weight,
