@@ -43,7 +43,7 @@ export async function time(
 const PYTHON = "/usr/bin/python3";
 const OPENBLAS_DIRS = [
   Deno.env.get("OPENBLAS_DIR") ?? "",
-  "/work/wt/_shared/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread",
+  "/usr/lib/x86_64-linux-gnu/openblas-pthread", // Debian libopenblas0-pthread, if installed
   "/tmp/phongtro-openblas/usr/lib/x86_64-linux-gnu/openblas-pthread",
 ].filter((d) => d !== "");
 
