@@ -23,6 +23,7 @@ import {
   type XlmrShape,
   xlmrWeightSpecs,
 } from "./onnx_build.ts";
+import { fnv1a } from "./rng.ts";
 import { buildLexicalTokenizer, SPECIAL_TOKENS } from "./tokenizer.ts";
 
 export { BGE_M3_SHAPE };
@@ -96,15 +97,6 @@ const ALIGN = 4096;
 const CHUNK = 4 * 1024 * 1024;
 /** Weight spread: uniform with the standard deviation of XLM-R's N(0, 0.02) init. */
 const RANGE = 0.02 * Math.sqrt(3);
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
-}
 
 /**
  * Fill `out` with uniform values in [-RANGE, RANGE) from a xorshift32 state;

@@ -15,7 +15,7 @@
 import { DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME, type EncoderConfig } from "./encoder.ts";
 import { atomicWrite, exists, join } from "./fs.ts";
 import { lexicalEncoderGraph } from "./onnx_build.ts";
-import { Rng } from "./rng.ts";
+import { fnv1a, Rng } from "./rng.ts";
 import { buildLexicalTokenizer, METASPACE, SPECIAL_TOKENS } from "./tokenizer.ts";
 
 export { DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME };
@@ -89,16 +89,6 @@ export function collectTexts(value: unknown): string[] {
   };
   walk(value);
   return out;
-}
-
-/** 32-bit FNV-1a of a string's UTF-16 code units. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
 }
 
 /** Pieces made only of punctuation or symbols (they carry no lexical content). */

@@ -25,6 +25,7 @@
  *
  * @module
  */
+import type { FlagSpec } from "./cli.ts";
 import { topK, type TopKResult } from "./metrics.ts";
 
 /**
@@ -49,6 +50,31 @@ export type Quantization = "fp32" | "int8" | "binary";
  * ```
  */
 export const QUANTIZATIONS: readonly Quantization[] = ["fp32", "int8", "binary"];
+
+/**
+ * The `--quantize` and `--rescore` flags, the same for `eval` and `search`.
+ *
+ * @example
+ * ```ts
+ * import { QUANTIZE_FLAGS } from "./quantize.ts";
+ * console.log(Object.keys(QUANTIZE_FLAGS)); // ["quantize", "rescore"]
+ * ```
+ */
+export const QUANTIZE_FLAGS: Record<"quantize" | "rescore", FlagSpec> = {
+  quantize: {
+    type: "choice",
+    choices: QUANTIZATIONS,
+    help:
+      "search quantised vectors: int8 (per-dim scales fitted on the corpus) or binary (Hamming)",
+    default: "fp32",
+  },
+  rescore: {
+    type: "int",
+    min: 0,
+    help: "binary: re-score rescore×k Hamming candidates with fp32 (0: off)",
+    default: 4,
+  },
+};
 
 /**
  * Bytes one vector of `dim` components takes in the index: fp32 `4·dim`,

@@ -53,3 +53,22 @@ export class Rng {
     return items;
   }
 }
+
+/**
+ * 32-bit FNV-1a hash of a string's UTF-16 code units: a seed derived from a
+ * name (deterministic on every machine).
+ *
+ * @example
+ * ```ts
+ * import { fnv1a } from "./rng.ts";
+ * console.log(fnv1a("a")); // 3826002220
+ * ```
+ */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}

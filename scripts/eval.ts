@@ -18,7 +18,13 @@ import { embedTexts } from "../lib/cache.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 import { formatFeatureTable, formatMetricsTable } from "../lib/metrics.ts";
 import { headProjector, resolveDim, trainedDims } from "../lib/dims.ts";
-import { buildIndex, bytesPerVector, type Quantization, searchIndex } from "../lib/quantize.ts";
+import {
+  buildIndex,
+  bytesPerVector,
+  type Quantization,
+  QUANTIZE_FLAGS,
+  searchIndex,
+} from "../lib/quantize.ts";
 import {
   type CompareMethod,
   compareMethods,
@@ -52,19 +58,7 @@ const SPEC: CommandSpec = {
       min: 1,
       help: "evaluate this trained Matryoshka prefix of the head (first N dims, renormalised)",
     },
-    quantize: {
-      type: "choice",
-      choices: ["fp32", "int8", "binary"],
-      help:
-        "search quantised vectors: int8 (per-dim scales fitted on the corpus) or binary (Hamming)",
-      default: "fp32",
-    },
-    rescore: {
-      type: "int",
-      min: 0,
-      help: "binary: re-score rescore×k Hamming candidates with fp32 (0: off)",
-      default: 4,
-    },
+    ...QUANTIZE_FLAGS,
     compare: {
       type: "boolean",
       help:

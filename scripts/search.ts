@@ -17,7 +17,7 @@ import { exists } from "../lib/fs.ts";
 import { isBlankText } from "../lib/inference.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 import { headProjector, resolveDim } from "../lib/dims.ts";
-import { buildIndex, type Quantization, searchIndex } from "../lib/quantize.ts";
+import { buildIndex, type Quantization, QUANTIZE_FLAGS, searchIndex } from "../lib/quantize.ts";
 import { readTexts } from "../lib/text_input.ts";
 
 const SPEC: CommandSpec = {
@@ -44,19 +44,7 @@ const SPEC: CommandSpec = {
       min: 1,
       help: "search with this trained Matryoshka prefix of the head (first N dims, renormalised)",
     },
-    quantize: {
-      type: "choice",
-      choices: ["fp32", "int8", "binary"],
-      help:
-        "search quantised vectors: int8 (per-dim scales fitted on the corpus) or binary (Hamming)",
-      default: "fp32",
-    },
-    rescore: {
-      type: "int",
-      min: 0,
-      help: "binary: re-score rescore×k Hamming candidates with fp32 (0: off)",
-      default: 4,
-    },
+    ...QUANTIZE_FLAGS,
     model: {
       type: "string",
       help: "encoder model dir (default: the checkpoint's, or lexical-1024)",

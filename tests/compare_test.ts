@@ -1,8 +1,6 @@
 import { assert, assertEquals, assertLess, assertStringIncludes } from "./assert.ts";
 import * as ort from "onnxruntime-node";
-import { resolveConfig } from "../lib/config.ts";
 import { loadCheckpoint } from "../lib/checkpoint.ts";
-import { prepareTraining, trainHead } from "../lib/trainer.ts";
 import { pcaDirections, ProjectionHead } from "../lib/head.ts";
 import { initBackend } from "../lib/backend.ts";
 import { prefixNormalize } from "../lib/dims.ts";
@@ -18,7 +16,7 @@ import {
 } from "../lib/compare.ts";
 import { compareFigure } from "../lib/compare_plot.ts";
 import { Rng } from "../lib/rng.ts";
-import { runScript, smallDataset } from "./fixtures.ts";
+import { runScript, smallDataset, trainSmallRun } from "./fixtures.ts";
 
 /**
  * A small trained run, and a copy of it posing as a Matryoshka run
@@ -27,17 +25,7 @@ import { runScript, smallDataset } from "./fixtures.ts";
  */
 const fixture = (async () => {
   const fx = await smallDataset(60, 13);
-  const config = resolveConfig({}, {
-    epochs: 2,
-    batchSize: 16,
-    negatives: 3,
-    data: fx.data,
-    weights: fx.weights,
-    cacheRoot: fx.cache,
-    out: `${fx.dir}/run`,
-    device: "cpu",
-  });
-  await trainHead(config, await prepareTraining(config), { report: false });
+  await trainSmallRun(fx);
   const mat = `${fx.dir}/mat`;
   await Deno.mkdir(mat);
   for (const f of ["best.safetensors", "final.safetensors", "metrics.jsonl"]) {

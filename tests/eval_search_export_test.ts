@@ -1,30 +1,16 @@
 import { assert, assertEquals, assertLess, assertStringIncludes } from "./assert.ts";
 import * as ort from "onnxruntime-node";
 import * as tf from "@tensorflow/tfjs";
-import { resolveConfig } from "../lib/config.ts";
 import { loadCheckpoint } from "../lib/checkpoint.ts";
-import { prepareTraining, trainHead } from "../lib/trainer.ts";
 import { ProjectionHead } from "../lib/head.ts";
 import { initBackend } from "../lib/backend.ts";
 import { Rng } from "../lib/rng.ts";
-import { runScript, smallDataset } from "./fixtures.ts";
+import { runScript, smallDataset, trainSmallRun } from "./fixtures.ts";
 
 /** One small trained checkpoint shared by the tests below. */
 const fixture = (async () => {
   const fx = await smallDataset(60, 11);
-  const config = resolveConfig({}, {
-    epochs: 2,
-    batchSize: 16,
-    negatives: 3,
-    data: fx.data,
-    weights: fx.weights,
-    cacheRoot: fx.cache,
-    out: `${fx.dir}/run`,
-    device: "cpu",
-  });
-  const data = await prepareTraining(config);
-  await trainHead(config, data, { report: false });
-  return { ...fx, run: `${fx.dir}/run` };
+  return { ...fx, run: await trainSmallRun(fx) };
 })();
 
 Deno.test("eval CLI: --json reports base and projected metrics on the checkpoint's val split", async () => {

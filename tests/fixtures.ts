@@ -19,6 +19,32 @@ export async function smallDataset(
   return { dir, data, weights, cache: `${dir}/cache` };
 }
 
+/**
+ * Train a small head (batch 16, 3 negatives, `--device cpu`, no report) on a
+ * {@link smallDataset} into `<dir>/run` and return that path. The trainer is
+ * imported on first use, so test files that only run CLIs don't load it.
+ */
+export async function trainSmallRun(
+  fx: { dir: string; data: string; weights: string; cache: string },
+  epochs = 2,
+): Promise<string> {
+  const { resolveConfig } = await import("../lib/config.ts");
+  const { prepareTraining, trainHead } = await import("../lib/trainer.ts");
+  const out = `${fx.dir}/run`;
+  const config = resolveConfig({}, {
+    epochs,
+    batchSize: 16,
+    negatives: 3,
+    data: fx.data,
+    weights: fx.weights,
+    cacheRoot: fx.cache,
+    out,
+    device: "cpu",
+  });
+  await trainHead(config, await prepareTraining(config), { report: false });
+  return out;
+}
+
 /** Permissions for CLI runs in tests: read the repo and /tmp, write /tmp only. */
 export const TEST_PERMISSIONS = [
   "--allow-read=.,/tmp",

@@ -9,9 +9,7 @@ import {
   violations,
 } from "../lib/mine.ts";
 import { loadDataset, loadWeightConfig, negativeWeight } from "../lib/dataset.ts";
-import { resolveConfig } from "../lib/config.ts";
-import { prepareTraining, trainHead } from "../lib/trainer.ts";
-import { runScript, smallDataset } from "./fixtures.ts";
+import { runScript, smallDataset, trainSmallRun } from "./fixtures.ts";
 
 /** Unit vector in 2-D whose dot product with [1, 0] is `s`. */
 const at = (s: number) => [s, Math.sqrt(1 - s * s)];
@@ -290,17 +288,7 @@ Deno.test("mine CLI end to end: corpus, filters, weights from features, cache re
   });
 
   // A second round scored by a trained head, on the mined file itself (JSONL input).
-  const config = resolveConfig({}, {
-    epochs: 1,
-    batchSize: 16,
-    negatives: 3,
-    data: fx.data,
-    weights: fx.weights,
-    cacheRoot: fx.cache,
-    out: `${fx.dir}/run`,
-    device: "cpu",
-  });
-  await trainHead(config, await prepareTraining(config), { report: false });
+  await trainSmallRun(fx, 1);
   const out2 = `${fx.dir}/mined2.jsonl`;
   const r2 = await runScript("mine.ts", [
     "--data",

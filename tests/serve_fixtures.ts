@@ -4,29 +4,16 @@
  *
  * @module
  */
-import { resolveConfig } from "../lib/config.ts";
 import { indexListings, type IndexReport } from "../lib/indexer.ts";
 import { readListings } from "../lib/listings.ts";
-import { prepareTraining, trainHead } from "../lib/trainer.ts";
-import { smallDataset } from "./fixtures.ts";
+import { smallDataset, trainSmallRun } from "./fixtures.ts";
 
 /** Train a small head (60 examples, 2 epochs) into `<dir>/run`. */
 export async function trainedRun(): Promise<
   { dir: string; run: string; cache: string; data: string }
 > {
   const fx = await smallDataset(60, 11);
-  const config = resolveConfig({}, {
-    epochs: 2,
-    batchSize: 16,
-    negatives: 3,
-    data: fx.data,
-    weights: fx.weights,
-    cacheRoot: fx.cache,
-    out: `${fx.dir}/run`,
-    device: "cpu",
-  });
-  await trainHead(config, await prepareTraining(config), { report: false });
-  return { dir: fx.dir, run: `${fx.dir}/run`, cache: fx.cache, data: fx.data };
+  return { dir: fx.dir, run: await trainSmallRun(fx), cache: fx.cache, data: fx.data };
 }
 
 /**
