@@ -1,13 +1,23 @@
 /**
- * `deno task test [DENO TEST FLAGS] [FILE...]`: the README's test command. First checks the
- * system tools of the notebook tests (printing what is missing and the one
- * install line) and registers the Deno Jupyter kernel (idempotent, in the
- * user's Jupyter data directory), then runs `deno test` on `tests/` (or the
- * given files) with the test permissions below, and exits with its status.
+ * `deno task test [DENO TEST FLAGS] [FILE...]`: the README's test command, and
+ * its own set-up on a fresh machine. First it checks the system tools of the
+ * notebook and browser tests (Jupyter, Chromium). When some are missing:
+ *
+ * - as root with `apt-get` on the PATH, it installs them itself
+ *   (`apt-get update`, then `apt-get install -y …`), saying so first;
+ * - otherwise it stops before running any test, printing what is missing and
+ *   the one install line, and exits 3.
+ *
+ * Then it registers the Deno Jupyter kernel (idempotent, in the user's Jupyter
+ * data directory), runs `deno test` on `tests/` (or the given files) with the
+ * test permissions below, and exits with its status. `--no-setup` skips the
+ * install step (the check still runs and still stops early).
+ * `--jupyter-bin=CMD` and `--chromium-bin=CMD` name the tools to look for
+ * (for the test of this set-up path).
  *
  * @module
  */
-import { ensureDenoKernel, findMissingTools, installLine } from "./nb_run.ts";
+import { ensureDenoKernel, findMissingTools, installLine, type MissingTool } from "./nb_run.ts";
 
 /** The permissions `deno test` runs with (path-scoped; the browser test talks to localhost only). */
 export const TEST_PERMISSIONS: readonly string[] = [
@@ -20,20 +30,67 @@ export const TEST_PERMISSIONS: readonly string[] = [
   "--allow-net=127.0.0.1",
 ];
 
-async function main(): Promise<number> {
-  const missing = await findMissingTools();
-  if (missing.length) {
-    console.log(`${installLine(missing)}\n(the tests that need them fail with this message)\n`);
+/** True when this process runs as root and `apt-get` can be started. */
+async function canAptInstall(): Promise<boolean> {
+  try {
+    const id = await new Deno.Command("id", { args: ["-u"], stdout: "piped", stderr: "null" })
+      .output();
+    if (new TextDecoder().decode(id.stdout).trim() !== "0") return false;
+    const apt = await new Deno.Command("apt-get", { args: ["--version"], stdout: "null" })
+      .output();
+    return apt.success;
+  } catch {
+    return false;
   }
-  if (!missing.some((m) => m.aptPackage === "jupyter-client")) {
-    try {
-      console.log(`Deno Jupyter kernel: ${await ensureDenoKernel()}\n`);
-    } catch (err) {
-      console.log(`Deno Jupyter kernel: could not register it: ${(err as Error).message}\n`);
-    }
+}
+
+/** `apt-get update` then `apt-get install -y PKGS`, output passed through; true on success. */
+async function aptInstall(packages: string[]): Promise<boolean> {
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  for (const args of [["update", "-q"], ["install", "-y", "-q", ...packages]]) {
+    const status = await new Deno.Command("apt-get", { args, env, stdout: "inherit" }).spawn()
+      .status;
+    if (!status.success) return false;
+  }
+  return true;
+}
+
+/** Install what is missing when possible; the tools still missing afterwards. */
+async function setUp(
+  missing: MissingTool[],
+  install: boolean,
+  tools: { jupyter?: string; chromium?: string },
+): Promise<MissingTool[]> {
+  if (missing.length === 0) return missing;
+  const packages = [...new Set(missing.map((m) => m.aptPackage))];
+  if (!install || !await canAptInstall()) return missing;
+  console.log(
+    `set-up: installing the test tools with apt-get: ${packages.join(" ")} ` +
+      `(missing: ${missing.map((m) => m.tool).join(", ")})`,
+  );
+  if (!await aptInstall(packages)) console.log("set-up: apt-get failed");
+  return await findMissingTools(tools);
+}
+
+async function main(): Promise<number> {
+  const own = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
+  const tools = { jupyter: own("jupyter-bin"), chromium: own("chromium-bin") };
+  const args = Deno.args.filter((a) =>
+    a !== "--no-setup" && !a.startsWith("--jupyter-bin=") && !a.startsWith("--chromium-bin=")
+  );
+  const install = !Deno.args.includes("--no-setup");
+  const missing = await setUp(await findMissingTools(tools), install, tools);
+  if (missing.length) {
+    console.log(`${installLine(missing)}\nno test was run: install these first, then run again`);
+    return 3;
+  }
+  try {
+    console.log(`Deno Jupyter kernel: ${await ensureDenoKernel()}\n`);
+  } catch (err) {
+    console.log(`Deno Jupyter kernel: could not register it: ${(err as Error).message}\n`);
+    return 3;
   }
   // Extra `deno test` flags pass through (e.g. --filter NAME); no file given means tests/.
-  const args = [...Deno.args];
   if (!args.some((a) => !a.startsWith("-"))) args.push("tests/");
   const child = new Deno.Command("deno", {
     args: ["test", ...TEST_PERMISSIONS, ...args],
