@@ -174,7 +174,12 @@ export function reportFigures(input: ReportInput): { id: string; heading: string
       figs.push({ id: "lr", heading: "Learning-rate schedule", fig });
     }
   }
-  if (input.perFeature) {
+  // Data without feature labels (FlagEmbedding JSONL has no `differs`) has an
+  // empty breakdown: leave the chart and table out rather than draw nothing.
+  const hasFeatures = input.perFeature !== undefined &&
+    Object.keys(input.perFeature.base).length + Object.keys(input.perFeature.projected ?? {})
+            .length > 0;
+  if (input.perFeature && hasFeatures) {
     const f = input.perFeature;
     const names = [...new Set([...Object.keys(f.base), ...Object.keys(f.projected ?? {})])].sort();
     const series = [{ name: "base", values: names.map((n) => f.base[n]?.rate ?? 0) }];
@@ -264,8 +269,10 @@ ${figureToHtmlDiv(fig, `plot-${f.id}`, { height: 400 })}</section>`);
   ).join("\n");
   parts.push(`<section id="config"><h2>Configuration</h2>
 <table class="config"><tbody>${configRows}</tbody></table></section>`);
+  const trained = input.history.filter((h) => h.epoch > 0).length;
   const meta = [
-    `${input.history.length} epoch${input.history.length === 1 ? "" : "s"}`,
+    // Epoch 0 is the evaluation before the first step, not a trained epoch.
+    `${trained} epoch${trained === 1 ? "" : "s"}`,
     ...(input.generatedAt ? [`generated ${escapeHtml(input.generatedAt)}`] : []),
   ].join(" · ");
   const notes = (input.notes ?? []).map((n) => `<p>${escapeHtml(n)}</p>`).join("\n");

@@ -48,7 +48,8 @@ const SPEC: CommandSpec = {
     split: {
       type: "choice",
       choices: ["val", "train", "all"],
-      help: "which split (default: val without --data, all with it)",
+      help:
+        "which split (default: val on the run's own data, also when --data names it; all on other data)",
     },
     corpus: { type: "string", help: "extra listings: one per line, or JSONL with text" },
     model: { type: "string", help: "encoder model dir (default: the checkpoint's)" },
@@ -114,11 +115,23 @@ async function main() {
 
   resolveDim(ckpt.info, flags.dim as number | undefined, ckpt.dir); // fail before any work
   const dataPath = (flags.data as string | undefined) ?? info.dataset.path;
-  const split = (flags.split as string | undefined) ?? (flags.data ? "all" : "val");
   const weights = await loadWeightConfig(
     (flags.weights as string | undefined) ?? info.config.weights,
   );
   const dataset = await loadDataset(dataPath, { weights });
+  // The run's own training data (same bytes) defaults to its validation split:
+  // evaluating on the training examples would flatter the head.
+  const ownData = dataset.sha256 === info.dataset.sha256;
+  const split = (flags.split as string | undefined) ?? (ownData ? "val" : "all");
+  if (flags.data && flags.split === undefined) {
+    log(
+      ownData
+        ? `Split: val (${dataPath} is the data ${dir} was trained on: its held-out ` +
+          `validation split is evaluated; --split all includes the training examples)`
+        : `Split: all (${dataPath} is not the data ${dir} was trained on: all ` +
+          `${dataset.examples.length} examples are evaluated)`,
+    );
+  }
   if (!flags.data && dataset.sha256 !== info.dataset.sha256) {
     console.error(
       `warning: ${dataPath} changed since training (sha256 ${dataset.sha256.slice(0, 12)} vs ` +
@@ -294,6 +307,12 @@ async function main() {
     `Index size: ${bytes.base} bytes/vector (base) vs ${bytes.projected} bytes/vector (projected, ${storage})`,
   );
   console.log("");
+  if (Object.keys(cmp.perFeature.base).length === 0) {
+    console.log(
+      `No per-feature table: ${dataPath} has no feature labels (no "differs" on its negatives).`,
+    );
+    return;
+  }
   console.log("Hard negatives that differ in one feature and outrank the positive (fp32):");
   console.log(formatFeatureTable(cmp.perFeature.base, cmp.perFeature.projected));
 }

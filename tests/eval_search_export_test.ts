@@ -62,6 +62,23 @@ Deno.test("eval CLI: --json reports base and projected metrics on the checkpoint
   assertEquals(t.code, 0, t.stderr);
   assertStringIncludes(t.stdout, "recall@1");
   assertStringIncludes(t.stdout, "projected (256-d)");
+  assertStringIncludes(t.stdout, "has no feature labels");
+  assert(!t.stdout.includes("Hard negatives that differ"), t.stdout);
+});
+
+Deno.test("eval CLI: --data naming the run's own training data evaluates its val split", async () => {
+  const fx = await fixture;
+  const base = ["--checkpoint", fx.run, "--cache-root", fx.cache, "--json"];
+  const plain = await runScript("eval.ts", base);
+  const own = await runScript("eval.ts", [...base, "--data", fx.data]);
+  const all = await runScript("eval.ts", [...base, "--data", fx.data, "--split", "all"]);
+  for (const r of [plain, own, all]) assertEquals(r.code, 0, r.stderr);
+  assertStringIncludes(own.stderr, "Split: val (");
+  assertStringIncludes(own.stderr, "is the data");
+  const n = (r: { stdout: string }) => JSON.parse(r.stdout).n_queries as number;
+  assertEquals(n(own), n(plain));
+  assertEquals(JSON.parse(own.stdout).projected, JSON.parse(plain.stdout).projected);
+  assert(n(all) > n(own), `all (${n(all)}) includes the training queries, val has ${n(own)}`);
 });
 
 Deno.test("eval CLI: a checkpoint whose encoder fingerprint differs is refused", async () => {

@@ -67,6 +67,17 @@ Deno.test("renderReport: self-contained, plotly inlined once, no network referen
   assertEquals(reportFigures(input).map((f) => f.id), ["loss", "metrics", "lr", "features"]);
 });
 
+Deno.test("renderReport: epoch 0 is not counted; data without feature labels has no feature chart", () => {
+  const input = sampleInput();
+  const epoch0 = { ...input.history[0], epoch: 0 };
+  const withE0 = { ...input, history: [epoch0, ...input.history] };
+  assertStringIncludes(renderReport(withE0), "6 epochs");
+  assert(!renderReport(withE0).includes("7 epochs"));
+  const unlabelled = { ...input, perFeature: { base: {}, projected: {} } };
+  assertEquals(reportFigures(unlabelled).map((f) => f.id), ["loss", "metrics", "lr"]);
+  assert(!renderReport(unlabelled).includes("Hard-negative errors by feature"));
+});
+
 Deno.test("writeReport: renders SVG plots in headless Chromium, with a screenshot", async () => {
   const dir = await Deno.makeTempDir({ prefix: "report_test_" });
   const input = sampleInput();
