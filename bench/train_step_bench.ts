@@ -16,7 +16,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../lib/tf.ts";
 import * as ort from "onnxruntime-node";
 import { initBackend } from "../lib/backend.ts";
 import { buildModel, DataType, node, valueInfo } from "../lib/onnx_build.ts";

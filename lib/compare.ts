@@ -18,7 +18,7 @@
 import { initBackend } from "./backend.ts";
 import { type Example, normalizeQuery } from "./dataset.ts";
 import { type EmbeddingTable, lookup, type RetrievalTask } from "./evaluation.ts";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf.ts";
 import { choleskyQRFactor, l2Normalize } from "./head.ts";
 import { type Metrics, rankingMetrics } from "./metrics.ts";
 import { buildModel, DataType, floatTensor, node, valueInfo } from "./onnx_build.ts";

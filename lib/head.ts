@@ -12,7 +12,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf.ts";
 import { Rng } from "./rng.ts";
 
 /**
@@ -86,7 +86,7 @@ function linearNoInputGrad(x: tf.Tensor2D) {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "./tf.ts";
  * import { ProjectionHead } from "./head.ts";
  * const head = ProjectionHead.create({ inDim: 8, outDim: 4, seed: 1 });
  * const y = head.apply(tf.randomNormal([3, 8]));
@@ -166,7 +166,7 @@ export class ProjectionHead {
    *
    * @example
    * ```ts
-   * import * as tf from "@tensorflow/tfjs";
+   * import * as tf from "./tf.ts";
    * import { ProjectionHead } from "./head.ts";
    * const head = ProjectionHead.create({ inDim: 8, outDim: 4 });
    * const loss = () => head.apply(tf.randomNormal([5, 8]), { inputGrad: false }).sum() as tf.Scalar;
@@ -279,7 +279,7 @@ export class ProjectionHead {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "./tf.ts";
  * import { l2Normalize } from "./head.ts";
  * l2Normalize(tf.tensor2d([[3, 4]])).print(); // [[0.6, 0.8]]
  * ```

@@ -35,7 +35,7 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf.ts";
 
 /**
  * How a hard negative's weight enters the loss: "exp" (`w · exp(s)`, correct)
@@ -78,7 +78,7 @@ const MASKED = -1e30;
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "./tf.ts";
  * import { lossDirections } from "./loss.ts";
  * const q = tf.tensor2d([[1, 0], [0, 1]]);
  * const p = tf.tensor2d([[0.8, 0.6], [0.6, 0.8]]);
@@ -143,7 +143,7 @@ export function lossDirections(
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "./tf.ts";
  * import { weightedInfoNCE } from "./loss.ts";
  * const q = tf.tensor2d([[1, 0], [0, 1]]);
  * const p = tf.tensor2d([[0.8, 0.6], [0.6, 0.8]]);
@@ -199,7 +199,7 @@ export interface MatryoshkaOptions extends InfoNCEOptions {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import * as tf from "./tf.ts";
  * import { matryoshkaInfoNCE } from "./loss.ts";
  * const q = tf.tensor2d([[1, 0, 0, 0], [0, 1, 0, 0]]);
  * const p = tf.tensor2d([[0.8, 0.6, 0, 0], [0.6, 0.8, 0, 0]]);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tf.ts";
 import { ProjectionHead } from "./head.ts";
 import { matryoshkaInfoNCE, weightedInfoNCE } from "./loss.ts";
 import {

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertLess, assertStringIncludes } from "./assert.ts";
 import * as ort from "onnxruntime-node";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../lib/tf.ts";
 import { loadCheckpoint } from "../lib/checkpoint.ts";
 import { ProjectionHead } from "../lib/head.ts";
 import { initBackend } from "../lib/backend.ts";

@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../lib/tf.ts";
 import "@tensorflow/tfjs-backend-wasm";
 import { ok as assert } from "node:assert";
 import {

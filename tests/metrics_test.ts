@@ -10,7 +10,7 @@ import {
   topK,
 } from "../lib/metrics.ts";
 import { Rng } from "../lib/rng.ts";
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "../lib/tf.ts";
 
 function randomUnit(rng: Rng, n: number, dim: number): Float32Array {
   const out = new Float32Array(n * dim);
