@@ -1,3 +1,6 @@
+/** The file in a local index folder that names its checkpoint and model (for the launcher). */
+export const INDEX_PATHS_FILE = "paths.json";
+
 /**
  * Build or update a listings index: encode the listings through the
  * embedding cache, project them with a checkpoint's head, and upsert them
@@ -14,7 +17,7 @@ import { embedTexts } from "./cache.ts";
 import { loadCheckpoint, type LoadedCheckpoint, resolveRunDir } from "./checkpoint.ts";
 import { ensureDefaultModel } from "./default_model.ts";
 import { describeEncoder, type Encoder, loadEncoder } from "./encoder.ts";
-import { join, sha256Hex } from "./fs.ts";
+import { atomicWriteJson, join, sha256Hex } from "./fs.ts";
 import { ProjectionHead } from "./head.ts";
 import type { Listing } from "./listings.ts";
 import {
@@ -261,6 +264,15 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
       base: storeBase ? emb.data.subarray(i * emb.dim, (i + 1) * emb.dim) : undefined,
     }));
     const upsert = await store.upsert(rows, { deleteMissing: opts.deleteMissing });
+    // A plain-JSON note of the paths the index names, for `scripts/launch.ts`
+    // (it grants `serve` read access to them). Not used to load anything: the
+    // index's own metadata table is what `serve` verifies and uses.
+    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
+      await atomicWriteJson(join(uri, INDEX_PATHS_FILE), {
+        checkpoint: store.info.checkpoint?.path ?? null,
+        model: store.info.encoder.dir,
+      });
+    }
     const deletedById = await store.deleteIds(opts.deleteIds ?? []);
     const count = await store.count();
     const writeS = (performance.now() - t) / 1000;

@@ -23,6 +23,7 @@
 import denoConfig from "../deno.json" with { type: "json" };
 import { CliError } from "./cli.ts";
 import { dirname } from "./fs.ts";
+import { baseCommand } from "./tasks.ts";
 
 /** One path a command needs, and the flag it came from (for the message). */
 export interface PathNeed {
@@ -96,7 +97,9 @@ export async function missingPermissions(needs: PathNeed[]): Promise<MissingPerm
 }
 
 /**
- * The command string of a `deno.json` task, or undefined.
+ * The plain `deno run` command of a task with its own permissions (the
+ * table in `lib/tasks.ts` for the launched tasks, else `deno.json`), or
+ * undefined.
  *
  * @example
  * ```ts
@@ -105,6 +108,8 @@ export async function missingPermissions(needs: PathNeed[]): Promise<MissingPerm
  * ```
  */
 export function taskCommand(task: string): string | undefined {
+  const launched = baseCommand(task);
+  if (launched) return launched;
   const tasks = (denoConfig as { tasks?: Record<string, string> }).tasks ?? {};
   return tasks[task];
 }

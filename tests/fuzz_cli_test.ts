@@ -18,8 +18,15 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { loadCheckpoint, readRunInfo, saveWeight } from "../lib/checkpoint.ts";
 import { exists, sha256Hex } from "../lib/fs.ts";
 import { generate } from "../scripts/gen_data.ts";
+import { taskCommand } from "../lib/permissions.ts";
 
-const TASKS = (denoConfig as { tasks: Record<string, string> }).tasks;
+/** Each task's plain `deno run` command (launched tasks: their base permissions in lib/tasks.ts). */
+const TASKS: Record<string, string> = Object.fromEntries(
+  Object.keys((denoConfig as { tasks: Record<string, string> }).tasks).map((t) => [
+    t,
+    taskCommand(t)!,
+  ]),
+);
 
 /** The permission flags and script of a `deno.json` task, with extra paths granted. */
 function taskInvocation(

@@ -185,7 +185,7 @@ Deno.test("index CLI (task permissions): JSONL listings upsert by id, --delete-m
       ...extra,
     ], { permissions: perms });
   // The index task's own permissions, plus the test's temp dir.
-  const perms = await taskPermissions("index", { read: fx.dir, write: fx.dir });
+  const perms = taskPermissions("index", { read: fx.dir, write: fx.dir });
   await write(rows);
   let r = await run();
   assertEquals(r.code, 0, r.stderr);

@@ -7,6 +7,7 @@
 import { indexListings, type IndexReport } from "../lib/indexer.ts";
 import { readListings } from "../lib/listings.ts";
 import { smallDataset, trainSmallRun } from "./fixtures.ts";
+import { taskCommand } from "../lib/permissions.ts";
 
 /** Train a small head (60 examples, 2 epochs) into `<dir>/run`. */
 export async function trainedRun(): Promise<
@@ -37,15 +38,15 @@ export async function defaultDataIndex(): Promise<
 }
 
 /**
- * The permission flags of a `deno.json` task (never `-A`), with extra paths
- * added to its `--allow-read` / `--allow-write` (tests work in temp dirs).
+ * The permission flags of a task (its base permissions in `lib/tasks.ts`,
+ * never `-A`), with extra paths added to its `--allow-read` / `--allow-write`
+ * (tests work in temp dirs).
  */
-export async function taskPermissions(
+export function taskPermissions(
   task: string,
   extra: { read?: string; write?: string } = {},
-): Promise<string[]> {
-  const cfg = JSON.parse(await Deno.readTextFile("deno.json"));
-  const flags = (cfg.tasks[task] as string).split(/\s+/).filter((a) => a.startsWith("-"));
+): string[] {
+  const flags = taskCommand(task)!.split(/\s+/).filter((a) => a.startsWith("-"));
   if (flags.some((f) => f === "-A" || f === "--allow-all")) throw new Error(`${task}: -A`);
   return flags.map((f) =>
     f.startsWith("--allow-read=") && extra.read

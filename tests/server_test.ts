@@ -162,7 +162,7 @@ Deno.test("server: an internal failure is a 500 without details; the service clo
 
 Deno.test("serve CLI: runs with the serve task's permissions (plus read access to the test's temp dir)", async () => {
   const fx = await fixture;
-  const perms = await taskPermissions("serve", { read: fx.dir });
+  const perms = taskPermissions("serve", { read: fx.dir });
   assert(perms.includes("--allow-net=127.0.0.1"), perms.join(" "));
   assert(!perms.some((p) => p.startsWith("--allow-write")), "serve writes nothing");
   const child = new Deno.Command("deno", {
@@ -198,7 +198,7 @@ Deno.test("serve CLI: runs with the serve task's permissions (plus read access t
 });
 
 Deno.test("serve CLI: a missing index is a clear error", async () => {
-  const perms = await taskPermissions("serve", { read: "/tmp" });
+  const perms = taskPermissions("serve", { read: "/tmp" });
   const dir = await Deno.makeTempDir();
   const out = await new Deno.Command("deno", {
     args: ["run", ...perms, "scripts/serve.ts", "--index", dir, "--port", "0"],
