@@ -13,7 +13,7 @@
  * @module
  */
 import { DEFAULT_MODEL_DIR, DEFAULT_MODEL_NAME, type EncoderConfig } from "./encoder.ts";
-import { atomicWrite, exists, join } from "./fs.ts";
+import { atomicWrite, exists, join, projectPath } from "./fs.ts";
 import { lexicalEncoderGraph } from "./onnx_build.ts";
 import { fnv1a, Rng } from "./rng.ts";
 import { buildLexicalTokenizer, METASPACE, SPECIAL_TOKENS } from "./tokenizer.ts";
@@ -256,9 +256,12 @@ export async function buildDefaultModel(
  * ```
  */
 export async function ensureDefaultModel(
-  dir: string = DEFAULT_MODEL_DIR,
+  dir: string = projectPath(DEFAULT_MODEL_DIR),
   opts: { dataPath?: string } = {},
 ): Promise<string> {
+  if (dir === projectPath(DEFAULT_MODEL_DIR) && opts.dataPath === undefined) {
+    opts = { dataPath: projectPath(DEFAULT_DATA_PATH) };
+  }
   let complete = true;
   for (const f of ["encoder.json", "tokenizer.json", "model.onnx"]) {
     if (!(await exists(join(dir, f)))) complete = false;

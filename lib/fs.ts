@@ -111,3 +111,29 @@ export async function sha256Hex(data: string | Uint8Array): Promise<string> {
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
 }
+
+/** The project's root folder (the one above `lib/`), as a file path. */
+export const PROJECT_ROOT: string = decodeURIComponent(new URL("../", import.meta.url).pathname)
+  .replace(/\/$/, "") || "/";
+
+/**
+ * A built-in default path (relative to the project root, like
+ * `data/models/lexical-1024`) as the caller should open it: unchanged when the
+ * working directory is the project root (every `deno task`), else resolved
+ * against the project root, so that a user's own script run from another
+ * folder finds the project's files.
+ *
+ * @example
+ * ```ts
+ * import { projectPath, PROJECT_ROOT } from "./fs.ts";
+ * const p = projectPath("data/models/lexical-1024");
+ * console.log(p === "data/models/lexical-1024" || p === `${PROJECT_ROOT}/data/models/lexical-1024`); // true
+ * ```
+ */
+export function projectPath(rel: string): string {
+  if (rel.startsWith("/")) return rel;
+  try {
+    if (Deno.cwd() === PROJECT_ROOT || Deno.realPathSync(".") === PROJECT_ROOT) return rel;
+  } catch { /* no read access to the working directory: resolve against the project */ }
+  return join(PROJECT_ROOT, rel);
+}

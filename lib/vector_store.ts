@@ -17,8 +17,20 @@
  *
  * @module
  */
-import * as lancedb from "@lancedb/lancedb";
+import type * as lancedb from "@lancedb/lancedb";
 import * as arrow from "apache-arrow";
+
+// LanceDB (a native module that reads NAPI_RS_* variables when it loads) is
+// imported on first use, so that importing the library to encode text needs
+// neither it nor its permissions.
+let lanceModule: typeof lancedb | undefined;
+async function loadLance(): Promise<typeof lancedb> {
+  return lanceModule ??= await import("@lancedb/lancedb");
+}
+function lance(): typeof lancedb {
+  if (!lanceModule) throw new Error("internal: LanceDB used before a connection was opened");
+  return lanceModule;
+}
 import type { Listing, MetaValue } from "./listings.ts";
 
 /**
@@ -340,7 +352,7 @@ export class VectorStore {
    * ```
    */
   static async open(uri: string): Promise<VectorStore> {
-    const db = await lancedb.connect(uri);
+    const db = await (await loadLance()).connect(uri);
     const names = await db.tableNames();
     if (!names.includes(LISTINGS_TABLE) || !names.includes(META_TABLE)) {
       db.close();
@@ -363,7 +375,7 @@ export class VectorStore {
    * ```
    */
   static async exists(uri: string): Promise<boolean> {
-    const db = await lancedb.connect(uri);
+    const db = await (await loadLance()).connect(uri);
     try {
       const names = await db.tableNames();
       return names.includes(LISTINGS_TABLE) && names.includes(META_TABLE);
@@ -401,7 +413,7 @@ export class VectorStore {
         throw new Error(`metadata field "${k}" is reserved`);
       }
     }
-    const db = await lancedb.connect(uri);
+    const db = await (await loadLance()).connect(uri);
     const table = await db.createEmptyTable(LISTINGS_TABLE, listingsSchema(info), {
       mode: "overwrite",
     });
@@ -537,7 +549,7 @@ export class VectorStore {
       }
       return o;
     });
-    return lancedb.makeArrowTable(objs, { schema: listingsSchema(this.info) });
+    return lance().makeArrowTable(objs, { schema: listingsSchema(this.info) });
   }
 
   /**
@@ -614,7 +626,7 @@ export class VectorStore {
     let config: lancedb.Index;
     let subVectors: number | undefined;
     if (kind === "ivf_flat") {
-      config = lancedb.Index.ivfFlat({
+      config = lance().Index.ivfFlat({
         distanceType: "dot",
         numPartitions: partitions,
         maxIterations: 20,
@@ -626,21 +638,21 @@ export class VectorStore {
           : this.info.dim % 8 === 0
           ? this.info.dim / 8
           : 1);
-      config = lancedb.Index.ivfPq({
+      config = lance().Index.ivfPq({
         distanceType: "dot",
         numPartitions: partitions,
         numSubVectors: subVectors,
         maxIterations: 20,
       });
     } else if (kind === "ivf_rq") {
-      config = lancedb.Index.ivfRq({
+      config = lance().Index.ivfRq({
         distanceType: "dot",
         numPartitions: partitions,
         numBits: 1,
         maxIterations: 20,
       });
     } else {
-      config = lancedb.Index.hnswSq({ distanceType: "l2", numPartitions: partitions });
+      config = lance().Index.hnswSq({ distanceType: "l2", numPartitions: partitions });
     }
     await this.table.createIndex("vector", { config, replace: true });
     const ann: AnnInfo = {
@@ -721,7 +733,7 @@ export class VectorStore {
 async function writeInfo(db: lancedb.Connection, info: IndexInfo): Promise<void> {
   await db.createTable(
     META_TABLE,
-    lancedb.makeArrowTable([{ key: "index", json: JSON.stringify(info) }], { schema: META_SCHEMA }),
+    lance().makeArrowTable([{ key: "index", json: JSON.stringify(info) }], { schema: META_SCHEMA }),
     { mode: "overwrite" },
   );
 }
