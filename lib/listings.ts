@@ -112,8 +112,55 @@ export async function readListings(
   }
   const out = path.endsWith(".json")
     ? await datasetListings(path, raw, which)
+    : isFlagEmbedding(raw)
+    ? await flagListings(path, raw, which)
     : await lineListings(path, raw);
   if (out.length === 0) throw new Error(`${path}: no listings`);
+  return out;
+}
+
+/** True when the first non-empty line is a FlagEmbedding record (`query` and `pos`). */
+function isFlagEmbedding(raw: string): boolean {
+  const first = raw.split("\n").find((l) => l.trim() !== "")?.trim() ?? "";
+  if (!first.startsWith("{")) return false;
+  try {
+    const obj = JSON.parse(first);
+    return typeof obj?.query === "string" && Array.isArray(obj?.pos);
+  } catch {
+    return false;
+  }
+}
+
+/** The listings of a FlagEmbedding JSONL dataset: its `pos` texts, and with `all` its `neg` too. */
+async function flagListings(path: string, raw: string, which: DatasetListings): Promise<Listing[]> {
+  const out: Listing[] = [];
+  const seen = new Set<string>();
+  const lines = raw.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === "") continue;
+    const where = `${path}: line ${i + 1}`;
+    let obj: { pos?: unknown; neg?: unknown };
+    try {
+      obj = JSON.parse(line);
+    } catch (err) {
+      throw new Error(`${where}: invalid JSON: ${(err as Error).message}`);
+    }
+    const fields = which === "all" ? ["pos", "neg"] as const : ["pos"] as const;
+    for (const field of fields) {
+      const list = obj?.[field] ?? [];
+      if (!Array.isArray(list)) throw new Error(`${where}: field "${field}" must be a list`);
+      for (let j = 0; j < list.length; j++) {
+        const text = list[j];
+        if (typeof text !== "string" || text.trim() === "") {
+          throw new Error(`${where}: ${field}[${j}] must be a non-empty string`);
+        }
+        if (seen.has(text)) continue;
+        seen.add(text);
+        out.push({ id: await textId(text), text, meta: {} });
+      }
+    }
+  }
   return out;
 }
 

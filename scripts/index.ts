@@ -23,14 +23,15 @@ const SPEC: CommandSpec = {
     listings: {
       type: "string",
       help:
-        "listings: a native dataset (.json), or one per line (text, or JSONL with text, id, metadata)",
-      default: "data/gen-data-set.json",
+        "listings: a dataset (native .json or FlagEmbedding JSONL), or one per line (text, or " +
+        "JSONL with text, id, metadata); default: the dataset the checkpoint was trained on",
     },
     "dataset-listings": {
       type: "choice",
       choices: ["positives", "all"],
-      help: "from a dataset: its unique positives, or every listing (hard negatives too)",
-      default: "positives",
+      help: "from a dataset: every listing, hard negatives too (the corpus search uses), " +
+        "or only its unique positives",
+      default: "all",
     },
     checkpoint: { type: "string", help: "checkpoint directory", default: "checkpoints/latest" },
     which: { type: "choice", choices: ["best", "final"], help: "which weights", default: "best" },
@@ -79,6 +80,16 @@ const SPEC: CommandSpec = {
   },
 };
 
+/** The dataset a run was trained on, or the project's dataset when the run cannot say. */
+async function recordedDataset(checkpoint: string): Promise<string> {
+  try {
+    const { readRunInfo } = await import("../lib/checkpoint.ts");
+    return (await readRunInfo(checkpoint)).dataset.path || "data/gen-data-set.json";
+  } catch {
+    return "data/gen-data-set.json"; // the checkpoint's own error comes when it is loaded
+  }
+}
+
 async function main() {
   const { flags, positionals, help } = parseCommand(Deno.args, SPEC);
   if (help) return console.log(helpText(SPEC));
@@ -87,7 +98,9 @@ async function main() {
       `index: unexpected argument "${positionals[0]}" (listings go in --listings FILE)`,
     );
   }
-  const path = (flags.listings as string | undefined) ?? "data/gen-data-set.json";
+  // The default corpus is the one `search` uses: every listing of the run's dataset.
+  const path = (flags.listings as string | undefined) ??
+    await recordedDataset((flags.checkpoint as string | undefined) ?? "checkpoints/latest");
   const indexDir = (flags.index as string | undefined) ?? DEFAULT_INDEX_DIR;
   const cacheDirRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
   await requirePermissions("index", [
@@ -115,7 +128,7 @@ async function main() {
   try {
     listings = await readListings(
       path,
-      ((flags.datasetListings as string | undefined) ?? "positives") as DatasetListings,
+      ((flags.datasetListings as string | undefined) ?? "all") as DatasetListings,
     );
   } catch (err) {
     throw new CliError(`index: --listings: ${(err as Error).message}`);

@@ -34,8 +34,8 @@ const SPEC: CommandSpec = {
     },
     data: {
       type: "string",
-      help: "dataset whose listings form the corpus",
-      default: "data/gen-data-set.json",
+      help: "dataset whose listings (every one, hard negatives too) form the corpus " +
+        "(default: the dataset the checkpoint was trained on; data/gen-data-set.json with --base)",
     },
     k: { type: "int", help: "results to show", default: 5 },
     base: { type: "boolean", help: "use the base encoder (1024-d) without the head" },

@@ -78,9 +78,47 @@ Deno.test("walkthrough: the user's data outside the repo, train → eval → sea
     assertStringIncludes(search.stdout, " 3. ");
 
     const index = `${home}/index`;
+    const indexed = await task("index", [
+      "--checkpoint",
+      run,
+      "--index",
+      index,
+      "--cache-root",
+      cache,
+    ]);
+    assertOk(indexed, "index");
+    // index and search agree on the default corpus: every listing of the run's dataset.
+    const corpus = search.stdout.match(/Corpus: (\d+) listings/)?.[1];
+    assert(corpus, search.stdout);
+    assertStringIncludes(indexed.stdout, `; ${corpus} listings (`);
+
+    // index takes the FlagEmbedding JSONL the other commands take.
+    const native = JSON.parse(await Deno.readTextFile(data));
+    const jsonl = `${home}/my data/flag.jsonl`;
+    await Deno.writeTextFile(
+      jsonl,
+      native.examples.slice(0, 20).map((
+        e: { query: string; positive: { text: string }; negatives: { text: string }[] },
+      ) =>
+        JSON.stringify({
+          query: e.query,
+          pos: [e.positive.text],
+          neg: e.negatives.map((n) => n.text),
+        })
+      ).join("\n") + "\n",
+    );
     assertOk(
-      await task("index", ["--checkpoint", run, "--index", index, "--cache-root", cache]),
-      "index",
+      await task("index", [
+        "--checkpoint",
+        run,
+        "--index",
+        `${home}/index-flag`,
+        "--listings",
+        jsonl,
+        "--cache-root",
+        cache,
+      ]),
+      "index --listings FlagEmbedding JSONL",
     );
 
     const serve = new Deno.Command("deno", {
