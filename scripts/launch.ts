@@ -180,6 +180,28 @@ export function permissionFlags(spec: TaskSpec, grants: Grants): string[] {
   return flags;
 }
 
+/**
+ * On the first run (no `node_modules/.deno` yet) install the npm packages
+ * quietly, saying so in one line, instead of Deno's line per package.
+ */
+async function installOnFirstRun(): Promise<void> {
+  if (exists("node_modules/.deno")) return;
+  console.error("First run: installing the pinned npm packages into node_modules (about 830 MB)…");
+  const t0 = performance.now();
+  const out = await new Deno.Command("deno", {
+    args: ["install", "--quiet"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    // The command itself will fail with Deno's own message; show what install said.
+    console.error(new TextDecoder().decode(out.stderr).trim());
+    return;
+  }
+  console.error(`Installed in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
+}
+
 async function main(): Promise<number> {
   const [name, ...args] = Deno.args;
   const spec = TASKS[name ?? ""];
@@ -189,6 +211,7 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  await installOnFirstRun();
   const flags = permissionFlags(spec, grantsFor(spec, args));
   const child = new Deno.Command("deno", {
     args: ["run", ...flags, spec.script, ...args],
