@@ -104,7 +104,10 @@ export function grantsFor(task: TaskSpec, args: string[]): Grants {
     if (writable) add(write, run);
     const info = readJson(`${run}/config.json`);
     const dataset = info?.dataset as { path?: unknown } | undefined;
-    for (const p of recordedPaths(info?.config as Record<string, unknown>)) add(read, p);
+    const cfg = info?.config as Record<string, unknown> | undefined;
+    for (const p of recordedPaths(cfg)) add(read, p);
+    // A resumed run writes where it wrote before: its cache root too.
+    if (writable && typeof cfg?.cacheRoot === "string" && cfg.cacheRoot) add(write, cfg.cacheRoot);
     if (typeof dataset?.path === "string") add(read, dataset.path);
   };
   const addIndex = (dir: string) => {

@@ -56,6 +56,8 @@ Deno.test("walkthrough: the user's data outside the repo, train → eval → sea
     ]);
     assertOk(train, "train");
     assertStringIncludes(train.stdout, `${run}/report.html`);
+    // Extending the run reads and writes what it recorded (data, cache root) without flags.
+    assertOk(await task("train", ["--resume", run, "--epochs", "2"]), "train --resume");
 
     // The follow-up commands read the dataset path the run recorded.
     const ev = await task("eval", ["--checkpoint", run, "--cache-root", cache]);
