@@ -1,9 +1,10 @@
 /**
  * The hostile-user suite of issue 9: every bad input and fault case, run
- * against the real CLIs as child processes with exactly the permissions of
- * their `deno.json` tasks (read from `deno.json`, so the suite follows the
- * tasks), extended by the temp directory where a case needs it (the way the
- * permission message tells a user to). Each case asserts the exit code, a
+ * against the real CLIs as child processes with exactly the base permissions
+ * of their tasks (`lib/tasks.ts`, the ones `scripts/launch.ts` starts them
+ * with before adding the paths a command names; read from there, so the suite
+ * follows the tasks), extended by the temp directory where a case needs it
+ * (the way the permission message tells a user to). Each case asserts the exit code, a
  * message that names the file, record, field or flag, and that no run
  * directory or partial (`*.tmp`) file is left behind.
  *
@@ -28,7 +29,7 @@ const TASKS: Record<string, string> = Object.fromEntries(
   ]),
 );
 
-/** The permission flags and script of a `deno.json` task, with extra paths granted. */
+/** The base permission flags and script of a task, with extra paths granted. */
 function taskInvocation(
   task: string,
   extra: { read?: string[]; write?: string[] } = {},
