@@ -124,14 +124,19 @@ async function main() {
   const ann = flags.quantize !== undefined
     ? annKindFor(flags.quantize as "fp32" | "int8" | "binary")
     : ((flags.ann as AnnKind | "auto" | "none" | undefined) ?? "auto");
-  let listings;
-  try {
-    listings = await readListings(
-      path,
-      ((flags.datasetListings as string | undefined) ?? "all") as DatasetListings,
-    );
-  } catch (err) {
-    throw new CliError(`index: --listings: ${(err as Error).message}`);
+  // `--delete` alone deletes only: no default listings are upserted first.
+  const deleteOnly = flags.delete !== undefined && flags.listings === undefined &&
+    flags.deleteMissing !== true && flags.rebuild !== true;
+  let listings: Awaited<ReturnType<typeof readListings>> = [];
+  if (!deleteOnly) {
+    try {
+      listings = await readListings(
+        path,
+        ((flags.datasetListings as string | undefined) ?? "all") as DatasetListings,
+      );
+    } catch (err) {
+      throw new CliError(`index: --listings: ${(err as Error).message}`);
+    }
   }
   const say = flags.json ? () => {} : (s: string) => console.log(s);
   const report = await indexListings({
@@ -150,7 +155,7 @@ async function main() {
     nprobes: flags.nprobes as number | undefined,
     refineFactor: flags.refineFactor as number | undefined,
     recallSample: flags.recallSample as number | undefined,
-    queries: await readDatasetQueries(path),
+    queries: deleteOnly ? [] : await readDatasetQueries(path),
     force: flags.force === true,
     onLog: say,
     onWarning: (m) => console.error(m),

@@ -222,6 +222,21 @@ Deno.test("index CLI (task permissions): JSONL listings upsert by id, --delete-m
   assertEquals(hits.map((h) => h.id).sort(), ["a", "b"]);
   assertEquals(hits.find((h) => h.id === "b")!.text, "Chung cư mini Cầu Giấy 4tr5, ban công");
   store.close();
+  // --delete alone deletes only: no default listings are upserted first.
+  const del = await runScript("index.ts", [
+    "--index",
+    index,
+    "--checkpoint",
+    fx.run,
+    "--cache-root",
+    fx.cache,
+    "--json",
+    "--delete",
+    "a",
+  ], { permissions: perms });
+  assertEquals(del.code, 0, del.stderr);
+  rep = JSON.parse(del.stdout);
+  assertEquals([rep.upsert.inserted, rep.upsert.updated, rep.deletedById, rep.rows], [0, 0, 1, 1]);
   await Deno.writeTextFile(file, '{"id": "a", "text": "x"}\n{"id": "b"}\n');
   const bad = await run();
   assertEquals(bad.code, 2);
