@@ -137,3 +137,17 @@ export function projectPath(rel: string): string {
   } catch { /* no read access to the working directory: resolve against the project */ }
   return join(PROJECT_ROOT, rel);
 }
+
+/**
+ * True for a URI with a scheme (`s3://bucket/index`, `gs://…`), i.e. not a
+ * local path.
+ *
+ * @example
+ * ```ts
+ * import { isRemoteUri } from "./fs.ts";
+ * console.log(isRemoteUri("s3://b/idx"), isRemoteUri("/tmp/idx")); // true false
+ * ```
+ */
+export function isRemoteUri(path: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(path);
+}

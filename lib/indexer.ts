@@ -17,7 +17,7 @@ import { embedTexts } from "./cache.ts";
 import { loadCheckpoint, type LoadedCheckpoint, resolveRunDir } from "./checkpoint.ts";
 import { ensureDefaultModel } from "./default_model.ts";
 import { describeEncoder, type Encoder, loadEncoder } from "./encoder.ts";
-import { atomicWriteJson, join, sha256Hex } from "./fs.ts";
+import { atomicWriteJson, isRemoteUri, join, sha256Hex } from "./fs.ts";
 import { ProjectionHead } from "./head.ts";
 import type { Listing } from "./listings.ts";
 import {
@@ -267,7 +267,7 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
     // A plain-JSON note of the paths the index names, for `scripts/launch.ts`
     // (it grants `serve` read access to them). Not used to load anything: the
     // index's own metadata table is what `serve` verifies and uses.
-    if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
+    if (!isRemoteUri(uri)) {
       await atomicWriteJson(join(uri, INDEX_PATHS_FILE), {
         checkpoint: store.info.checkpoint?.path ?? null,
         model: store.info.encoder.dir,

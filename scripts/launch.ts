@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { dirname, isRemoteUri } from "../lib/fs.ts";
 import { TASKS, type TaskSpec } from "../lib/tasks.ts";
 
 /** The extra paths a command needs, from its arguments. */
@@ -32,11 +33,6 @@ function flagValue(args: string[], name: string): string | undefined {
     else if (args[i].startsWith(`--${name}=`)) value = args[i].slice(name.length + 3);
   }
   return value;
-}
-
-function dirname(path: string): string {
-  const i = path.replace(/\/+$/, "").lastIndexOf("/");
-  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
 }
 
 /** `path` and, when it is a link, what it points to (both are checked by Deno). */
@@ -66,7 +62,11 @@ function readJson(path: string): Record<string, unknown> | undefined {
   }
 }
 
-/** A run directory as the scripts resolve it (`checkpoints/latest` holds a run name). */
+/**
+ * A run directory as the scripts resolve it (`checkpoints/latest` holds a run
+ * name): `resolveRunDir` of `lib/checkpoint.ts` without its checks, which the
+ * script makes; the launcher imports nothing that needs the npm packages.
+ */
 function runDir(dir: string): string {
   try {
     if (Deno.statSync(dir).isFile) {
@@ -95,7 +95,7 @@ export function grantsFor(task: TaskSpec, args: string[]): Grants {
   const read: string[] = [];
   const write: string[] = [];
   const add = (list: string[], p: string) => {
-    if (!p || /^[a-z][a-z0-9+.-]*:\/\//i.test(p)) return; // s3://, gs://: not a local path
+    if (!p || isRemoteUri(p)) return; // s3://, gs://: not a local path
     for (const q of withTarget(p)) if (!list.includes(q)) list.push(q);
   };
   const addRun = (dir: string, writable: boolean) => {

@@ -5,7 +5,7 @@ import { loadCheckpoint } from "../lib/checkpoint.ts";
 import { ProjectionHead } from "../lib/head.ts";
 import { initBackend } from "../lib/backend.ts";
 import { Rng } from "../lib/rng.ts";
-import { runScript, smallDataset, trainSmallRun } from "./fixtures.ts";
+import { runScript, smallDataset, trainSmallRun, writeFlagEmbedding } from "./fixtures.ts";
 
 /** One small trained checkpoint shared by the tests below. */
 const fixture = (async () => {
@@ -38,19 +38,7 @@ Deno.test("eval CLI: --json reports base and projected metrics on the checkpoint
   assert(typeof out.per_feature.base === "object" && typeof out.per_feature.projected === "object");
   // The table form, and a foreign dataset in the FlagEmbedding format.
   const jsonl = `${fx.dir}/flag.jsonl`;
-  const native = JSON.parse(await Deno.readTextFile(fx.data));
-  await Deno.writeTextFile(
-    jsonl,
-    native.examples.slice(0, 10).map((
-      e: { query: string; positive: { text: string }; negatives: { text: string }[] },
-    ) =>
-      JSON.stringify({
-        query: e.query,
-        pos: [e.positive.text],
-        neg: e.negatives.map((n) => n.text),
-      })
-    ).join("\n") + "\n",
-  );
+  await writeFlagEmbedding(fx.data, jsonl, 10);
   const t = await runScript("eval.ts", [
     "--checkpoint",
     fx.run,

@@ -70,3 +70,23 @@ export async function runScript(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/**
+ * Write the first `count` examples of a native dataset as FlagEmbedding JSONL
+ * (`{"query", "pos": [...], "neg": [...]}`) to `out`.
+ */
+export async function writeFlagEmbedding(native: string, out: string, count: number) {
+  const doc = JSON.parse(await Deno.readTextFile(native));
+  await Deno.writeTextFile(
+    out,
+    doc.examples.slice(0, count).map((
+      e: { query: string; positive: { text: string }; negatives: { text: string }[] },
+    ) =>
+      JSON.stringify({
+        query: e.query,
+        pos: [e.positive.text],
+        neg: e.negatives.map((n) => n.text),
+      })
+    ).join("\n") + "\n",
+  );
+}

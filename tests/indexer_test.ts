@@ -171,10 +171,8 @@ Deno.test("index CLI (task permissions): JSONL listings upsert by id, --delete-m
   ];
   const write = (rs: unknown[]) =>
     Deno.writeTextFile(file, rs.map((r) => JSON.stringify(r)).join("\n") + "\n");
-  const run = (...extra: string[]) =>
+  const runIndex = (...extra: string[]) =>
     runScript("index.ts", [
-      "--listings",
-      file,
       "--index",
       index,
       "--checkpoint",
@@ -184,6 +182,7 @@ Deno.test("index CLI (task permissions): JSONL listings upsert by id, --delete-m
       "--json",
       ...extra,
     ], { permissions: perms });
+  const run = (...extra: string[]) => runIndex("--listings", file, ...extra);
   // The index task's own permissions, plus the test's temp dir.
   const perms = taskPermissions("index", { read: fx.dir, write: fx.dir });
   await write(rows);
@@ -223,17 +222,7 @@ Deno.test("index CLI (task permissions): JSONL listings upsert by id, --delete-m
   assertEquals(hits.find((h) => h.id === "b")!.text, "Chung cư mini Cầu Giấy 4tr5, ban công");
   store.close();
   // --delete alone deletes only: no default listings are upserted first.
-  const del = await runScript("index.ts", [
-    "--index",
-    index,
-    "--checkpoint",
-    fx.run,
-    "--cache-root",
-    fx.cache,
-    "--json",
-    "--delete",
-    "a",
-  ], { permissions: perms });
+  const del = await runIndex("--delete", "a");
   assertEquals(del.code, 0, del.stderr);
   rep = JSON.parse(del.stdout);
   assertEquals([rep.upsert.inserted, rep.upsert.updated, rep.deletedById, rep.rows], [0, 0, 1, 1]);

@@ -56,3 +56,21 @@ export function taskPermissions(
       : f
   );
 }
+
+/**
+ * Read a `serve` process's stdout until its "Serving http://127.0.0.1:PORT/"
+ * line; the base URL ("" if stdout ended first) and what was read.
+ */
+export async function servingUrl(
+  lines: ReadableStreamDefaultReader<string>,
+): Promise<{ url: string; out: string }> {
+  let out = "";
+  let url = "";
+  while (!url) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    out += value;
+    url = out.match(/Serving (http:\/\/127\.0\.0\.1:\d+)\//)?.[1] ?? "";
+  }
+  return { url, out };
+}

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { createHandler, LIMITS, openSearchService, serveSearch } from "../lib/server.ts";
-import { defaultDataIndex, taskPermissions } from "./serve_fixtures.ts";
+import { defaultDataIndex, servingUrl, taskPermissions } from "./serve_fixtures.ts";
 
 const fixture = (async () => {
   const fx = await defaultDataIndex();
@@ -172,15 +172,8 @@ Deno.test("serve CLI: runs with the serve task's permissions (plus read access t
     env: { NO_COLOR: "1", LANCEDB_LOG: "error" },
   }).spawn();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
   try {
-    let url = "";
-    while (!url) {
-      const { value, done } = await lines.read();
-      if (done) break;
-      out += value;
-      url = out.match(/Serving (http:\/\/127\.0\.0\.1:\d+)\//)?.[1] ?? "";
-    }
+    const { url, out } = await servingUrl(lines);
     assert(url, `no "Serving" line:\n${out}`);
     assertStringIncludes(out, "Model: lexical-1024");
     assertStringIncludes(out, `Index: ${fx.index}, ${fx.report.rows} listings`);

@@ -9,6 +9,8 @@
  * @module
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { writeFlagEmbedding } from "./fixtures.ts";
+import { servingUrl } from "./serve_fixtures.ts";
 
 interface Out {
   code: number;
@@ -95,20 +97,8 @@ Deno.test("walkthrough: the user's data outside the repo, train → eval → sea
     assertStringIncludes(indexed.stdout, `; ${corpus} listings (`);
 
     // index takes the FlagEmbedding JSONL the other commands take.
-    const native = JSON.parse(await Deno.readTextFile(data));
     const jsonl = `${home}/my data/flag.jsonl`;
-    await Deno.writeTextFile(
-      jsonl,
-      native.examples.slice(0, 20).map((
-        e: { query: string; positive: { text: string }; negatives: { text: string }[] },
-      ) =>
-        JSON.stringify({
-          query: e.query,
-          pos: [e.positive.text],
-          neg: e.negatives.map((n) => n.text),
-        })
-      ).join("\n") + "\n",
-    );
+    await writeFlagEmbedding(data, jsonl, 20);
     assertOk(
       await task("index", [
         "--checkpoint",
@@ -130,15 +120,8 @@ Deno.test("walkthrough: the user's data outside the repo, train → eval → sea
       env: { NO_COLOR: "1" },
     }).spawn();
     const lines = serve.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
     try {
-      let url = "";
-      while (!url) {
-        const { value, done } = await lines.read();
-        if (done) break;
-        out += value;
-        url = out.match(/Serving (http:\/\/127\.0\.0\.1:\d+)\//)?.[1] ?? "";
-      }
+      const { url, out } = await servingUrl(lines);
       assert(url, `no "Serving" line:\n${out}`);
       const s = await (await fetch(`${url}/search?q=ph%C3%B2ng%20q10&k=3`)).json();
       assertEquals(s.head.results.length, 3);
