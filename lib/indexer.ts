@@ -19,6 +19,7 @@ import { ensureDefaultModel } from "./default_model.ts";
 import { describeEncoder, type Encoder, loadEncoder } from "./encoder.ts";
 import { atomicWriteJson, isRemoteUri, join, sha256Hex } from "./fs.ts";
 import { ProjectionHead } from "./head.ts";
+import { RunLock } from "./run_lock.ts";
 import type { Listing } from "./listings.ts";
 import {
   type AnnInfo,
@@ -224,10 +225,23 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
   const withBase = opts.base ?? true;
 
   t = performance.now();
+  // One writer per local index: a second one waits for nothing and says who holds it.
+  let lock: RunLock | undefined;
+  if (!isRemoteUri(uri)) {
+    await Deno.mkdir(uri, { recursive: true });
+    lock = await RunLock.acquire(uri, { what: "indexing", onInfo: opts.onWarning });
+  }
   const exists = !opts.rebuild && await VectorStore.exists(uri);
   let store: VectorStore;
+  try {
+    store = exists
+      ? await VectorStore.open(uri, { write: true, verify: true, onInfo: opts.onWarning })
+      : await createStore();
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   if (exists) {
-    store = await VectorStore.open(uri);
     store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: head.sha256 });
     if (withBase && store.info.baseDim === 0) {
       (opts.onWarning ?? console.warn)(
@@ -242,8 +256,9 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
           `listing's metadata but not filterable (--rebuild to add them)`,
       );
     }
-  } else {
-    store = await VectorStore.create(uri, {
+  }
+  function createStore(): Promise<VectorStore> {
+    return VectorStore.create(uri, {
       checkpoint: { path: head.checkpoint.dir, which, sha256: head.sha256 },
       encoder: {
         name: encoder.name,
@@ -263,7 +278,9 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
       vector: projected.subarray(i * dim, (i + 1) * dim),
       base: storeBase ? emb.data.subarray(i * emb.dim, (i + 1) * emb.dim) : undefined,
     }));
-    const upsert = await store.upsert(rows, { deleteMissing: opts.deleteMissing });
+    // Every change below is one uncommitted LanceDB version; readers keep the
+    // old index until the single `commit` at the end switches them over.
+    const upsert = await store.upsert(rows, { deleteMissing: opts.deleteMissing, commit: false });
     // A plain-JSON note of the paths the index names, for `scripts/launch.ts`
     // (it grants `serve` read access to them). Not used to load anything: the
     // index's own metadata table is what `serve` verifies and uses.
@@ -273,7 +290,7 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
         model: store.info.encoder.dir,
       });
     }
-    const deletedById = await store.deleteIds(opts.deleteIds ?? []);
+    const deletedById = await store.deleteIds(opts.deleteIds ?? [], { commit: false });
     const count = await store.count();
     const writeS = (performance.now() - t) / 1000;
     log(
@@ -293,7 +310,7 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
     const changed = upsert.inserted + upsert.updated + upsert.deleted + deletedById > 0;
     let annS = 0;
     if (kind === null) {
-      if (store.info.ann) await store.dropAnn();
+      if (store.info.ann) await store.dropAnn({ commit: false });
       log(
         want === "none"
           ? "ANN index: none (--ann none); queries scan every row exactly"
@@ -306,6 +323,7 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
     ) {
       const a = performance.now();
       const built = await store.buildAnn(kind, {
+        commit: false,
         ...(opts.nprobes !== undefined ? { nprobes: opts.nprobes } : {}),
         ...(opts.refineFactor !== undefined ? { refineFactor: opts.refineFactor } : {}),
       });
@@ -320,6 +338,7 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
         } s)`,
       );
     } else log(`ANN index: ${kind}, unchanged`);
+    await store.commit();
 
     // Recall and latency on a sample of queries (or of the indexed vectors used as queries).
     const od = head.checkpoint.outDim;
@@ -363,5 +382,6 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
     };
   } finally {
     store.close();
+    lock?.release();
   }
 }

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { pausePoint } from "./test_hook.ts";
 import {
   CHECKPOINT_FORMAT,
   type EpochRecord,
@@ -953,20 +954,8 @@ async function syncDir(dir: string): Promise<void> {
   } catch { /* not permitted or not supported: renames are still atomic */ }
 }
 
-let pauseAt: string | undefined | null = null;
-
 function pause(point: string): void {
-  if (pauseAt === null) {
-    pauseAt = undefined;
-    try {
-      if (Deno.permissions.querySync({ name: "env", variable: PAUSE_ENV }).state === "granted") {
-        pauseAt = Deno.env.get(PAUSE_ENV) || undefined;
-      }
-    } catch { /* no env access */ }
-  }
-  if (pauseAt !== point) return;
-  console.error(`${PAUSE_ENV}: paused at ${point} (pid ${Deno.pid})`);
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30_000);
+  pausePoint(PAUSE_ENV, point);
 }
 
 function asRunDirError(err: unknown, dir: string): Error {

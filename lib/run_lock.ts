@@ -79,12 +79,19 @@ export class RunLock {
    */
   static async acquire(
     dir: string,
-    opts: { command?: string; onInfo?: (message: string) => void } = {},
+    opts: {
+      command?: string;
+      onInfo?: (message: string) => void;
+      /** What the holder does, for the message (default "training"). */
+      what?: string;
+    } = {},
   ): Promise<RunLock> {
+    const what = opts.what ?? "training";
+    const other = what === "training" ? "choose another --out directory" : "try again then";
     const path = join(dir, LOCK_FILE);
     if (HELD.has(dir)) {
       throw new RunLockedError(
-        `${dir} is in use by this process (PID ${Deno.pid}); choose another --out directory`,
+        `${dir} is in use by this process (PID ${Deno.pid}); ${other}`,
         null,
       );
     }
@@ -94,8 +101,8 @@ export class RunLock {
         file.close();
         const holder = await readLockInfo(path);
         throw new RunLockedError(
-          `${dir} is in use by another training: ${describeHolder(holder)} ` +
-            `(lock ${path}). Wait for it to finish, stop it, or choose another --out directory`,
+          `${dir} is in use by another ${what}: ${describeHolder(holder)} ` +
+            `(lock ${path}). Wait for it to finish, stop it, or ${other}`,
           holder,
         );
       }

@@ -139,7 +139,7 @@ if (p.get("q")) { $("q").value = p.get("q"); run(); }
  * import { renderSearchPage } from "./search_page.ts";
  * const html = renderSearchPage({
  *   health: {
- *     status: "ok", index: "data/index", rows: 3, dim: 256, baseDim: 1024,
+ *     status: "ok", index: "data/index", version: 2, verified: null, rows: 3, dim: 256, baseDim: 1024,
  *     encoder: { name: "lexical-1024", dir: "data/models/lexical-1024", fingerprint: "7011a347d15a", dim: 1024 },
  *     checkpoint: null, ann: null, uptimeS: 0,
  *   },

@@ -13,6 +13,7 @@
 import { type Encoder, loadEncoder } from "./encoder.ts";
 import { matchingFeatures, matchingValues } from "./highlight.ts";
 import { loadQueryHead, type QueryHead } from "./indexer.ts";
+import { isBlankText } from "./inference.ts";
 import { renderSearchPage } from "./search_page.ts";
 import { type AnnInfo, type IndexHit, VectorStore } from "./vector_store.ts";
 
@@ -66,8 +67,15 @@ export interface SearchResponse {
 
 /** The JSON body of `GET /health`. */
 export interface HealthResponse {
-  status: "ok";
+  /** `damaged` (with HTTP 503) when the index's files changed under the server. */
+  status: "ok" | "damaged";
+  /** Why the index is damaged. */
+  error?: string;
   index: string;
+  /** The index version served. */
+  version: number;
+  /** The full check at start-up ({@link VectorStore.verify}), or null when it was skipped. */
+  verified: { rows: number; seconds: number } | null;
   rows: number;
   dim: number;
   baseDim: number;
@@ -94,12 +102,15 @@ export interface ServiceOptions {
   /** Encoder directory (default: the one the index records). */
   model?: string;
   force?: boolean;
+  /** Rescan every row of the index first ({@link VectorStore.verify}; default true). */
+  verify?: boolean;
   onWarning?: (m: string) => void;
 }
 
 /**
  * Open an index with its encoder and head, verified against what the index
- * was built with ({@link VectorStore.checkCompatible}).
+ * was built with ({@link VectorStore.checkCompatible}), and (by default) its
+ * rows against what it records ({@link VectorStore.verify}).
  *
  * @example
  * ```ts ignore
@@ -112,9 +123,11 @@ export interface ServiceOptions {
  */
 export async function openSearchService(opts: ServiceOptions): Promise<SearchService> {
   const store = await VectorStore.open(opts.index);
+  let verified: HealthResponse["verified"] = null;
   let encoder: Encoder | undefined;
   let head: QueryHead | undefined;
   try {
+    if (opts.verify ?? true) verified = await store.verify();
     encoder = await loadEncoder(opts.model ?? store.info.encoder.dir);
     const ck = store.info.checkpoint;
     const path = opts.checkpoint ?? ck?.path;
@@ -186,10 +199,19 @@ export async function openSearchService(opts: ServiceOptions): Promise<SearchSer
     },
     async health() {
       const i = store.info;
+      let error: string | undefined;
+      try {
+        await store.check();
+      } catch (err) {
+        error = err instanceof Error ? err.message : String(err);
+      }
       return {
-        status: "ok",
+        status: error === undefined ? "ok" : "damaged",
+        ...(error === undefined ? {} : { error }),
         index: store.uri,
-        rows: await store.count(),
+        version: i.contents.version,
+        verified,
+        rows: i.contents.rows,
         dim: i.dim,
         baseDim: i.baseDim,
         encoder: { name: enc.name, dir: enc.dir, fingerprint: enc.fingerprint, dim: enc.dim },
@@ -244,7 +266,7 @@ async function readBody(req: Request, limit: number): Promise<string> {
 
 /** Check `q` and `k` (strings from the URL, or values from a JSON body). */
 function checkParams(q: unknown, k: unknown): { q: string; k: number } {
-  if (q === undefined || q === null || (typeof q === "string" && q.trim() === "")) {
+  if (q === undefined || q === null || (typeof q === "string" && isBlankText(q))) {
     throw new BadRequest("missing query: give q, e.g. /search?q=phòng+trọ+q10&k=10");
   }
   if (typeof q !== "string") throw new BadRequest("q must be a string");
@@ -280,11 +302,31 @@ export function createHandler(
 ): (req: Request) => Promise<Response> {
   let page: string | undefined;
   return async (req) => {
-    const url = new URL(req.url);
+    let url: URL;
     try {
+      url = new URL(req.url);
+    } catch {
+      return jsonError(400, "malformed request URL or Host header");
+    }
+    // HEAD is GET without the body.
+    const head = req.method === "HEAD";
+    const method = head ? "GET" : req.method;
+    const bodyless = (r: Response) =>
+      head ? new Response(null, { status: r.status, headers: r.headers }) : r;
+    try {
+      return bodyless(await route(req, url, method));
+    } catch (err) {
+      if (err instanceof BadRequest) return bodyless(jsonError(400, err.message));
+      (opts.onError ?? ((e) => console.error(e)))(err);
+      return bodyless(jsonError(500, "internal error; see the server log"));
+    }
+  };
+
+  async function route(req: Request, url: URL, method: string): Promise<Response> {
+    {
       if (url.pathname === "/" || url.pathname === "/index.html") {
-        if (req.method !== "GET" && req.method !== "HEAD") {
-          return jsonError(405, `${req.method} is not allowed on /`, { allow: "GET, HEAD" });
+        if (method !== "GET") {
+          return jsonError(405, `${method} is not allowed on /`, { allow: "GET, HEAD" });
         }
         page ??= renderSearchPage({ health: await service.health(), title: opts.title });
         return new Response(page, {
@@ -296,14 +338,15 @@ export function createHandler(
         });
       }
       if (url.pathname === "/health") {
-        if (req.method !== "GET") {
-          return jsonError(405, `${req.method} is not allowed on /health`, { allow: "GET" });
+        if (method !== "GET") {
+          return jsonError(405, `${method} is not allowed on /health`, { allow: "GET, HEAD" });
         }
-        return json(await service.health());
+        const h = await service.health();
+        return json(h, h.status === "ok" ? 200 : 503);
       }
       if (url.pathname === "/search") {
         let params: { q: string; k: number };
-        if (req.method === "GET") {
+        if (method === "GET") {
           if (req.body && Number(req.headers.get("content-length") ?? "0") > LIMITS.maxBodyBytes) {
             throw new BadRequest(`body too large (limit ${LIMITS.maxBodyBytes} bytes)`);
           }
@@ -322,22 +365,22 @@ export function createHandler(
           const b = body as Record<string, unknown>;
           params = checkParams(b.q, b.k);
         } else {
-          return jsonError(405, `${req.method} is not allowed on /search`, { allow: "GET, POST" });
+          return jsonError(405, `${method} is not allowed on /search`, {
+            allow: "GET, HEAD, POST",
+          });
         }
         return json(await service.search(params.q, params.k));
       }
       return jsonError(404, `no such path: ${url.pathname} (try /, /search?q=..., /health)`);
-    } catch (err) {
-      if (err instanceof BadRequest) return jsonError(400, err.message);
-      (opts.onError ?? ((e) => console.error(e)))(err);
-      return jsonError(500, "internal error; see the server log");
     }
-  };
+  }
 }
 
 /**
  * Serve {@link createHandler} with `Deno.serve` on `hostname:port`
- * (127.0.0.1 by default; port 0 picks a free one).
+ * (127.0.0.1 by default; port 0 picks a free one). Aborting `signal` drains
+ * the server: it stops accepting connections, lets the requests in flight
+ * finish, and then `finished` resolves (so the service may be closed).
  *
  * @example
  * ```ts ignore
@@ -356,10 +399,33 @@ export function serveSearch(
     title?: string;
   } = {},
 ): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({
+  const handler = createHandler(service, { title: opts.title });
+  const inFlight = new Set<Promise<Response>>();
+  const server = Deno.serve({
     hostname: opts.hostname ?? "127.0.0.1",
     port: opts.port ?? 8000,
-    signal: opts.signal,
     onListen: opts.onListen ?? (() => {}),
-  }, createHandler(service, { title: opts.title }));
+  }, (req) => {
+    const p = handler(req);
+    inFlight.add(p);
+    p.finally(() => inFlight.delete(p)).catch(() => {});
+    return p;
+  });
+  let drained: Promise<void> | undefined;
+  const drain = () =>
+    drained ??= (async () => {
+      await server.shutdown();
+      while (inFlight.size) await Promise.allSettled([...inFlight]);
+    })();
+  if (opts.signal?.aborted) drain();
+  else opts.signal?.addEventListener("abort", drain, { once: true });
+  const finished = server.finished.then(() => drained);
+  return {
+    addr: server.addr,
+    finished,
+    shutdown: drain,
+    ref: () => server.ref(),
+    unref: () => server.unref(),
+    [Symbol.asyncDispose]: drain,
+  };
 }

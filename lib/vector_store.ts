@@ -12,8 +12,25 @@
  *
  * Vectors are unit length, so the search uses LanceDB's `dot` distance
  * (`1 - q·d`) and reports `score = q·d`, the same cosine similarity as the
- * exact in-memory search. Every write is one LanceDB commit (a new table
- * version), so a reader never sees half of it.
+ * exact in-memory search.
+ *
+ * **Atomicity.** Every LanceDB write makes a new version of its table, and
+ * old versions stay readable. The {@link IndexInfo} in `index_meta` names the
+ * version of `listings` it describes ({@link IndexContents}), and a reader
+ * opens exactly that version. Writers change `listings` first (an upsert, a
+ * rebuild's new table, an ANN index: as many versions as they need) and then
+ * switch `index_meta` to the new version in one commit
+ * ({@link VectorStore.commit}). A reader therefore sees the old index or the
+ * new one, never an empty or half-written table, and metadata and rows never
+ * disagree. A writer that was killed leaves versions past the one
+ * `index_meta` names; the next writer rolls them back.
+ *
+ * **Verification.** {@link IndexContents} records the row count, an
+ * order-independent digest of every row (id, text, metadata, vectors) and the
+ * norms of the head vectors. Opening checks the version and the row count
+ * (cheap); {@link VectorStore.verify} rescans every row (`--verify`); a search
+ * hit whose score is impossible for unit vectors is refused. Each mismatch is
+ * an {@link IndexCorruptError} naming the index.
  *
  * @module
  */
@@ -32,6 +49,20 @@ function lance(): typeof lancedb {
   return lanceModule;
 }
 import type { Listing, MetaValue } from "./listings.ts";
+import { RowHash, TableDigest } from "./_index_digest.ts";
+import { pausePoint } from "./test_hook.ts";
+import { isRemoteUri } from "./fs.ts";
+
+/**
+ * Test hook of the index writer: when this environment variable names a
+ * point (`rows`: the new rows are committed but `index_meta` is not;
+ * `ann`: the ANN index too; `meta`: `index_meta` is switched), the writer
+ * pauses there for up to 30 s so that a test can SIGKILL it exactly there.
+ */
+export const INDEX_PAUSE_ENV = "PHONGTRO_INDEX_PAUSE";
+
+/** How far a head vector's norm may be from 1 (they are L2-normalised float32). */
+const UNIT_TOLERANCE = 1e-3;
 
 /**
  * Format tag of {@link IndexInfo}.
@@ -39,10 +70,10 @@ import type { Listing, MetaValue } from "./listings.ts";
  * @example
  * ```ts
  * import { INDEX_FORMAT } from "./vector_store.ts";
- * console.log(INDEX_FORMAT); // "phongtro-index/v1"
+ * console.log(INDEX_FORMAT); // "phongtro-index/v2"
  * ```
  */
-export const INDEX_FORMAT = "phongtro-index/v1";
+export const INDEX_FORMAT = "phongtro-index/v2";
 /**
  * Name of the listings table.
  *
@@ -148,6 +179,37 @@ export interface IndexInfo {
   /** Typed metadata columns, for filters. */
   columns: Record<string, MetaType>;
   ann: AnnInfo | null;
+  /** What the `listings` table holds; verified when the index is opened. */
+  contents: IndexContents;
+}
+
+/** The `listings` version an {@link IndexInfo} describes, and what that version must hold. */
+export interface IndexContents {
+  /** The LanceDB version of table `listings` that readers open. */
+  version: number;
+  /** Rows at that version. */
+  rows: number;
+  /** Order-independent digest of every row's id, text, metadata, vector and base vector. */
+  digest: string;
+  /** Smallest and largest L2 norm of the head vectors (1 up to float32 rounding). */
+  norms: { min: number; max: number };
+}
+
+/**
+ * An index whose rows do not match what its metadata records (a damaged file,
+ * a removed manifest, non-finite vectors).
+ *
+ * @example
+ * ```ts
+ * import { IndexCorruptError } from "./vector_store.ts";
+ * console.log(new IndexCorruptError("x").name); // "IndexCorruptError"
+ * ```
+ */
+export class IndexCorruptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "IndexCorruptError";
+  }
 }
 
 /**
@@ -316,6 +378,8 @@ export function sqlString(s: string): string {
 /**
  * A LanceDB-backed index of listings. Open an existing one with
  * {@link VectorStore.open}, make a new one with {@link VectorStore.create}.
+ * Writes become visible to readers at {@link VectorStore.commit}, which the
+ * write methods call unless told `{ commit: false }`.
  *
  * @example
  * ```ts
@@ -337,37 +401,117 @@ export class VectorStore {
     readonly uri: string,
     private db: lancedb.Connection,
     private table: lancedb.Table,
-    /** What the index was built with. */
+    /** What the index was built with, as last committed (or about to be, after create). */
     public info: IndexInfo,
   ) {}
 
+  /** False while the table is pinned at the committed version (opened for reading). */
+  #writable = true;
+  #onInfo: (m: string) => void = () => {};
+
   /**
-   * Open an existing index. A missing or foreign one is an error naming the URI.
+   * Before the first write of a store opened for reading: move from the pinned
+   * version to the latest, rolling back versions a killed writer left.
+   */
+  private async writable(): Promise<void> {
+    if (this.#writable) return;
+    const want = this.info.contents.version;
+    const latest = await lanceCall(this.uri, async () => {
+      const t = await this.db.openTable(LISTINGS_TABLE);
+      try {
+        return await t.version();
+      } finally {
+        t.close();
+      }
+    });
+    if (latest !== want) {
+      await lanceCall(this.uri, () => this.table.restore());
+      this.#onInfo(
+        `note: ${this.uri}: rolled back ${latest - want} version(s) of ${LISTINGS_TABLE} that ` +
+          `an interrupted write left past the committed version ${want}`,
+      );
+    } else await lanceCall(this.uri, () => this.table.checkoutLatest());
+    this.#writable = true;
+  }
+
+  /**
+   * Open an existing index at the version its metadata names, and check that
+   * version's row count. A missing or foreign index is an error naming the URI;
+   * a version or row count that does not match is an {@link IndexCorruptError}.
+   *
+   * - `verify`: also rescan every row ({@link VectorStore.verify});
+   * - `write`: open for writing: versions left past the recorded one by a
+   *   killed writer are rolled back (reported through `onInfo`).
    *
    * @example
    * ```ts ignore
    * import { VectorStore } from "./vector_store.ts";
-   * const store = await VectorStore.open("data/index");
+   * const store = await VectorStore.open("data/index", { verify: true });
    * console.log(store.info.dim, await store.count());
    * ```
    */
-  static async open(uri: string): Promise<VectorStore> {
-    const db = await (await loadLance()).connect(uri);
-    const names = await db.tableNames();
-    if (!names.includes(LISTINGS_TABLE) || !names.includes(META_TABLE)) {
-      db.close();
+  static async open(
+    uri: string,
+    opts: { verify?: boolean; write?: boolean; onInfo?: (m: string) => void } = {},
+  ): Promise<VectorStore> {
+    // LanceDB's connect creates the folder: a local index that is not there is named first.
+    if (!isRemoteUri(uri) && !await VectorStore.exists(uri)) {
       throw new Error(
-        `${uri}: no listings index here (tables ${LISTINGS_TABLE} and ${META_TABLE} are ` +
-          `missing; found: ${names.join(", ") || "none"}). Build one with deno task index.`,
+        `${uri}: no listings index here (no ${LISTINGS_TABLE}.lance and ${META_TABLE}.lance). ` +
+          `Build one with deno task index.`,
       );
     }
-    const info = await readInfo(db, uri);
-    const table = await db.openTable(LISTINGS_TABLE);
-    return new VectorStore(uri, db, table, info);
+    const db = await connect(uri);
+    let table: lancedb.Table | undefined;
+    try {
+      const names = await lanceCall(uri, () => db.tableNames());
+      if (!names.includes(LISTINGS_TABLE) || !names.includes(META_TABLE)) {
+        throw new Error(
+          `${uri}: no listings index here (tables ${LISTINGS_TABLE} and ${META_TABLE} are ` +
+            `missing; found: ${names.join(", ") || "none"}). Build one with deno task index.`,
+        );
+      }
+      const info = await readInfo(db, uri);
+      table = await lanceCall(uri, () => db.openTable(LISTINGS_TABLE));
+      const want = info.contents.version;
+      const latest = await lanceCall(uri, () => table!.version());
+      if (want > latest) {
+        throw new IndexCorruptError(
+          `${uri}: ${META_TABLE} names version ${want} of table ${LISTINGS_TABLE}, but its ` +
+            `latest version is ${latest} (a manifest in ${LISTINGS_TABLE}.lance/_versions was ` +
+            `removed?). Rebuild it: deno task index --rebuild`,
+        );
+      }
+      try {
+        await table.checkout(want);
+      } catch (err) {
+        throw new IndexCorruptError(
+          `${uri}: version ${want} of table ${LISTINGS_TABLE}, which ${META_TABLE} names, ` +
+            `cannot be opened (${lanceReason(err)}). Rebuild it: deno task index --rebuild`,
+        );
+      }
+      const rows = await lanceCall(uri, () => table!.countRows());
+      if (rows !== info.contents.rows) {
+        throw new IndexCorruptError(
+          `${uri}: table ${LISTINGS_TABLE} has ${rows} rows at version ${want}, but ` +
+            `${META_TABLE} records ${info.contents.rows}. Rebuild it: deno task index --rebuild`,
+        );
+      }
+      const store = new VectorStore(uri, db, table, info);
+      store.#onInfo = opts.onInfo ?? (() => {});
+      store.#writable = false;
+      if (opts.verify) await store.verify();
+      if (opts.write) await store.writable();
+      return store;
+    } catch (err) {
+      table?.close();
+      db.close();
+      throw err;
+    }
   }
 
   /**
-   * True when `uri` holds an index.
+   * True when `uri` holds an index (both tables; not verified).
    *
    * @example
    * ```ts ignore
@@ -375,9 +519,19 @@ export class VectorStore {
    * ```
    */
   static async exists(uri: string): Promise<boolean> {
-    const db = await (await loadLance()).connect(uri);
+    if (!isRemoteUri(uri)) {
+      for (const t of [LISTINGS_TABLE, META_TABLE]) {
+        try {
+          if (!(await Deno.stat(`${uri}/${t}.lance`)).isDirectory) return false;
+        } catch (err) {
+          if (err instanceof Deno.errors.NotFound) return false;
+          throw err;
+        }
+      }
+    }
+    const db = await connect(uri);
     try {
-      const names = await db.tableNames();
+      const names = await lanceCall(uri, () => db.tableNames());
       return names.includes(LISTINGS_TABLE) && names.includes(META_TABLE);
     } finally {
       db.close();
@@ -385,7 +539,9 @@ export class VectorStore {
   }
 
   /**
-   * Create an empty index (replacing whatever tables `uri` holds).
+   * Start a new, empty index at `uri`. An index already there stays what
+   * readers see until {@link VectorStore.commit}: the new table is written as
+   * a new version beside the old one.
    *
    * @example
    * ```ts ignore
@@ -398,7 +554,7 @@ export class VectorStore {
    */
   static async create(
     uri: string,
-    init: Omit<IndexInfo, "format" | "created" | "updated" | "ann">,
+    init: Omit<IndexInfo, "format" | "created" | "updated" | "ann" | "contents">,
   ): Promise<VectorStore> {
     const now = new Date().toISOString();
     const info: IndexInfo = {
@@ -407,18 +563,24 @@ export class VectorStore {
       updated: now,
       ...init,
       ann: null,
+      contents: { version: 0, rows: 0, digest: new TableDigest().hex(), norms: { min: 1, max: 1 } },
     };
     for (const k of Object.keys(info.columns)) {
-      if (["id", "text", "meta", "vector", "base"].includes(k)) {
+      if (["id", "text", "meta", "vector", "base", "_rowid", "_distance"].includes(k)) {
         throw new Error(`metadata field "${k}" is reserved`);
       }
     }
-    const db = await (await loadLance()).connect(uri);
-    const table = await db.createEmptyTable(LISTINGS_TABLE, listingsSchema(info), {
-      mode: "overwrite",
-    });
-    await writeInfo(db, info);
-    return new VectorStore(uri, db, table, info);
+    const db = await connect(uri);
+    try {
+      const table = await lanceCall(
+        uri,
+        () => db.createEmptyTable(LISTINGS_TABLE, listingsSchema(info), { mode: "overwrite" }),
+      );
+      return new VectorStore(uri, db, table, info);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
   }
 
   /**
@@ -430,7 +592,7 @@ export class VectorStore {
    * ```
    */
   count(where?: string): Promise<number> {
-    return this.table.countRows(where);
+    return lanceCall(this.uri, () => this.table.countRows(where));
   }
 
   /**
@@ -470,7 +632,9 @@ export class VectorStore {
   /**
    * Insert new listings and replace changed ones (same `id`, other text or
    * metadata); with `deleteMissing`, rows whose id is not among `rows` are
-   * removed (a sync of the whole corpus). One LanceDB commit.
+   * removed (a sync of the whole corpus). One LanceDB commit, then
+   * {@link VectorStore.commit} unless `commit: false`. Vectors that are not
+   * finite or not unit length are refused, naming the listing.
    *
    * @example
    * ```ts ignore
@@ -478,43 +642,60 @@ export class VectorStore {
    * console.log(r.inserted, r.updated, r.deleted, r.rows);
    * ```
    */
-  async upsert(rows: IndexRow[], opts: { deleteMissing?: boolean } = {}): Promise<UpsertResult> {
+  async upsert(
+    rows: IndexRow[],
+    opts: { deleteMissing?: boolean; commit?: boolean } = {},
+  ): Promise<UpsertResult> {
+    await this.writable();
+    let result: UpsertResult;
     if (rows.length === 0) {
       const before = await this.count();
-      if (opts.deleteMissing && before > 0) await this.table.delete("true");
-      return {
+      if (opts.deleteMissing && before > 0) {
+        await lanceCall(this.uri, () => this.table.delete("true"));
+      }
+      result = {
         inserted: 0,
         updated: 0,
         deleted: opts.deleteMissing ? before : 0,
         rows: await this.count(),
       };
+    } else {
+      const data = this.toArrow(rows);
+      let builder = this.table.mergeInsert("id")
+        .whenMatchedUpdateAll({ where: "target.text <> source.text OR target.meta <> source.meta" })
+        .whenNotMatchedInsertAll();
+      if (opts.deleteMissing) builder = builder.whenNotMatchedBySourceDelete();
+      const r = await lanceCall(this.uri, () => builder.execute(data));
+      result = {
+        inserted: r.numInsertedRows,
+        updated: r.numUpdatedRows,
+        deleted: r.numDeletedRows,
+        rows: await this.count(),
+      };
     }
-    let builder = this.table.mergeInsert("id")
-      .whenMatchedUpdateAll({ where: "target.text <> source.text OR target.meta <> source.meta" })
-      .whenNotMatchedInsertAll();
-    if (opts.deleteMissing) builder = builder.whenNotMatchedBySourceDelete();
-    const r = await builder.execute(this.toArrow(rows));
-    return {
-      inserted: r.numInsertedRows,
-      updated: r.numUpdatedRows,
-      deleted: r.numDeletedRows,
-      rows: await this.count(),
-    };
+    if (opts.commit ?? true) await this.commit();
+    return result;
   }
 
   /**
-   * Delete rows by id; returns how many went.
+   * Delete rows by id; returns how many went. Commits unless `commit: false`.
    *
    * @example
    * ```ts ignore
    * const gone = await store.deleteIds(["p-1", "p-2"]);
    * ```
    */
-  async deleteIds(ids: string[]): Promise<number> {
+  async deleteIds(ids: string[], opts: { commit?: boolean } = {}): Promise<number> {
     if (ids.length === 0) return 0;
+    await this.writable();
     const before = await this.count();
-    await this.table.delete(`id IN (${ids.map(sqlString).join(", ")})`);
-    return before - await this.count();
+    await lanceCall(
+      this.uri,
+      () => this.table.delete(`id IN (${ids.map(sqlString).join(", ")})`),
+    );
+    const gone = before - await this.count();
+    if (opts.commit ?? true) await this.commit();
+    return gone;
   }
 
   private toArrow(rows: IndexRow[]): arrow.Table {
@@ -523,6 +704,12 @@ export class VectorStore {
       if (r.vector.length !== this.info.dim) {
         throw new Error(
           `listing "${r.id}": vector has ${r.vector.length} values, index dim is ${this.info.dim}`,
+        );
+      }
+      const norm = l2(r.vector);
+      if (!Number.isFinite(norm) || Math.abs(norm - 1) > UNIT_TOLERANCE) {
+        throw new Error(
+          `listing "${r.id}": vector has norm ${norm} (the index holds unit vectors)`,
         );
       }
       const o: Record<string, unknown> = {
@@ -545,6 +732,9 @@ export class VectorStore {
         if (!r.base || r.base.length !== this.info.baseDim) {
           throw new Error(`listing "${r.id}": base vector must have ${this.info.baseDim} values`);
         }
+        if (!Number.isFinite(l2(r.base))) {
+          throw new Error(`listing "${r.id}": base vector has a value that is not finite`);
+        }
         o.base = r.base;
       }
       return o;
@@ -553,7 +743,8 @@ export class VectorStore {
   }
 
   /**
-   * The `k` nearest listings to a unit `query` vector, best first.
+   * The `k` nearest listings to a unit `query` vector, best first. A hit whose
+   * score no pair of unit vectors can have is an {@link IndexCorruptError}.
    *
    * @example
    * ```ts ignore
@@ -590,9 +781,10 @@ export class VectorStore {
           `${this.uri}: the filter "${opts.where}" failed: ${lanceReason(err)}`,
         );
       }
-      throw err;
+      throw new IndexCorruptError(`${this.uri}: the search failed: ${lanceReason(err)}`);
     }
-    return rows.map((r, i) => ({
+    const qNorm = l2(query);
+    const hits = rows.map((r, i) => ({
       rank: i + 1,
       id: r.id as string,
       text: r.text as string,
@@ -600,12 +792,26 @@ export class VectorStore {
       score: metric === "dot" ? 1 - (r._distance as number) : 1 - (r._distance as number) / 2,
       meta: JSON.parse(r.meta as string),
     }));
+    if (column === "vector") {
+      // |q·d| ≤ |q| for a unit d: anything else is a damaged vector.
+      const bound = qNorm * (1 + UNIT_TOLERANCE) + UNIT_TOLERANCE;
+      const bad = hits.find((h) => !Number.isFinite(h.score) || Math.abs(h.score) > bound);
+      if (bad) {
+        throw new IndexCorruptError(
+          `${this.uri}: listing "${bad.id}" scored ${bad.score}, impossible for unit vectors: ` +
+            `the index is damaged. Check it with --verify, then rebuild it: ` +
+            `deno task index --rebuild`,
+        );
+      }
+    }
+    return hits;
   }
 
   /**
    * Build (or rebuild) the ANN index of the `vector` column and record its
    * parameters. Defaults: partitions ≈ √rows (at least 1), nprobes = ⌈partitions/8⌉
    * (at least 20, LanceDB's default), refine factor 10 for quantised kinds.
+   * Commits unless `commit: false`.
    *
    * @example
    * ```ts ignore
@@ -613,7 +819,11 @@ export class VectorStore {
    * console.log(ann.partitions, ann.seconds);
    * ```
    */
-  async buildAnn(kind: AnnKind, opts: Partial<AnnInfo> = {}): Promise<AnnInfo> {
+  async buildAnn(
+    kind: AnnKind,
+    opts: Partial<AnnInfo> & { commit?: boolean } = {},
+  ): Promise<AnnInfo> {
+    await this.writable();
     const rows = await this.count();
     if (rows < 256) throw new Error(`an ANN index needs at least 256 rows, the table has ${rows}`);
     const partitions = opts.partitions ??
@@ -654,7 +864,7 @@ export class VectorStore {
     } else {
       config = lance().Index.hnswSq({ distanceType: "l2", numPartitions: partitions });
     }
-    await this.table.createIndex("vector", { config, replace: true });
+    await lanceCall(this.uri, () => this.table.createIndex("vector", { config, replace: true }));
     const ann: AnnInfo = {
       kind,
       metric: kind === "hnsw_sq" ? "l2" : "dot",
@@ -666,36 +876,221 @@ export class VectorStore {
       ...(subVectors ? { subVectors } : {}),
       ...(kind === "hnsw_sq" ? { ef: opts.ef ?? 200 } : {}),
     };
-    await this.setInfo({ ann });
+    this.info = { ...this.info, ann };
+    if (opts.commit ?? true) await this.commit();
     return ann;
   }
 
   /**
-   * Remove the ANN index (queries scan exactly).
+   * Remove the ANN index (queries scan exactly). Commits unless `commit: false`.
    *
    * @example
    * ```ts ignore
    * await store.dropAnn();
    * ```
    */
-  async dropAnn(): Promise<void> {
-    for (const idx of await this.table.listIndices()) {
-      if (idx.columns.includes("vector")) await this.table.dropIndex(idx.name);
+  async dropAnn(opts: { commit?: boolean } = {}): Promise<void> {
+    await this.writable();
+    for (const idx of await lanceCall(this.uri, () => this.table.listIndices())) {
+      if (idx.columns.includes("vector")) {
+        await lanceCall(this.uri, () => this.table.dropIndex(idx.name));
+      }
     }
-    await this.setInfo({ ann: null });
+    this.info = { ...this.info, ann: null };
+    if (opts.commit ?? true) await this.commit();
   }
 
   /**
-   * Update fields of the stored {@link IndexInfo}.
+   * Update fields of the stored {@link IndexInfo} (not its contents).
    *
    * @example
    * ```ts ignore
-   * await store.setInfo({ ann: null });
+   * await store.setInfo({ checkpoint: { path: "checkpoints/b", which: "best", sha256 } });
    * ```
    */
-  async setInfo(patch: Partial<IndexInfo>): Promise<void> {
-    this.info = { ...this.info, ...patch, updated: new Date().toISOString() };
-    await writeInfo(this.db, this.info);
+  async setInfo(patch: Partial<Omit<IndexInfo, "contents">>): Promise<void> {
+    this.info = { ...this.info, ...patch, contents: this.info.contents };
+    await this.commit();
+  }
+
+  /**
+   * Make the table's current version the index readers see: scan it (row
+   * count, digest, norms), then switch `index_meta` to it in one commit.
+   *
+   * @example
+   * ```ts ignore
+   * await store.upsert(rows, { commit: false });
+   * await store.deleteIds(["p-1"], { commit: false });
+   * await store.commit(); // readers see both changes, or neither
+   * ```
+   */
+  async commit(): Promise<IndexContents> {
+    await this.writable();
+    const version = await lanceCall(this.uri, () => this.table.version());
+    const scanned = await this.scan();
+    const contents: IndexContents = { version, ...scanned };
+    pausePoint(INDEX_PAUSE_ENV, this.info.ann ? "ann" : "rows");
+    const info = { ...this.info, contents, updated: new Date().toISOString() };
+    await lanceCall(this.uri, () => writeInfo(this.db, info));
+    this.info = info;
+    pausePoint(INDEX_PAUSE_ENV, "meta");
+    return contents;
+  }
+
+  /**
+   * The cheap check of an open index, for health probes: the row count of the
+   * pinned version and, for a local index, that the files of that version are
+   * still there. Throws {@link IndexCorruptError} naming what is missing.
+   *
+   * @example
+   * ```ts ignore
+   * await store.check(); // throws when the index's files were removed
+   * ```
+   */
+  async check(): Promise<void> {
+    if (!isRemoteUri(this.uri)) {
+      const v = BigInt(this.info.contents.version);
+      const dir = `${this.uri}/${LISTINGS_TABLE}.lance/_versions`;
+      const names = [`${(1n << 64n) - 1n - v}.manifest`, `${v}.manifest`];
+      let found = false;
+      for (const name of names) {
+        try {
+          await Deno.stat(`${dir}/${name}`);
+          found = true;
+          break;
+        } catch (err) {
+          if (!(err instanceof Deno.errors.NotFound)) throw err;
+        }
+      }
+      if (!found) {
+        throw new IndexCorruptError(
+          `${this.uri}: the manifest of version ${v} of table ${LISTINGS_TABLE} is gone from ${dir}`,
+        );
+      }
+    }
+    let rows: number;
+    try {
+      rows = await this.table.countRows();
+    } catch (err) {
+      throw new IndexCorruptError(`${this.uri}: table ${LISTINGS_TABLE}: ${lanceReason(err)}`);
+    }
+    if (rows !== this.info.contents.rows) {
+      throw new IndexCorruptError(
+        `${this.uri}: ${rows} rows, ${this.info.contents.rows} recorded`,
+      );
+    }
+  }
+
+  /**
+   * Rescan every row and compare it with what the metadata records: the row
+   * count, the digest, finite unit head vectors and finite base vectors. A
+   * mismatch is an {@link IndexCorruptError} naming the index.
+   *
+   * @example
+   * ```ts ignore
+   * const { rows, seconds } = await store.verify();
+   * ```
+   */
+  async verify(): Promise<{ rows: number; seconds: number }> {
+    const t0 = performance.now();
+    const got = await this.scan();
+    const want = this.info.contents;
+    const problems: string[] = [];
+    if (got.rows !== want.rows) problems.push(`${got.rows} rows, ${want.rows} recorded`);
+    if (got.digest !== want.digest) problems.push("the rows' digest differs from the recorded one");
+    if (problems.length) {
+      throw new IndexCorruptError(
+        `${this.uri}: version ${want.version} of table ${LISTINGS_TABLE} does not hold what ` +
+          `${META_TABLE} records: ${problems.join("; ")}. Rebuild it: deno task index --rebuild`,
+      );
+    }
+    return { rows: got.rows, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /** Row count, digest and norms of the table's current version; bad vectors throw. */
+  private async scan(): Promise<Omit<IndexContents, "version">> {
+    const cols = ["id", "text", "meta", "vector", ...(this.info.baseDim > 0 ? ["base"] : [])];
+    const digest = new TableDigest();
+    let min = Infinity, max = -Infinity;
+    const corrupt = (id: string, what: string) =>
+      new IndexCorruptError(
+        `${this.uri}: listing "${id}": ${what}. Rebuild the index: deno task index --rebuild`,
+      );
+    try {
+      for await (const batch of this.table.query().select(cols)) {
+        const ids = batch.getChild("id")!, texts = batch.getChild("text")!;
+        const metas = batch.getChild("meta")!;
+        const vectors = floatRows(batch.getChild("vector")!, this.info.dim);
+        const bases = this.info.baseDim > 0
+          ? floatRows(batch.getChild("base")!, this.info.baseDim)
+          : null;
+        for (let i = 0; i < batch.numRows; i++) {
+          const id = ids.get(i) as string;
+          const h = new RowHash();
+          h.string(id);
+          h.string(texts.get(i) as string);
+          h.string(metas.get(i) as string);
+          const v = vectors.subarray(i * this.info.dim, (i + 1) * this.info.dim);
+          const n = l2(v);
+          if (!Number.isFinite(n)) throw corrupt(id, "its vector has a value that is not finite");
+          if (Math.abs(n - 1) > UNIT_TOLERANCE) {
+            throw corrupt(id, `its vector has norm ${n}, not 1`);
+          }
+          min = Math.min(min, n);
+          max = Math.max(max, n);
+          h.floats(v);
+          if (bases) {
+            const b = bases.subarray(i * this.info.baseDim, (i + 1) * this.info.baseDim);
+            if (!Number.isFinite(l2(b))) {
+              throw corrupt(id, "its base vector has a value that is not finite");
+            }
+            h.floats(b);
+          }
+          digest.add(h);
+        }
+      }
+    } catch (err) {
+      if (err instanceof IndexCorruptError) throw err;
+      throw new IndexCorruptError(
+        `${this.uri}: table ${LISTINGS_TABLE} cannot be read: ${lanceReason(err)}. ` +
+          `Rebuild it: deno task index --rebuild`,
+      );
+    }
+    return {
+      rows: digest.rows,
+      digest: digest.hex(),
+      norms: digest.rows ? { min, max } : { min: 1, max: 1 },
+    };
+  }
+
+  /**
+   * Every row of the served version, in storage order (an export, and what
+   * tests compare).
+   *
+   * @example
+   * ```ts ignore
+   * for await (const row of store.rows()) console.log(row.id, row.vector.length);
+   * ```
+   */
+  async *rows(): AsyncGenerator<IndexRow> {
+    const cols = ["id", "text", "meta", "vector", ...(this.info.baseDim > 0 ? ["base"] : [])];
+    for await (const batch of this.table.query().select(cols)) {
+      const vectors = floatRows(batch.getChild("vector")!, this.info.dim);
+      const bases = this.info.baseDim > 0
+        ? floatRows(batch.getChild("base")!, this.info.baseDim)
+        : null;
+      for (let i = 0; i < batch.numRows; i++) {
+        yield {
+          id: batch.getChild("id")!.get(i) as string,
+          text: batch.getChild("text")!.get(i) as string,
+          meta: JSON.parse(batch.getChild("meta")!.get(i) as string),
+          vector: vectors.slice(i * this.info.dim, (i + 1) * this.info.dim),
+          ...(bases
+            ? { base: bases.slice(i * this.info.baseDim, (i + 1) * this.info.baseDim) }
+            : {}),
+        };
+      }
+    }
   }
 
   /**
@@ -730,6 +1125,46 @@ export class VectorStore {
   }
 }
 
+function l2(v: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
+/** The values of a non-null FixedSizeList<Float32> column of a record batch, row-major. */
+function floatRows(col: arrow.Vector, dim: number): Float32Array {
+  if (col.data.length === 1 && col.data[0].nullCount === 0) {
+    const d = col.data[0], child = d.children[0];
+    const start = child.offset + d.offset * dim;
+    return (child.values as Float32Array).subarray(start, start + d.length * dim);
+  }
+  const out = new Float32Array(col.length * dim);
+  for (let i = 0; i < col.length; i++) {
+    out.set(Float32Array.from(col.get(i) as ArrayLike<number>), i * dim);
+  }
+  return out;
+}
+
+async function connect(uri: string): Promise<lancedb.Connection> {
+  const lancedb = await loadLance();
+  return await lanceCall(uri, () => lancedb.connect(uri));
+}
+
+/** Run a LanceDB call; its errors become errors naming the index, without Rust source paths. */
+async function lanceCall<T>(uri: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (
+      err instanceof IndexCorruptError || err instanceof IndexMismatchError ||
+      err instanceof FilterError
+    ) throw err;
+    const e = new Error(`${uri}: ${lanceReason(err)}`);
+    (e as { cause?: unknown }).cause = err;
+    throw e;
+  }
+}
+
 async function writeInfo(db: lancedb.Connection, info: IndexInfo): Promise<void> {
   await db.createTable(
     META_TABLE,
@@ -739,8 +1174,8 @@ async function writeInfo(db: lancedb.Connection, info: IndexInfo): Promise<void>
 }
 
 async function readInfo(db: lancedb.Connection, uri: string): Promise<IndexInfo> {
-  const t = await db.openTable(META_TABLE);
-  const rows = await t.query().toArray();
+  const t = await lanceCall(uri, () => db.openTable(META_TABLE));
+  const rows = await lanceCall(uri, () => t.query().toArray());
   t.close();
   const row = rows.find((r) => r.key === "index");
   if (!row) throw new Error(`${uri}: table ${META_TABLE} has no "index" row`);
@@ -750,16 +1185,28 @@ async function readInfo(db: lancedb.Connection, uri: string): Promise<IndexInfo>
   } catch (err) {
     throw new Error(`${uri}: table ${META_TABLE}: invalid JSON: ${(err as Error).message}`);
   }
+  if ((info?.format as string) === "phongtro-index/v1") {
+    throw new Error(
+      `${uri}: the index was built by an older version (format phongtro-index/v1, without a ` +
+        `record of its contents). Rebuild it: deno task index --rebuild`,
+    );
+  }
   if (info?.format !== INDEX_FORMAT) {
     throw new Error(
       `${uri}: table ${META_TABLE}: field "format" is ${JSON.stringify(info?.format)}, ` +
         `expected "${INDEX_FORMAT}"`,
     );
   }
-  for (const f of ["encoder", "dim", "baseDim", "columns"] as const) {
+  for (const f of ["encoder", "dim", "baseDim", "columns", "contents"] as const) {
     if (info[f] === undefined) {
       throw new Error(`${uri}: table ${META_TABLE}: field "${f}" is missing`);
     }
+  }
+  const c = info.contents;
+  if (
+    !Number.isInteger(c?.version) || !Number.isInteger(c?.rows) || typeof c?.digest !== "string"
+  ) {
+    throw new Error(`${uri}: table ${META_TABLE}: field "contents" is malformed`);
   }
   return info;
 }

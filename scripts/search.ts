@@ -58,6 +58,10 @@ const SPEC: CommandSpec = {
         "search a LanceDB index (deno task index) instead of the cache; default head: the index's",
     },
     where: { type: "string", help: `with --index: metadata filter, e.g. "city = 'Hà Nội'"` },
+    verify: {
+      type: "boolean",
+      help: "with --index: first rescan every row against what the index records",
+    },
     queries: {
       type: "string",
       help: "search each query of FILE (one per line, or JSONL with text/query), - for stdin",
@@ -100,6 +104,9 @@ async function main() {
   const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
   if (flags.where !== undefined && flags.index === undefined) {
     throw new CliError("search: --where needs --index DIR");
+  }
+  if (flags.verify === true && flags.index === undefined) {
+    throw new CliError("search: --verify checks an index: it needs --index DIR");
   }
   await requirePermissions("search", [
     { kind: "read", path: dir, flag: "--checkpoint" },
@@ -227,7 +234,7 @@ async function searchLanceIndex(
   const { VectorStore } = await import("../lib/vector_store.ts");
   const { loadQueryHead } = await import("../lib/indexer.ts");
   const useBase = flags.base === true;
-  const store = await VectorStore.open(flags.index as string);
+  const store = await VectorStore.open(flags.index as string, { verify: flags.verify === true });
   try {
     const ck = store.info.checkpoint;
     const dir = (flags.checkpoint as string | undefined) ?? ck?.path ?? "checkpoints/latest";

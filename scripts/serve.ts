@@ -27,6 +27,11 @@ const SPEC: CommandSpec = {
     },
     model: { type: "string", help: "encoder model dir (default: the index's)" },
     force: { type: "boolean", help: "use the head even if the encoder fingerprint differs" },
+    verify: {
+      type: "boolean",
+      help: "rescan every row of the index against its record before serving",
+      default: true,
+    },
   },
 };
 
@@ -49,6 +54,7 @@ async function main() {
     which: flags.which as "best" | "final" | undefined,
     model: flags.model as string | undefined,
     force: flags.force === true,
+    verify: flags.verify !== false,
     onWarning: (m) => console.error(m),
   });
   const h = await service.health();
@@ -56,8 +62,10 @@ async function main() {
     `${describeEncoder(h.encoder)}; head ${h.checkpoint?.path} (${h.dim}-d)`,
   );
   console.log(
-    `Index: ${index}, ${h.rows} listings (${h.ann ? `ANN ${h.ann.kind}` : "exact scan"}${
-      h.baseDim ? ", base vectors too" : ", no base vectors"
+    `Index: ${index}, version ${h.version}, ${h.rows} listings (${
+      h.ann ? `ANN ${h.ann.kind}` : "exact scan"
+    }${h.baseDim ? ", base vectors too" : ", no base vectors"}; ${
+      h.verified ? `verified in ${h.verified.seconds.toFixed(2)} s` : "not verified (--no-verify)"
     })`,
   );
   const ac = new AbortController();
@@ -70,7 +78,7 @@ async function main() {
     signal: ac.signal,
     onListen: (a) => console.log(`Serving http://${a.hostname}:${a.port}/  (Ctrl-C to stop)`),
   });
-  await server.finished;
+  await server.finished; // after a signal: the requests in flight are answered first
   await service.close();
   console.log("Stopped.");
 }

@@ -90,3 +90,12 @@ export async function writeFlagEmbedding(native: string, out: string, count: num
     ).join("\n") + "\n",
   );
 }
+
+/** Copy a directory tree (files and folders; an index, a run directory). */
+export async function copyTree(from: string, to: string): Promise<void> {
+  await Deno.mkdir(to, { recursive: true });
+  for await (const e of Deno.readDir(from)) {
+    if (e.isDirectory) await copyTree(`${from}/${e.name}`, `${to}/${e.name}`);
+    else if (e.isFile) await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
+  }
+}

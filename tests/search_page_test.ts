@@ -10,6 +10,8 @@ import { defaultDataIndex, trainedRun } from "./serve_fixtures.ts";
 const HEALTH: HealthResponse = {
   status: "ok",
   index: "data/<index>",
+  version: 3,
+  verified: { rows: 1234, seconds: 0.1 },
   rows: 1234,
   dim: 256,
   baseDim: 1024,

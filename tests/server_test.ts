@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { createHandler, LIMITS, openSearchService, serveSearch } from "../lib/server.ts";
 import { defaultDataIndex, servingUrl, taskPermissions } from "./serve_fixtures.ts";
 
@@ -99,7 +99,7 @@ Deno.test("server: /health describes the index; / serves the page; unknown paths
     assertStringIncludes((await nf.json()).error, "/nope");
     const del = await fetch(`${srv.url}/search?q=x`, { method: "DELETE" });
     assertEquals(del.status, 405);
-    assertEquals(del.headers.get("allow"), "GET, POST");
+    assertEquals(del.headers.get("allow"), "GET, HEAD, POST");
     await del.body?.cancel();
   } finally {
     await srv.stop();
@@ -176,7 +176,8 @@ Deno.test("serve CLI: runs with the serve task's permissions (plus read access t
     const { url, out } = await servingUrl(lines);
     assert(url, `no "Serving" line:\n${out}`);
     assertStringIncludes(out, "Model: lexical-1024");
-    assertStringIncludes(out, `Index: ${fx.index}, ${fx.report.rows} listings`);
+    assertMatch(out, new RegExp(`Index: ${fx.index}, version \\d+, ${fx.report.rows} listings`));
+    assertStringIncludes(out, "verified in");
     const h = await (await fetch(`${url}/health`)).json();
     assertEquals(h.rows, fx.report.rows);
     const s = await (await fetch(`${url}/search?q=ph%C3%B2ng%20q10&k=3`)).json();

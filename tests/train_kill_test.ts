@@ -19,7 +19,7 @@ import { Rng } from "../lib/rng.ts";
 import { PAUSE_ENV, RunDir, RunDirError } from "../lib/run_dir.ts";
 import { prepareTraining, trainHead } from "../lib/trainer.ts";
 import { initBackend } from "../lib/backend.ts";
-import { smallDataset, TEST_PERMISSIONS } from "./fixtures.ts";
+import { copyTree, smallDataset, TEST_PERMISSIONS } from "./fixtures.ts";
 
 const EPOCHS = 3;
 const TRAIN_FLAGS = ["--batch-size", "32", "--negatives", "3", "--epochs", String(EPOCHS)];
@@ -100,13 +100,6 @@ async function summary(dir: string) {
     return { ...st, best, history, status: run.info!.status };
   } finally {
     run.release();
-  }
-}
-
-async function copyDir(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const e of Deno.readDir(from)) {
-    if (e.isFile) await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
   }
 }
 
@@ -283,7 +276,7 @@ Deno.test("kill test: SIGKILL and double Ctrl-C at random moments and inside com
     // Resume a copy of the killed directory to the end, in this process.
     const snap = `${fx.dir}/snap${t}`;
     // (A kill before the lock was taken leaves no directory at all.)
-    if (await Deno.stat(dir).catch(() => null)) await copyDir(dir, snap);
+    if (await Deno.stat(dir).catch(() => null)) await copyTree(dir, snap);
     const committed = await readManifest(snap);
     const state = committed ? `epoch ${committed.epoch} ${committed.status}` : "nothing";
     try {
