@@ -232,6 +232,17 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
     lock = await RunLock.acquire(uri, { what: "indexing", onInfo: opts.onWarning });
   }
   const exists = !opts.rebuild && await VectorStore.exists(uri);
+  if (!exists && !opts.rebuild && !isRemoteUri(uri)) {
+    const leftover = await Deno.stat(join(uri, "listings.lance")).then(() => true, () => false);
+    if (leftover) {
+      lock?.release();
+      throw new Error(
+        `${uri} holds a listings table but no index_meta table (an interrupted first index, or ` +
+          `a removed index_meta.lance), so what it holds cannot be verified. Start it anew with ` +
+          `--rebuild`,
+      );
+    }
+  }
   let store: VectorStore;
   try {
     store = exists
