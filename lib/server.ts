@@ -37,6 +37,9 @@ export const LIMITS = {
   defaultK: 10,
 } as const;
 
+/** How long a stopping server waits for the requests in flight. */
+const DRAIN_MS = 10_000;
+
 /** One ranked listing in a response. */
 export interface ResultItem extends IndexHit {
   /** Metadata keys the query asks for (see `lib/highlight.ts`). */
@@ -379,8 +382,9 @@ export function createHandler(
 /**
  * Serve {@link createHandler} with `Deno.serve` on `hostname:port`
  * (127.0.0.1 by default; port 0 picks a free one). Aborting `signal` drains
- * the server: it stops accepting connections, lets the requests in flight
- * finish, and then `finished` resolves (so the service may be closed).
+ * the server: new requests get 503, the requests in flight are answered
+ * (for up to 10 s), the server closes, and then `finished` resolves (so the
+ * service may be closed).
  *
  * @example
  * ```ts ignore
@@ -401,21 +405,34 @@ export function serveSearch(
 ): Deno.HttpServer<Deno.NetAddr> {
   const handler = createHandler(service, { title: opts.title });
   const inFlight = new Set<Promise<Response>>();
+  let draining = false;
   const server = Deno.serve({
     hostname: opts.hostname ?? "127.0.0.1",
     port: opts.port ?? 8000,
     onListen: opts.onListen ?? (() => {}),
   }, (req) => {
+    if (draining) {
+      return jsonError(503, "the server is shutting down", { connection: "close" });
+    }
     const p = handler(req);
     inFlight.add(p);
     p.finally(() => inFlight.delete(p)).catch(() => {});
     return p;
   });
+  // Deno's own shutdown cuts the bodies of requests in flight, so they are
+  // answered first (new ones get 503), for up to DRAIN_MS.
   let drained: Promise<void> | undefined;
   const drain = () =>
     drained ??= (async () => {
+      draining = true;
+      const deadline = Date.now() + DRAIN_MS;
+      while (inFlight.size && Date.now() < deadline) {
+        await Promise.race([
+          Promise.allSettled([...inFlight]),
+          new Promise((r) => setTimeout(r, 100)),
+        ]);
+      }
       await server.shutdown();
-      while (inFlight.size) await Promise.allSettled([...inFlight]);
     })();
   if (opts.signal?.aborted) drain();
   else opts.signal?.addEventListener("abort", drain, { once: true });

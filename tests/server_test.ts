@@ -156,8 +156,6 @@ Deno.test("server: an internal failure is a 500 without details; the service clo
   const body = await res.json();
   assert(!JSON.stringify(body).includes("disk on fire"));
   assertEquals(errors.length, 1);
-  // Close the shared service last (the tests above share it).
-  await (await fixture).service.close();
 });
 
 Deno.test("serve CLI: runs with the serve task's permissions (plus read access to the test's temp dir)", async () => {
@@ -202,4 +200,144 @@ Deno.test("serve CLI: a missing index is a clear error", async () => {
   }).output();
   assertEquals(out.code, 1);
   assertStringIncludes(new TextDecoder().decode(out.stderr), "no listings index here");
+});
+
+Deno.test("server: HEAD on /health and /search answers like GET without a body", async () => {
+  const srv = await start();
+  try {
+    for (const path of ["/health", "/search?q=ph%C3%B2ng+q10&k=2", "/"]) {
+      const res = await fetch(`${srv.url}${path}`, { method: "HEAD" });
+      assertEquals(res.status, 200, path);
+      assert(res.headers.get("content-type"), path);
+      assertEquals((await res.arrayBuffer()).byteLength, 0, path);
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+Deno.test("server: a query of only invisible characters is refused like the CLI refuses it", async () => {
+  const srv = await start();
+  try {
+    const res = await fetch(`${srv.url}/search?q=${encodeURIComponent("\u200b\u200d\ufeff")}`);
+    assertEquals(res.status, 400);
+    assertStringIncludes((await res.json()).error, "missing query");
+  } finally {
+    await srv.stop();
+  }
+});
+
+/** Send raw bytes to the server and read its answer until it closes or `ms` pass. */
+async function raw(url: string, bytes: string, ms = 3000): Promise<string> {
+  const port = Number(new URL(url).port);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(bytes));
+  let out = "";
+  const buf = new Uint8Array(65536);
+  const timer = setTimeout(() => conn.close(), ms);
+  try {
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      out += new TextDecoder().decode(buf.subarray(0, n));
+      if (/\r\n\r\n/.test(out) && /content-length: (\d+)/i.test(out)) {
+        const len = Number(out.match(/content-length: (\d+)/i)![1]);
+        if (out.split("\r\n\r\n")[1].length >= len) break;
+      }
+    }
+  } catch {
+    /* closed by the timer */
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }
+  return out;
+}
+
+Deno.test("server: a malformed Host header gets a 4xx, not a 500 with a stack trace", async () => {
+  const { service } = await fixture;
+  const errors: unknown[] = [];
+  const handler = createHandler(service, { onError: (e) => errors.push(e) });
+  const res = await handler(
+    { url: "http://[bad/health", method: "GET", headers: new Headers() } as Request,
+  );
+  assertEquals(res.status, 400);
+  assertStringIncludes((await res.json()).error, "Host");
+  const srv = await start();
+  try {
+    const answer = await raw(srv.url, "GET /health HTTP/1.1\r\nHost: [::1\r\n\r\n");
+    assertMatch(answer, /^HTTP\/1\.1 4\d\d/);
+  } finally {
+    await srv.stop();
+  }
+  assertEquals(errors.length, 0);
+});
+
+Deno.test("serve CLI: SIGTERM drains: a request in flight is answered, then the server stops", async () => {
+  const fx = await fixture;
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      ...taskPermissions("serve", { read: fx.dir }),
+      "scripts/serve.ts",
+      "--index",
+      fx.index,
+      "--port",
+      "0",
+      "--no-verify",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", LANCEDB_LOG: "error" },
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { url, out } = await servingUrl(lines);
+  assert(url, `no "Serving" line:\n${out}`);
+  assertStringIncludes(out, "not verified (--no-verify)");
+  // A POST whose body is half sent is in flight when SIGTERM arrives.
+  const body = JSON.stringify({ q: "phòng trọ q10 có máy lạnh", k: 3 });
+  const port = Number(new URL(url).port);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const enc = new TextEncoder();
+  const bytes = enc.encode(body);
+  await conn.write(enc.encode(
+    `POST /search HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+      `content-length: ${bytes.length}\r\nconnection: close\r\n\r\n`,
+  ));
+  await conn.write(bytes.subarray(0, 10));
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 500));
+  await conn.write(bytes.subarray(10));
+  let answer = "";
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    answer += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  conn.close();
+  if (!/^HTTP\/1\.1 200/.test(answer)) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw new Error(`${answer}\n${await new Response(child.stderr).text()}`);
+  }
+  assertEquals(JSON.parse(answer.split("\r\n\r\n")[1]).head.results.length, 3);
+  const status = await child.status;
+  let rest = "";
+  for (;;) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    rest += value;
+  }
+  const err = await new Response(child.stderr).text();
+  assertEquals(status.code, 0, err);
+  assertStringIncludes(rest, "Stopped.");
+  assert(!/closed|Error/.test(err), err);
+});
+
+Deno.test("server: the shared service closes cleanly (after every test that uses it)", async () => {
+  await (await fixture).service.close();
 });
