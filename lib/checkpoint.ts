@@ -353,10 +353,34 @@ export async function loadCheckpoint(
 }
 
 /**
+ * The largest magnitude of a head weight value that {@link validateHeadWeight} accepts.
+ *
+ * @example
+ * ```ts
+ * import { MAX_HEAD_VALUE } from "./checkpoint.ts";
+ * console.log(MAX_HEAD_VALUE); // 10000
+ * ```
+ */
+export const MAX_HEAD_VALUE = 1e4;
+/**
+ * The largest ratio of a head row's norm to the median row norm that
+ * {@link validateHeadWeight} accepts.
+ *
+ * @example
+ * ```ts
+ * import { MAX_ROW_NORM_RATIO } from "./checkpoint.ts";
+ * console.log(MAX_ROW_NORM_RATIO); // 1000
+ * ```
+ */
+export const MAX_ROW_NORM_RATIO = 1e3;
+
+/**
  * Check that a head weight (`[outDim, inDim]`, row-major) can be used: every
- * value finite, not all zeros, no all-zero output row (that output would be 0
- * for every text) and no two identical rows (two outputs always equal). One
- * pass plus a hash per row, so cheap even for large heads. Throws a
+ * value finite and at most {@link MAX_HEAD_VALUE} in magnitude, not all zeros,
+ * no all-zero output row (that output would be 0 for every text), no row whose
+ * norm is over {@link MAX_ROW_NORM_RATIO} times the median (that output would
+ * dominate every vector) and no two identical rows (two outputs always
+ * equal). One pass plus a hash per row, so cheap even for large heads. Throws a
  * {@link CheckpointError} naming `path` and the problem.
  *
  * @example
@@ -383,6 +407,7 @@ export function validateHeadWeight(
   const retrain = "The checkpoint is degenerate: retrain, or load the other one (--which)";
   let zeroRows = 0, firstZero = -1;
   const seen = new Map<number, number[]>();
+  const norms = new Float64Array(outDim);
   for (let r = 0; r < outDim; r++) {
     const row = weight.subarray(r * inDim, (r + 1) * inDim);
     let sq = 0;
@@ -395,8 +420,17 @@ export function validateHeadWeight(
           })`,
         );
       }
+      if (Math.abs(x) > MAX_HEAD_VALUE) {
+        throw new CheckpointError(
+          `${name} holds ${
+            x.toPrecision(3)
+          } at row ${r}, column ${c}: trained heads stay far below ` +
+            `${MAX_HEAD_VALUE} in magnitude (a damaged or hand-edited weight?)`,
+        );
+      }
       sq += x * x;
     }
+    norms[r] = Math.sqrt(sq);
     if (sq === 0) {
       zeroRows++;
       if (firstZero < 0) firstZero = r;
@@ -427,6 +461,17 @@ export function validateHeadWeight(
       `${name} has ${zeroRows} all-zero row(s) (first: row ${firstZero}), outputs that are 0 ` +
         `for every text. ${retrain}`,
     );
+  }
+  const median = Float64Array.from(norms).sort()[Math.floor(outDim / 2)];
+  for (let r = 0; r < outDim; r++) {
+    if (norms[r] > MAX_ROW_NORM_RATIO * median) {
+      throw new CheckpointError(
+        `${name}: row ${r} has norm ${norms[r].toPrecision(3)}, ${
+          (norms[r] / median).toPrecision(3)
+        }× the median row norm ${median.toPrecision(3)}, so that output would dominate every ` +
+          `vector (a damaged or hand-edited weight?). ${retrain}`,
+      );
+    }
   }
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { type CommandSpec, convertFlag, type FlagSpec } from "./cli.ts";
+import { checkInputFile, InputFileError } from "./fs.ts";
 
 /** Every knob of a training run. */
 export interface TrainConfig {
@@ -315,8 +316,10 @@ export function validateConfigObject(obj: unknown, source: string): Partial<Trai
 export async function readConfigFile(path: string): Promise<Partial<TrainConfig>> {
   let text: string;
   try {
+    await checkInputFile(path);
     text = await Deno.readTextFile(path);
   } catch (err) {
+    if (err instanceof InputFileError) throw new ConfigError(err.message);
     if (err instanceof Deno.errors.NotFound) {
       throw new ConfigError(`config file not found: ${path}`);
     }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { checkInputFile } from "./fs.ts";
 
 /**
  * Read a corpus file. Lines that start with `{` are parsed as JSON and must
@@ -19,6 +20,7 @@
  */
 export async function readCorpus(path: string): Promise<string[]> {
   let text: string;
+  await checkInputFile(path);
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {

@@ -9,7 +9,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { exists } from "./fs.ts";
+import { checkInputFile, exists } from "./fs.ts";
 import { Rng } from "./rng.ts";
 
 /**
@@ -220,6 +220,7 @@ function lineOf(text: string, message: string, firstLine = 1): string {
  */
 export async function loadWeightConfig(path: string): Promise<WeightConfig> {
   let bytes: Uint8Array;
+  await checkInputFile(path);
   try {
     bytes = await Deno.readFile(path);
   } catch (err) {
@@ -434,6 +435,7 @@ async function streamFile(
   onChunk: (bytes: Uint8Array) => void,
 ): Promise<{ sha256: string; size: number }> {
   let file: Deno.FsFile;
+  await checkInputFile(path);
   try {
     file = await Deno.open(path, { read: true });
   } catch (err) {
@@ -691,8 +693,25 @@ interface Reader {
   end(): void;
 }
 
+/**
+ * The largest JSONL line or native example, in bytes: a bound on what one record
+ * may hold in memory (a file without line breaks is refused, not read whole).
+ */
+export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
+function tooLong(ctx: LoadContext, record: number, kind: "line" | "example"): DatasetError {
+  return new DatasetError(
+    ctx.path,
+    record,
+    null,
+    `${kind} is longer than ${MAX_RECORD_BYTES / 1024 / 1024} MiB (the limit of one record)`,
+    kind,
+  );
+}
+
 function jsonlReader(ctx: LoadContext, out: Example[]): Reader {
   let carry: Uint8Array[] = [];
+  let carryBytes = 0;
   let lineNo = 0;
   let any = false;
   const line = (bytes: Uint8Array) => {
@@ -710,14 +729,20 @@ function jsonlReader(ctx: LoadContext, out: Example[]): Reader {
       while (true) {
         const nl = bytes.indexOf(0x0a, s);
         if (nl < 0) break;
+        if (carryBytes + nl - s > MAX_RECORD_BYTES) throw tooLong(ctx, lineNo + 1, "line");
         if (carry.length > 0) {
           carry.push(bytes.subarray(s, nl));
           line(concat(carry));
           carry = [];
+          carryBytes = 0;
         } else line(bytes.subarray(s, nl));
         s = nl + 1;
       }
-      if (s < bytes.length) carry.push(bytes.slice(s));
+      if (s < bytes.length) {
+        carryBytes += bytes.length - s;
+        if (carryBytes > MAX_RECORD_BYTES) throw tooLong(ctx, lineNo + 1, "line");
+        carry.push(bytes.slice(s));
+      }
     },
     end() {
       if (carry.length > 0) line(concat(carry));
@@ -901,7 +926,12 @@ function nativeReader(ctx: LoadContext, out: Example[]): Reader {
         }
         if (elem === null) addSkeleton(b);
       }
-      if (elem !== null) elem.push(bytes.slice(elemFrom));
+      if (elem !== null) {
+        elem.push(bytes.slice(elemFrom));
+        let n = 0;
+        for (const part of elem) n += part.length;
+        if (n > MAX_RECORD_BYTES) throw tooLong(ctx, record, "example");
+      }
     },
     end() {
       if (elem !== null) {

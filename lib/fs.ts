@@ -151,3 +151,63 @@ export function projectPath(rel: string): string {
 export function isRemoteUri(path: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(path);
 }
+
+/**
+ * A file that cannot be read as an input: missing, a folder, or not a regular
+ * file (a device such as `/dev/zero`, a FIFO, a socket), links resolved first.
+ *
+ * @example
+ * ```ts
+ * import { InputFileError } from "./fs.ts";
+ * console.log(new InputFileError("x").name); // "InputFileError"
+ * ```
+ */
+export class InputFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InputFileError";
+  }
+}
+
+/**
+ * Check that `path` is a regular file before it is opened (opening a FIFO
+ * blocks, reading a device never ends), following links: an
+ * {@link InputFileError} names the path as given and, for a link, what it
+ * points to; a missing file is `Deno.errors.NotFound`. Returns the size in bytes.
+ *
+ * @example
+ * ```ts
+ * import { checkInputFile } from "./fs.ts";
+ * await Deno.writeTextFile("/tmp/input-example.txt", "phòng trọ\n");
+ * console.log(await checkInputFile("/tmp/input-example.txt")); // 14
+ * let msg = "";
+ * await checkInputFile("/tmp").catch((e) => msg = e.message);
+ * console.log(msg); // /tmp: is a folder, not a file
+ * ```
+ */
+export async function checkInputFile(path: string): Promise<number> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(path); // follows links
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      const link = await Deno.lstat(path).then((s) => s.isSymlink, () => false);
+      // Deno's own error class, so that callers keep their "not found" messages.
+      throw new Deno.errors.NotFound(
+        link ? `${path}: a link to a file that does not exist` : `${path}: file not found`,
+      );
+    }
+    throw err;
+  }
+  let shown = path;
+  if ((await Deno.lstat(path).catch(() => stat)).isSymlink) {
+    shown = `${path} (a link to ${await Deno.realPath(path).catch(() => "?")})`;
+  }
+  if (stat.isDirectory) throw new InputFileError(`${shown}: is a folder, not a file`);
+  if (!stat.isFile) {
+    throw new InputFileError(
+      `${shown}: not a regular file (a device, FIFO or socket); give a file`,
+    );
+  }
+  return stat.size;
+}

@@ -198,6 +198,8 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
     );
   }
   const listings = opts.listings;
+  // Metadata of two types in one field is an error naming the listings, before any encoding.
+  inferColumns(listings);
   log(`${describeEncoder(encoder)}; head ${head.checkpoint.dir} (${head.checkpoint.outDim}-d)`);
   log(`Listings: ${listings.length}`);
   const texts = listings.map((l) => l.text);

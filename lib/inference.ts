@@ -12,37 +12,8 @@ import { type Encoder, loadEncoder } from "./encoder.ts";
 import type { Embeddings } from "./encoder.ts";
 import { ProjectionHead } from "./head.ts";
 
-/**
- * True when a text has nothing to encode: empty, or only whitespace and
- * invisible format characters (zero-width space/joiners, word joiner, BOM,
- * soft hyphen). Such a text would encode to a meaningless vector.
- *
- * @example
- * ```ts
- * import { isBlankText } from "./inference.ts";
- * console.log(isBlankText(" \u200b\n"), isBlankText("phòng")); // true false
- * ```
- */
-export function isBlankText(text: string): boolean {
-  return text.replace(/[\s\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]/g, "") === "";
-}
-
-/**
- * A text as a JSON string literal with invisible characters escaped
- * (`"\u200b"`), for error messages.
- *
- * @example
- * ```ts
- * import { escapeInvisible } from "./inference.ts";
- * console.log(escapeInvisible("a\u200b")); // "a\u200b"
- * ```
- */
-export function escapeInvisible(text: string): string {
-  return JSON.stringify(text).replace(
-    /[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
-}
+import { escapeInvisible, isBlankText } from "./text_input.ts";
+export { escapeInvisible, isBlankText };
 
 /** An encoder with a projection head on top. */
 export interface ProjectionModel {

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { sha256Hex } from "./fs.ts";
+import { checkInputFile, sha256Hex } from "./fs.ts";
+import { isBlankText } from "./text_input.ts";
 
 /** A metadata value: a string, a number, a boolean, or a list of strings. */
 export type MetaValue = string | number | boolean | string[];
@@ -26,7 +27,15 @@ export interface Listing {
  * console.log(RESERVED_FIELDS.includes("vector")); // true
  * ```
  */
-export const RESERVED_FIELDS: readonly string[] = ["id", "text", "meta", "vector", "base"];
+export const RESERVED_FIELDS: readonly string[] = [
+  "id",
+  "text",
+  "meta",
+  "vector",
+  "base",
+  "_rowid",
+  "_distance",
+];
 
 /** Which listings of a dataset to take. */
 export type DatasetListings = "positives" | "all";
@@ -103,13 +112,15 @@ export async function readListings(
   path: string,
   which: DatasetListings = "positives",
 ): Promise<Listing[]> {
-  let raw: string;
+  let bytes: Uint8Array;
   try {
-    raw = await Deno.readTextFile(path);
+    await checkInputFile(path);
+    bytes = await Deno.readFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) throw new Error(`listings file not found: ${path}`);
     throw err;
   }
+  const raw = decodeUtf8(bytes, path);
   const out = path.endsWith(".json")
     ? await datasetListings(path, raw, which)
     : isFlagEmbedding(raw)
@@ -164,9 +175,31 @@ async function flagListings(path: string, raw: string, which: DatasetListings): 
   return out;
 }
 
+/** Strict UTF-8 (a listing with U+FFFD where bytes were would be indexed wrong); errors name the line. */
+function decodeUtf8(bytes: Uint8Array, path: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    let line = 1, start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i === bytes.length || bytes[i] === 0x0a) {
+        try {
+          new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(start, i));
+        } catch {
+          throw new Error(`${path}: line ${line}: not valid UTF-8 (save the file as UTF-8)`);
+        }
+        line++;
+        start = i + 1;
+      }
+    }
+    throw new Error(`${path}: not valid UTF-8 (save the file as UTF-8)`);
+  }
+}
+
 async function lineListings(path: string, raw: string): Promise<Listing[]> {
   const out: Listing[] = [];
   const seen = new Map<string, number>();
+  const lineOf: number[] = [];
   const lines = raw.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -184,8 +217,13 @@ async function lineListings(path: string, raw: string): Promise<Listing[]> {
         throw new Error(`${where}: expected a JSON object`);
       }
       const text = obj.text;
-      if (typeof text !== "string" || text.trim() === "") {
-        throw new Error(`${where}: field "text" must be a non-empty string`);
+      if (typeof text !== "string" || isBlankText(text)) {
+        throw new Error(
+          `${where}: field "text" must be a non-empty string` +
+            (typeof text === "string" && text !== ""
+              ? ` (it holds only invisible characters)`
+              : ""),
+        );
       }
       if (obj.id !== undefined && (typeof obj.id !== "string" || obj.id === "")) {
         throw new Error(`${where}: field "id" must be a non-empty string`);
@@ -208,14 +246,34 @@ async function lineListings(path: string, raw: string): Promise<Listing[]> {
       }
       listing = { id: (obj.id as string | undefined) ?? await textId(text), text, meta };
     } else {
+      if (isBlankText(line)) {
+        throw new Error(`${where}: the line holds only invisible characters`);
+      }
       listing = { id: await textId(line), text: line, meta: {} };
     }
     const prev = seen.get(listing.id);
     if (prev !== undefined) {
-      if (out[prev].text === listing.text) continue; // the same listing twice
-      throw new Error(`${where}: field "id": "${listing.id}" repeats an earlier line`);
+      const first = `line ${lineOf[prev]}`;
+      if (out[prev].text !== listing.text) {
+        throw new Error(
+          `${where}: field "id": "${listing.id}" repeats ${first} with another text`,
+        );
+      }
+      const canon = (m: Record<string, MetaValue>) =>
+        JSON.stringify(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      if (canon(out[prev].meta) !== canon(listing.meta)) {
+        throw new Error(
+          `${where}: listing "${listing.id}" repeats ${first} with the same text but other ` +
+            `metadata (${JSON.stringify(listing.meta)} against ${
+              JSON.stringify(out[prev].meta)
+            }): ` +
+            `keep one of the two lines`,
+        );
+      }
+      continue; // the same listing twice
     }
     seen.set(listing.id, out.length);
+    lineOf.push(i + 1);
     out.push(listing);
   }
   return out;

@@ -13,7 +13,7 @@
 import { type Encoder, loadEncoder } from "./encoder.ts";
 import { matchingFeatures, matchingValues } from "./highlight.ts";
 import { loadQueryHead, type QueryHead } from "./indexer.ts";
-import { isBlankText } from "./inference.ts";
+import { isBlankText } from "./text_input.ts";
 import { renderSearchPage } from "./search_page.ts";
 import { type AnnInfo, type IndexHit, VectorStore } from "./vector_store.ts";
 

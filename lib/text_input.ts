@@ -4,6 +4,39 @@
  *
  * @module
  */
+import { checkInputFile } from "./fs.ts";
+
+/**
+ * True when a text has nothing to encode: empty, or only whitespace and
+ * invisible format characters (zero-width space/joiners, word joiner, BOM,
+ * soft hyphen). Such a text would encode to a meaningless vector.
+ *
+ * @example
+ * ```ts
+ * import { isBlankText } from "./text_input.ts";
+ * console.log(isBlankText(" \u200b\n"), isBlankText("phòng")); // true false
+ * ```
+ */
+export function isBlankText(text: string): boolean {
+  return text.replace(/[\s\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]/g, "") === "";
+}
+
+/**
+ * A text as a JSON string literal with invisible characters escaped
+ * (`"\u200b"`), for error messages.
+ *
+ * @example
+ * ```ts
+ * import { escapeInvisible } from "./text_input.ts";
+ * console.log(escapeInvisible("a\u200b")); // "a\u200b"
+ * ```
+ */
+export function escapeInvisible(text: string): string {
+  return JSON.stringify(text).replace(
+    /[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
 
 /**
  * The path that makes {@link readTexts} read standard input.
@@ -70,6 +103,7 @@ export async function readTexts(path: string): Promise<string[]> {
     return parseTexts(content, "stdin");
   }
   let content: string;
+  await checkInputFile(path);
   try {
     content = await Deno.readTextFile(path);
   } catch (err) {

@@ -20,6 +20,7 @@
  * @module
  */
 import { Tokenizer } from "@huggingface/tokenizers";
+import { checkInputFile } from "./fs.ts";
 
 /** The ids of one text after the template, truncated to a maximum length. */
 export interface TokenizedText {
@@ -371,11 +372,16 @@ export class TextTokenizer {
 export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
   const path = `${dir}/tokenizer.json`;
   let json: object;
+  await checkInputFile(path);
   try {
     json = JSON.parse(await Deno.readTextFile(path));
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw err;
-    throw new Error(`${path}: not a valid tokenizer.json (${(err as Error).message})`);
+    // V8's message quotes the start of the text: not echoed (the file may be anything).
+    const why = (err as Error).message.replace(
+      /, ".*"(\.\.\.)? is not valid JSON$/s,
+      ": not valid JSON",
+    );
+    throw new Error(`${path}: not a valid tokenizer.json (${why})`);
   }
   let config: object = {};
   try {

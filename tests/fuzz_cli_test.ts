@@ -709,3 +709,142 @@ Deno.test({
     await assertNoPartialFiles(copy);
   },
 });
+
+// ---------------------------------------------------------------------------
+// Issue 20: bounded inputs, head values, conflicting listings.
+
+/** `ln -s` (Deno.symlink needs unscoped read and write permissions). */
+async function symlink(target: string, path: string): Promise<void> {
+  const r = await new Deno.Command("ln", { args: ["-s", target, path] }).output();
+  assertEquals(r.code, 0, new TextDecoder().decode(r.stderr));
+}
+
+Deno.test("fuzz 20.3: --data as a link to /dev/zero, a FIFO or a folder is refused at once, naming it", async () => {
+  const fx = await getFixture();
+  const zero = `${fx.root}/zero-link.json`;
+  await symlink("/dev/zero", zero);
+  const fifo = `${fx.root}/pipe.jsonl`;
+  const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assertEquals(mk.code, 0);
+  const folder = `${fx.root}/a-folder.json`;
+  await Deno.mkdir(folder);
+  const cases: [string, string][] = [
+    [zero, "(a link to /dev/zero): not a regular file"],
+    [fifo, "not a regular file (a device, FIFO or socket)"],
+    [folder, "is a folder, not a file"],
+  ];
+  for (const [path, why] of cases) {
+    const out = freshOut(fx);
+    const r = await runTask("train", [...fx.train, "--data", path, "--out", out], {
+      read: [fx.root, "/dev/zero"],
+      write: [fx.root],
+    });
+    assertFails(r, 1, path, why);
+    await assertNoRunDir(out);
+    const e = await runTask("embed", ["--data", path, "--cache-root", fx.cache], {
+      read: [fx.root, "/dev/zero"],
+      write: [fx.root],
+    });
+    assertFails(e, 1, path, why);
+  }
+});
+
+Deno.test("fuzz 20.3: a JSONL line longer than the record limit is refused, naming the line", async () => {
+  const fx = await getFixture();
+  const path = `${fx.root}/long-line.jsonl`;
+  const big = "a".repeat(17 * 1024 * 1024);
+  await Deno.writeTextFile(path, `{"query": "phòng q10", "pos": ["${big}"]}\n`);
+  const out = freshOut(fx);
+  const r = await runTask("train", [...fx.train, "--data", path, "--out", out], fx.grant);
+  assertFails(r, 1, path, "line 1", "longer than 16 MiB");
+  await assertNoRunDir(out);
+});
+
+Deno.test("fuzz 20.4: a finite huge value in a head's weights is refused by encode, search and eval", async () => {
+  const fx = await getFixture();
+  const bad = `${fx.root}/huge-run`;
+  await copyRun(fx.run, bad);
+  const ck = await loadCheckpoint(fx.run, { which: "best" });
+  const w = Float32Array.from(ck.weight);
+  w[5 * 1024 + 7] = 1e30;
+  await saveWeight(bad, "best", w, 128, 1024, { epoch: "1" });
+  const common = ["--checkpoint", bad];
+  const cases: [string, string[]][] = [
+    ["encode", ["phòng trọ q10", ...common]],
+    ["search", ["phòng trọ q10", ...common, "--cache-root", fx.cache]],
+    ["eval", [...common, "--cache-root", fx.cache]],
+  ];
+  for (const [task, args] of cases) {
+    const r = await runTask(task, args, fx.grant);
+    assertFails(r, 1, `${bad}/best.safetensors`, "row 5, column 7", "1.00e+30");
+  }
+});
+
+Deno.test("fuzz 20.6: the same id and text with other metadata is an error naming both lines", async () => {
+  const fx = await getFixture();
+  const path = `${fx.root}/conflict.jsonl`;
+  await Deno.writeTextFile(
+    path,
+    [
+      { id: "p1", text: "phòng trọ q10 giá 3tr", price: 3 },
+      { id: "p2", text: "chung cư mini q7", price: 5 },
+      { id: "p1", text: "phòng trọ q10 giá 3tr", price: 4 },
+    ].map((o) => JSON.stringify(o)).join("\n") + "\n",
+  );
+  const index = `${fx.root}/conflict-index`;
+  const r = await runTask(
+    "index",
+    ["--listings", path, "--checkpoint", fx.run, "--index", index, "--cache-root", fx.cache],
+    fx.grant,
+  );
+  assertFails(r, 2, "--listings", `${path}: line 3`, "repeats line 1", "other metadata");
+  assert(!(await exists(`${index}/listings.lance`)), "nothing was indexed");
+});
+
+Deno.test("fuzz 20: invalid UTF-8 and invisible-only listings are refused before encoding", async () => {
+  const fx = await getFixture();
+  const utf = `${fx.root}/bad-utf8.txt`;
+  await Deno.writeFile(
+    utf,
+    new Uint8Array([...new TextEncoder().encode("phòng trọ q10\n"), 0x70, 0xff, 0xfe, 0x0a]),
+  );
+  const blank = `${fx.root}/blank.jsonl`;
+  await Deno.writeTextFile(
+    blank,
+    `{"id": "a", "text": "phòng q1"}\n{"id": "b", "text": "\u200b\u200d"}\n`,
+  );
+  const cases: [string, string[]][] = [
+    [utf, [`${utf}: line 2`, "not valid UTF-8"]],
+    [blank, [`${blank}: line 2`, "invisible"]],
+  ];
+  for (const [path, parts] of cases) {
+    const index = `${fx.root}/idx-${++outCounter}`;
+    const r = await runTask(
+      "index",
+      ["--listings", path, "--checkpoint", fx.run, "--index", index, "--cache-root", fx.cache],
+      fx.grant,
+    );
+    assertFails(r, 2, "--listings", ...parts);
+  }
+});
+
+Deno.test("fuzz 20: a tokenizer.json that is a link to another file is refused without echoing it", async () => {
+  const fx = await getFixture();
+  const model = `${fx.root}/model-passwd`;
+  await Deno.mkdir(model);
+  for await (const e of Deno.readDir("data/models/lexical-1024")) {
+    if (e.isFile && e.name !== "tokenizer.json") {
+      await Deno.copyFile(`data/models/lexical-1024/${e.name}`, `${model}/${e.name}`);
+    }
+  }
+  const secret = `${fx.root}/secret.txt`;
+  await Deno.writeTextFile(secret, "root:x:0:0:root:/root:/bin/bash\n");
+  await symlink(secret, `${model}/tokenizer.json`);
+  const r = await runTask(
+    "encode",
+    ["phòng trọ q10", "--model", model, "--checkpoint", fx.run],
+    fx.grant,
+  );
+  assertFails(r, 1, `${model}/tokenizer.json`, "not valid JSON");
+  assert(!r.stderr.includes("root:x"), r.stderr);
+});
