@@ -22,7 +22,7 @@
  */
 import denoConfig from "../deno.json" with { type: "json" };
 import { CliError } from "./cli.ts";
-import { dirname } from "./fs.ts";
+import { dirname, isRemoteUri } from "./fs.ts";
 import { baseCommand } from "./tasks.ts";
 
 /** One path a command needs, and the flag it came from (for the message). */
@@ -86,7 +86,8 @@ export async function missingPermissions(needs: PathNeed[]): Promise<MissingPerm
   const out: MissingPermission[] = [];
   const seen = new Set<string>();
   for (const need of needs) {
-    if (!need.path) continue;
+    // Object storage (s3://…) is reached by LanceDB's native client, not through file permissions.
+    if (!need.path || isRemoteUri(need.path)) continue;
     const key = `${need.kind}\0${need.path}`;
     if (seen.has(key)) continue;
     seen.add(key);

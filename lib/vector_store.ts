@@ -464,7 +464,7 @@ export class VectorStore {
     const db = await connect(uri);
     let table: lancedb.Table | undefined;
     try {
-      const names = await lanceCall(uri, () => db.tableNames());
+      const names = await tableNames(db, uri);
       if (!names.includes(LISTINGS_TABLE) || !names.includes(META_TABLE)) {
         throw new Error(
           `${uri}: no listings index here (tables ${LISTINGS_TABLE} and ${META_TABLE} are ` +
@@ -531,7 +531,7 @@ export class VectorStore {
     }
     const db = await connect(uri);
     try {
-      const names = await lanceCall(uri, () => db.tableNames());
+      const names = await tableNames(db, uri);
       return names.includes(LISTINGS_TABLE) && names.includes(META_TABLE);
     } finally {
       db.close();
@@ -1143,6 +1143,23 @@ function floatRows(col: arrow.Vector, dim: number): Float32Array {
     out.set(Float32Array.from(col.get(i) as ArrayLike<number>), i * dim);
   }
   return out;
+}
+
+/**
+ * Which of the index's two tables `db` holds. On object storage LanceDB's
+ * table listing depends on the store's delimiter listing (S3-compatible
+ * servers differ), so there each table is opened instead.
+ */
+async function tableNames(db: lancedb.Connection, uri: string): Promise<string[]> {
+  if (!isRemoteUri(uri)) return await lanceCall(uri, () => db.tableNames());
+  const found: string[] = [];
+  for (const name of [LISTINGS_TABLE, META_TABLE]) {
+    try {
+      (await db.openTable(name)).close();
+      found.push(name);
+    } catch { /* not there (or unreadable: opening it again names the cause) */ }
+  }
+  return found;
 }
 
 async function connect(uri: string): Promise<lancedb.Connection> {
