@@ -356,6 +356,14 @@ export async function mineHardNegatives(
     addDoc(ex.positive);
     for (const n of ex.negatives) addDoc(n.text);
   }
+  if (lo >= docs.length - 1) {
+    // Every window rank would be past the corpus: every record would get no negatives.
+    throw new RangeError(
+      `mine: --range ${lo}-${hi} starts past the corpus: ${docs.length} candidate texts give ` +
+        `ranks 1-${docs.length} (use a window below ${docs.length - 1}, e.g. --range ` +
+        `${Math.min(10, Math.max(0, docs.length - 3))}-${docs.length - 1}, or add --corpus FILE)`,
+    );
+  }
   const queryIndex = new Map<string, number>();
   const queries: string[] = [];
   for (const ex of examples) {

@@ -383,6 +383,17 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
     );
     throw new Error(`${path}: not a valid tokenizer.json (${why})`);
   }
+  const vocab = (json as { model?: { vocab?: unknown } })?.model?.vocab;
+  const size = Array.isArray(vocab)
+    ? vocab.length
+    : vocab && typeof vocab === "object"
+    ? Object.keys(vocab).length
+    : 0;
+  if (size === 0) {
+    throw new Error(
+      `${path}: field "model.vocab" is missing or empty: a tokenizer needs a vocabulary`,
+    );
+  }
   let config: object = {};
   try {
     config = JSON.parse(await Deno.readTextFile(`${dir}/tokenizer_config.json`));

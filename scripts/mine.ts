@@ -188,7 +188,10 @@ async function main() {
         ? { byExample: await readConstraints(dataPath), features }
         : undefined,
     },
-  );
+  ).catch((err) => {
+    // A window past the corpus is a flag error.
+    throw err instanceof RangeError ? new CliError(err.message) : err;
+  });
   projector?.dispose();
   await encoder.dispose();
   await atomicWrite(out, records.map((r) => JSON.stringify(r)).join("\n") + "\n");

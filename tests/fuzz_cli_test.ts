@@ -178,6 +178,11 @@ async function copyRun(from: string, to: string): Promise<void> {
       await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
     }
   }
+  // Without the field only manifest-era trainers write, the copy reads as a run
+  // from before manifests (a run that lost its manifest is refused: fuzz 20).
+  const config = JSON.parse(await Deno.readTextFile(`${to}/config.json`));
+  delete config.dataset.weightsSha256;
+  await Deno.writeTextFile(`${to}/config.json`, JSON.stringify(config, null, 2));
 }
 
 // ---------------------------------------------------------------------------
@@ -847,4 +852,44 @@ Deno.test("fuzz 20: a tokenizer.json that is a link to another file is refused w
   );
   assertFails(r, 1, `${model}/tokenizer.json`, "not valid JSON");
   assert(!r.stderr.includes("root:x"), r.stderr);
+});
+
+Deno.test("fuzz 20: a run whose manifest.json was deleted is refused, not read unverified", async () => {
+  const fx = await getFixture();
+  const lost = `${fx.root}/lost-manifest`;
+  await Deno.mkdir(lost);
+  for await (const e of Deno.readDir(fx.run)) {
+    if (e.isFile && e.name !== "manifest.json") {
+      await Deno.copyFile(`${fx.run}/${e.name}`, `${lost}/${e.name}`);
+    }
+  }
+  const r = await runTask("encode", ["phòng trọ q10", "--checkpoint", lost], fx.grant);
+  assertFails(r, 1, `${lost}/manifest.json is missing`, "cannot be verified");
+});
+
+Deno.test("fuzz 20: mine --range past the corpus is a flag error, not empty negatives", async () => {
+  const fx = await getFixture();
+  const out = `${fx.root}/mined-${++outCounter}.jsonl`;
+  const r = await runTask(
+    "mine",
+    ["--data", fx.data, "--cache-root", fx.cache, "--range", "100000-200000", "--out", out],
+    fx.grant,
+  );
+  assertFails(r, 2, "--range 100000-200000", "starts past the corpus");
+  assert(!(await exists(out)), "no output file");
+});
+
+Deno.test("fuzz 20: two index runs into one new directory: one writes, the other is told who holds it", async () => {
+  const fx = await getFixture();
+  const index = `${fx.root}/race-index`;
+  const args = ["--checkpoint", fx.run, "--index", index, "--cache-root", fx.cache];
+  const [a, b] = await Promise.all([
+    runTask("index", args, fx.grant),
+    runTask("index", args, fx.grant),
+  ]);
+  const codes = [a.code, b.code].sort();
+  assert(codes[0] === 0, `one run completes: ${a.stderr} ${b.stderr}`);
+  const loser = a.code === 0 ? b : a;
+  if (loser.code !== 0) assertFails(loser, 1, index, "is in use by another indexing");
+  assert(!`${a.stderr}${b.stderr}`.includes(".rs:"), "no raw Lance error");
 });
