@@ -7,7 +7,7 @@
  */
 import type { TrainConfig } from "./config.ts";
 import { atomicWrite, atomicWriteJson, dirname, exists, join } from "./fs.ts";
-import { ManifestError, readCommittedFile } from "./manifest.ts";
+import { MANIFEST_FILE, ManifestError, readCommittedFile } from "./manifest.ts";
 import { decodeSafetensors, readSafetensors, writeSafetensors } from "./safetensors.ts";
 
 /** Format tag of `config.json`. */
@@ -341,6 +341,13 @@ export async function loadCheckpoint(
     );
   }
   validateHeadWeight(t.data, t.shape[0], t.shape[1], path);
+  if (!await exists(join(dir, MANIFEST_FILE))) {
+    // Loaded all the same (runs from before manifests, checkpoints made by tools), but not silently.
+    (opts.onWarning ?? console.warn)(
+      `warning: ${dir} has no ${MANIFEST_FILE}, so its files are not verified (a run from before ` +
+        `manifests, a checkpoint made by a tool, or a removed manifest)`,
+    );
+  }
   return {
     dir,
     which,

@@ -185,7 +185,6 @@ export async function readCommittedFile(dir: string, name: string): Promise<Uint
     if (!manifest) {
       const bytes = await readIfExists(join(dir, name));
       if (!bytes) throw new ManifestError(`${join(dir, name)} is missing`);
-      await refuseLostManifest(dir, name === "config.json" ? bytes : undefined);
       return bytes;
     }
     const entry = manifest.files[name];
@@ -207,30 +206,6 @@ export async function readCommittedFile(dir: string, name: string): Promise<Uint
       join(dir, MANIFEST_FILE)
     }); restore the file or train again`,
   );
-}
-
-/**
- * A run without `manifest.json` is readable only if it was written before
- * manifests existed. Trainers that write manifests also record the weight
- * file's sha256 in `config.json` (`dataset.weightsSha256`): such a run has
- * lost its manifest, and its files cannot be verified.
- */
-async function refuseLostManifest(dir: string, config?: Uint8Array): Promise<void> {
-  const bytes = config ?? await readIfExists(join(dir, "config.json"));
-  if (!bytes) return;
-  let info: { dataset?: { weightsSha256?: unknown } };
-  try {
-    info = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return; // the config reader names the problem
-  }
-  if (typeof info?.dataset?.weightsSha256 === "string") {
-    throw new ManifestError(
-      `${join(dir, MANIFEST_FILE)} is missing, but ${join(dir, "config.json")} was written by a ` +
-        `trainer that always writes one: the run's files cannot be verified. Restore ` +
-        `${MANIFEST_FILE}, or train again`,
-    );
-  }
 }
 
 /**
