@@ -21,6 +21,7 @@
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { checkInputFile } from "./fs.ts";
+import { decodeCharsmap, SpmNormalizer } from "./sentencepiece.ts";
 
 /** The ids of one text after the template, truncated to a maximum length. */
 export interface TokenizedText {
@@ -47,6 +48,51 @@ type TemplateJson =
   }
   | null
   | undefined;
+
+/**
+ * SentencePiece's normaliser for a `tokenizer.json` whose normaliser is the
+ * one Hugging Face's SentencePiece converters write (`Precompiled`, then
+ * optionally `Replace(" {2,}")` and `Strip`) with a `Metaspace` pre-tokenizer
+ * (alone or after `WhitespaceSplit`): that pipeline stands for SentencePiece's
+ * `Normalize` with its default flags, which {@link SpmNormalizer} runs exactly.
+ * Undefined for any other layout.
+ */
+function sentencePieceNormalizer(json: object): SpmNormalizer | undefined {
+  type Norm = {
+    type?: string;
+    normalizers?: Norm[];
+    precompiled_charsmap?: string;
+    pattern?: { Regex?: string; String?: string };
+  };
+  const j = json as {
+    normalizer?: Norm | null;
+    pre_tokenizer?: { type?: string; pretokenizers?: { type?: string }[] } | null;
+  };
+  const list = j.normalizer?.type === "Sequence"
+    ? j.normalizer.normalizers ?? []
+    : j.normalizer
+    ? [j.normalizer]
+    : [];
+  if (list[0]?.type !== "Precompiled" || typeof list[0].precompiled_charsmap !== "string") {
+    return undefined;
+  }
+  for (const n of list.slice(1)) {
+    const spaces = n.type === "Replace" &&
+      (n.pattern?.Regex === " {2,}" || n.pattern?.String === "  ");
+    if (!spaces && n.type !== "Strip") return undefined;
+  }
+  const pre = j.pre_tokenizer;
+  const pres = pre?.type === "Sequence"
+    ? (pre.pretokenizers ?? []).map((p) => p.type)
+    : [pre?.type];
+  const ok = pres.join() === "Metaspace" || pres.join() === "WhitespaceSplit,Metaspace";
+  if (!ok) return undefined;
+  try {
+    return new SpmNormalizer(decodeCharsmap(list[0].precompiled_charsmap));
+  } catch {
+    return undefined;
+  }
+}
 
 /** Most words kept in the per-word memo before it is cleared. */
 const WORD_MEMO_LIMIT = 200_000;
@@ -89,7 +135,16 @@ class FastUnigram {
   readonly unkScore: number;
   readonly maxLen: number;
 
-  constructor(vocab: [string, number][], unkId: number, added: { content: string; id: number }[]) {
+  /** Path scores rounded to float32 at each step, as SentencePiece keeps them (ties then break as there). */
+  readonly float32: boolean;
+
+  constructor(
+    vocab: [string, number][],
+    unkId: number,
+    added: { content: string; id: number }[],
+    float32 = false,
+  ) {
+    this.float32 = float32;
     const n = vocab.length;
     this.scores = new Float64Array(n);
     let min = Infinity;
@@ -104,7 +159,7 @@ class FastUnigram {
       if (len > maxLen) maxLen = len;
     }
     this.unkId = unkId;
-    this.unkScore = min - 10;
+    this.unkScore = float32 ? Math.fround(min - 10) : min - 10;
     this.scores[unkId] = this.unkScore;
     // Added tokens override the id of their content (the library does the same).
     for (const a of added) this.ids.set(a.content, a.id);
@@ -112,26 +167,41 @@ class FastUnigram {
   }
 
   /** Ids of one pre-tokenized word. */
-  word(word: string): number[] {
+  /** After {@link word} in float32 mode: the path score at the word's end. */
+  lastEnd = 0;
+  /** After {@link word} in float32 mode: the smallest gap between a chosen best and a rival. */
+  lastMargin = Infinity;
+
+  /**
+   * Ids of one pre-tokenized word. In float32 mode (SentencePiece's
+   * `Lattice::Viterbi`), `start` is the path score where the word begins, and
+   * every sum is rounded to float32 as SentencePiece's `float`s are.
+   */
+  word(word: string, start = 0): number[] {
     const chars = Array.from(word);
     const len = chars.length;
+    const f32 = this.float32;
     // Lattice nodes: begin, length, id, score, best score so far, best predecessor.
     const nBegin: number[] = [0], nLen: number[] = [0], nId: number[] = [-1];
-    const nScore: number[] = [0], nBest: number[] = [0], nPrev: number[] = [-1];
+    const nScore: number[] = [0], nBest: number[] = [f32 ? Math.fround(start) : 0];
+    const nPrev: number[] = [-1];
     const ends: number[][] = Array.from({ length: len + 1 }, () => []);
     ends[0].push(0); // BOS
+    let margin = Infinity;
     for (let b = 0; b < len; b++) {
       const lefts = ends[b];
       const add = (k: number, id: number, score: number) => {
         // The best left node: first maximum of its best score + this score.
-        let bestNode = -1, best = 0;
+        let bestNode = -1, best = 0, second = -Infinity;
         for (const l of lefts) {
-          const sc = nBest[l] + score;
+          const sc = f32 ? Math.fround(nBest[l] + score) : nBest[l] + score;
           if (bestNode === -1 || sc > best) {
+            if (bestNode !== -1) second = Math.max(second, best);
             bestNode = l;
             best = sc;
-          }
+          } else second = Math.max(second, sc);
         }
+        if (f32) margin = Math.min(margin, best - second);
         const node = nBegin.length;
         nBegin.push(b), nLen.push(k), nId.push(id), nScore.push(score);
         nBest.push(best), nPrev.push(bestNode);
@@ -153,11 +223,17 @@ class FastUnigram {
     }
     // EOS: the first node ending at `len` with the highest best score.
     let last = -1, best = 0;
+    let second = -Infinity;
     for (const l of ends[len]) {
       if (last === -1 || nBest[l] > best) {
+        if (last !== -1) second = Math.max(second, best);
         last = l;
         best = nBest[l];
-      }
+      } else second = Math.max(second, nBest[l]);
+    }
+    if (f32) {
+      this.lastEnd = best;
+      this.lastMargin = Math.min(margin, best - second);
     }
     const out: number[] = [];
     for (let node = last; node > 0; node = nPrev[node]) {
@@ -209,10 +285,12 @@ export class TextTokenizer {
   #hf?: Tokenizer;
   #pipe?: HfPipeline;
   #model?: FastUnigram;
+  /** SentencePiece's own normaliser, for `Precompiled` tokenizers (see {@link SpmNormalizer}). */
+  #spm?: SpmNormalizer;
   #prefix: number[] = [];
   #suffix: number[] = [];
   #added: string[] = [];
-  #memo = new Map<string, number[]>();
+  #memo = new Map<string, { ids: number[]; margin: number }>();
 
   constructor(tokenizerJson: object, tokenizerConfig: object = {}) {
     this.#json = tokenizerJson;
@@ -266,6 +344,7 @@ export class TextTokenizer {
     };
     const model = json.model;
     if (config.remove_space === true || config.do_lowercase_and_remove_accent) return false;
+    const spm = sentencePieceNormalizer(this.#json);
     if (model?.type !== "Unigram" || !Array.isArray(model.vocab)) return false;
     if (!Number.isInteger(model.unk_id) || model.byte_fallback === true) return false;
     const template = templateIds(json.post_processor);
@@ -279,7 +358,8 @@ export class TextTokenizer {
         { ...json, model: { type: "Unigram", unk_id: 0, vocab: [["<unk>", 0]] }, added_tokens: [] },
         this.#config,
       ) as unknown as HfPipeline;
-      this.#model = new FastUnigram(model.vocab, model.unk_id as number, added);
+      this.#model = new FastUnigram(model.vocab, model.unk_id as number, added, spm !== undefined);
+      this.#spm = spm;
     } catch {
       return false;
     }
@@ -299,22 +379,38 @@ export class TextTokenizer {
   #fastIds(text: string, maxContent = Infinity): number[] | undefined {
     const pipe = this.#pipe!, model = this.#model!;
     for (const t of this.#added) if (text.includes(t)) return undefined;
-    const normalized = pipe.normalizer ? pipe.normalizer(text) : text;
+    const spm = this.#spm;
+    const normalized = spm ? spm.normalize(text) : pipe.normalizer ? pipe.normalizer(text) : text;
     for (const t of this.#added) if (normalized.includes(t)) return undefined;
     const out = this.#prefix.slice();
     if (normalized.length > 0) {
-      const words = pipe.pre_tokenizer
+      // SentencePiece: the normalised text already has its ▁s, and no piece holds a ▁
+      // after its start, so the Viterbi splits into words at each ▁ (memoised per word).
+      const words = spm
+        ? normalized.split(/(?=\u2581)/)
+        : pipe.pre_tokenizer
         ? pipe.pre_tokenizer(normalized, { section_index: 0 })
         : [normalized];
       const unk = model.unkId;
       const start = out.length;
+      let score = 0; // SentencePiece: the float32 path score so far
       for (const w of words) {
         if (out.length - start > maxContent) break;
-        let ids = this.#memo.get(w);
-        if (ids === undefined) {
-          ids = model.word(w);
+        let entry = this.#memo.get(w);
+        if (entry === undefined) {
+          const ids = model.word(w);
+          entry = { ids, margin: model.float32 ? model.lastMargin : Infinity };
           if (this.#memo.size >= WORD_MEMO_LIMIT) this.#memo.clear();
-          this.#memo.set(w, ids);
+          this.#memo.set(w, entry);
+        }
+        let ids = entry.ids;
+        if (model.float32) {
+          // A word's best path does not depend on where it starts, except through
+          // float32 rounding: a near-tie is decided again from the real score.
+          if (entry.margin < 1e-5 * (1 + Math.abs(score))) {
+            ids = model.word(w, score);
+            score = model.lastEnd;
+          } else for (const id of ids) score = Math.fround(score + model.scores[id]);
         }
         for (const id of ids) {
           // fuse_unk: a run of unknown tokens becomes one, across words too.
