@@ -62,6 +62,13 @@ export interface EncoderConfig {
   maxLength: number;
   /** Prefix callers add to queries (not added by `encode`). BGE-M3 needs none. */
   queryPrefix?: string;
+  /**
+   * What `encode` does to a text before tokenising it: `nfc` (the default)
+   * composes it to Unicode NFC, so that Vietnamese typed with split tone marks
+   * (VNI-style `ê` + U+0323, or fully decomposed) gets the same tokens, and the
+   * same vector, as the precomposed text; `none` tokenises it as given.
+   */
+  inputNormalization?: "nfc" | "none";
 }
 
 /** Row-major `[n, dim]` vectors. */
@@ -268,6 +275,13 @@ export async function readEncoderConfig(dir: string): Promise<EncoderConfig> {
   if (c.queryPrefix !== undefined) {
     field("queryPrefix", typeof c.queryPrefix === "string", "a string");
   }
+  if (c.inputNormalization !== undefined) {
+    field(
+      "inputNormalization",
+      c.inputNormalization === "nfc" || c.inputNormalization === "none",
+      '"nfc" or "none"',
+    );
+  }
   return {
     name: c.name as string,
     dim: c.dim as number,
@@ -275,6 +289,9 @@ export async function readEncoderConfig(dir: string): Promise<EncoderConfig> {
     normalize: c.normalize as boolean,
     maxLength: c.maxLength as number,
     ...(c.queryPrefix !== undefined ? { queryPrefix: c.queryPrefix as string } : {}),
+    ...(c.inputNormalization !== undefined
+      ? { inputNormalization: c.inputNormalization as "nfc" | "none" }
+      : {}),
   };
 }
 
@@ -618,7 +635,10 @@ class OnnxEncoder implements Encoder {
     const truncatedIndices: number[] = [];
     let tokensLeft = 0;
     for (let i = 0; i < count; i++) {
-      const tok = this.tokenizer.encode(texts[start + i], this.config.maxLength);
+      const text = this.config.inputNormalization === "none"
+        ? texts[start + i]
+        : texts[start + i].normalize("NFC");
+      const tok = this.tokenizer.encode(text, this.config.maxLength);
       ids[i] = tok.ids;
       tokensLeft += tok.ids.length;
       if (tok.truncated) truncatedIndices.push(start + i);
@@ -784,7 +804,12 @@ class OnnxEncoder implements Encoder {
  */
 export async function loadEncoder(
   dir: string = DEFAULT_MODEL_DIR,
-  opts: { session?: SessionOptions; maxLength?: number } = {},
+  opts: {
+    session?: SessionOptions;
+    maxLength?: number;
+    /** Override `encoder.json`'s `inputNormalization` (the fingerprint changes with it). */
+    inputNormalization?: "nfc" | "none";
+  } = {},
 ): Promise<Encoder> {
   let st: Deno.FileInfo;
   try {
@@ -810,6 +835,13 @@ export async function loadEncoder(
     // Long texts get other vectors, so the fingerprint (cache key) changes too.
     config.maxLength = opts.maxLength;
     lengthTag = `:maxLength=${opts.maxLength}`;
+  }
+  if (
+    opts.inputNormalization !== undefined &&
+    opts.inputNormalization !== (config.inputNormalization ?? "nfc")
+  ) {
+    config.inputNormalization = opts.inputNormalization;
+    lengthTag += `:input=${opts.inputNormalization}`;
   }
   const tokenizer = await loadTokenizer(dir);
   let fingerprint = await modelFingerprint(dir);

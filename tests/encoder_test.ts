@@ -292,3 +292,19 @@ Deno.test("encoder: token budgets and encodeChunks give the same vectors; progre
   }
   await enc.dispose();
 });
+
+Deno.test("encoder: inputNormalization none (not the default nfc) changes the fingerprint", async () => {
+  // (The default model's own tokenizer applies NFKC, so its vectors cannot show the rule;
+  // bench/vni_input.ts measures it with a SentencePiece tokenizer.)
+  const nfc = await loadEncoder();
+  const none = await loadEncoder(undefined, { inputNormalization: "none" });
+  const same = await loadEncoder(undefined, { inputNormalization: "nfc" });
+  try {
+    assert(nfc.fingerprint !== none.fingerprint, "the cache key changes with the input rule");
+    assertEquals(same.fingerprint, nfc.fingerprint);
+  } finally {
+    await same.dispose();
+    await nfc.dispose();
+    await none.dispose();
+  }
+});
