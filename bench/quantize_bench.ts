@@ -4,6 +4,9 @@
  * the fp32 exact `topK` as the baseline: fp32, int8 (dequantised codes on the
  * same matmul kernel), binary (Hamming + popcount in TypeScript), binary with
  * re-scoring of 4×k candidates. Per-query cost = time per iteration / 64.
+ * Before the Deno.bench groups, a table of the binary search beside faiss
+ * IndexBinaryFlat (`bench/hamming_peer.py`, Debian's python3-faiss, 1 thread)
+ * measured in the same run, for 1 query and batches of 64.
  *
  * Run: `deno task bench` (or `deno bench --allow-read=. --allow-env --allow-sys bench/quantize_bench.ts`).
  *
@@ -11,6 +14,7 @@
  */
 import { buildIndex, type Quantization, searchIndex } from "../lib/quantize.ts";
 import { Rng } from "../lib/rng.ts";
+import { printTable, type Row, runPythonPeer, time } from "./peers.ts";
 
 const ND = 100_000;
 const NQ = 64;
@@ -29,6 +33,38 @@ function randomUnit(rng: Rng, n: number, dim: number): Float32Array {
     for (let t = 0; t < dim; t++) out[i * dim + t] *= inv;
   }
   return out;
+}
+
+// Binary search beside faiss IndexBinaryFlat, same run.
+{
+  const cases = [256, 64].flatMap((dim) => [1, NQ].map((nq) => ({ dim, nq })));
+  const ours = new Map<string, number>();
+  const measure = async () => {
+    for (const c of cases) {
+      const rng = new Rng(c.dim + 7);
+      const index = buildIndex(randomUnit(rng, ND, c.dim), ND, c.dim, "binary");
+      const queries = randomUnit(rng, c.nq, c.dim);
+      const t = await time(() => searchIndex(index, queries, c.nq, { k: K }), c.nq === 1 ? 20 : 5);
+      const key = `${c.dim}/${c.nq}`;
+      ours.set(key, Math.min(t.median, ours.get(key) ?? Infinity));
+    }
+  };
+  await measure(); // before the peer and after it: the machine's load drifts
+  const peer = await runPythonPeer("hamming_peer.py", ["--docs", String(ND)], 1);
+  await measure();
+  const rows: Row[] = cases.map((c) => {
+    const l = peer.ok ? peer.lines.find((x) => x.dim === c.dim && x.nq === c.nq) : undefined;
+    return {
+      what: `binary top-${K} of ${ND / 1000}k × ${c.dim} bits, ${
+        c.nq === 1 ? "1 query" : `${c.nq} queries/batch (per query)`
+      }`,
+      ours: "hammingTopK (WebAssembly popcnt)",
+      oursMs: ours.get(`${c.dim}/${c.nq}`)! / c.nq,
+      peer: l ? `${l.lib} (1 thread)` : peer.ok ? "no peer line" : `peer skipped: ${peer.why}`,
+      peerMs: l ? (l.median_ms as number) / c.nq : undefined,
+    };
+  });
+  printTable("Binary (Hamming) search, ms per query (medians)", rows);
 }
 
 for (const dim of [256, 64]) {

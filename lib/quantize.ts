@@ -26,6 +26,7 @@
  * @module
  */
 import type { FlagSpec } from "./cli.ts";
+import { hammingKernel } from "./_hamming_wasm.ts";
 import { topK, type TopKResult } from "./metrics.ts";
 
 /**
@@ -206,6 +207,10 @@ export function popcount32(v: number): number {
   return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
 }
 
+/** The corpus whose packed rows are in the kernel's memory (see {@link hammingTopK}). */
+let resident: Uint32Array | null = null;
+let residentWords = 0;
+
 /** A fixed pseudo-random rank of a document index, for breaking equal distances. */
 function tieRank(i: number): number {
   let h = Math.imul(i ^ 0x9e3779b9, 0x85ebca6b);
@@ -219,6 +224,10 @@ function tieRank(i: number): number {
  * {@linkcode packSigns}). Rows of the result are the `min(k, nd)` nearest
  * documents, nearest first; equal distances are ordered by a fixed hash of
  * the document index. `scores` is `1 − 2·hamming/dim`.
+ *
+ * Large corpora are scored by a WebAssembly kernel (`i64.popcnt`), which keeps
+ * the last corpus it was given in its memory: `docs` is copied once per array,
+ * so change a corpus by making a new array, not in place.
  *
  * @example
  * ```ts
@@ -250,26 +259,61 @@ export function hammingTopK(
   const indices = new Int32Array(nq * kk);
   const distances = new Int32Array(nq * kk);
   const scores = new Float32Array(nq * kk);
-  const dist = new Int32Array(nd);
-  const counts = new Int32Array(dim + 2);
-  const ranks = new Uint32Array(nd);
-  for (let j = 0; j < nd; j++) ranks[j] = tieRank(j);
-  for (let q = 0; q < nq; q++) {
-    counts.fill(0);
-    const qo = q * words;
-    for (let j = 0; j < nd; j++) {
-      let h = 0;
-      const dOff = j * words;
-      for (let w = 0; w < words; w++) h += popcount32(queries[qo + w] ^ docs[dOff + w]);
-      dist[j] = h;
-      counts[h]++;
+  // Distances and their histogram: the WebAssembly kernel (popcnt over 64-bit
+  // words), else the same loop in JavaScript.
+  const wasm = nd * words >= 4096 ? hammingKernel() : null;
+  const w64 = Math.ceil(words / 2);
+  let dist: Int32Array<ArrayBufferLike> = new Int32Array(nd);
+  let counts: Int32Array<ArrayBufferLike> = new Int32Array(64 * w64 + 2);
+  let score: (q: number) => void;
+  if (wasm) {
+    const docBytes = nd * w64 * 8, qAt = docBytes, distAt = qAt + w64 * 8;
+    const countsAt = distAt + nd * 4, end = countsAt + counts.length * 4;
+    const have = wasm.memory.buffer.byteLength;
+    if (end > have) wasm.memory.grow(Math.ceil((end - have) / 65536));
+    const mem32 = new Uint32Array(wasm.memory.buffer);
+    if (resident === docs && residentWords === words) {
+      // The same corpus as the last call is still in the kernel's memory.
+    } else if (words === 2 * w64) mem32.set(docs, 0);
+    else {
+      // An odd number of 32-bit words: pad each row to whole 64-bit words with zeros.
+      for (let j = 0; j < nd; j++) {
+        mem32.set(docs.subarray(j * words, (j + 1) * words), j * 2 * w64);
+        mem32[j * 2 * w64 + words] = 0;
+      }
     }
+    resident = docs;
+    residentWords = words;
+    dist = new Int32Array(wasm.memory.buffer, distAt, nd);
+    counts = new Int32Array(wasm.memory.buffer, countsAt, counts.length);
+    score = (q) => {
+      const qw = new Uint32Array(wasm.memory.buffer, qAt, 2 * w64);
+      qw.fill(0);
+      qw.set(queries.subarray(q * words, (q + 1) * words));
+      counts.fill(0);
+      wasm.hamming(qAt, 0, nd, w64, distAt, countsAt);
+    };
+  } else {
+    score = (q) => {
+      counts.fill(0);
+      const qo = q * words;
+      for (let j = 0; j < nd; j++) {
+        let h = 0;
+        const dOff = j * words;
+        for (let w = 0; w < words; w++) h += popcount32(queries[qo + w] ^ docs[dOff + w]);
+        dist[j] = h;
+        counts[h]++;
+      }
+    };
+  }
+  for (let q = 0; q < nq; q++) {
+    score(q);
     // The smallest cutoff distance whose cumulative count reaches kk.
     let cutoff = 0, acc = 0;
     while (acc + counts[cutoff] < kk) acc += counts[cutoff++];
     const picked: number[] = [];
     for (let j = 0; j < nd; j++) if (dist[j] <= cutoff) picked.push(j);
-    picked.sort((a, b) => dist[a] - dist[b] || ranks[a] - ranks[b] || a - b);
+    picked.sort((a, b) => dist[a] - dist[b] || tieRank(a) - tieRank(b) || a - b);
     for (let r = 0; r < kk; r++) {
       const j = picked[r];
       indices[q * kk + r] = j;

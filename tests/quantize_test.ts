@@ -161,3 +161,36 @@ Deno.test("int8 search over several blocks equals one exact search of the dequan
   assertEquals(got.indices, want.indices);
   assert(Array.from(got.indices).some((j) => j >= 16_384), "only the first block was searched");
 });
+
+Deno.test("hammingTopK: the WebAssembly kernel (large corpora) gives the exact nearest distances, odd word counts too", async () => {
+  const { Rng } = await import("../lib/rng.ts");
+  const { hammingTopK, packSigns, popcount32 } = await import("../lib/quantize.ts");
+  for (const dim of [256, 96]) {
+    const rng = new Rng(dim);
+    const nd = 3000, nq = 5, k = 10;
+    const docs = packSigns(
+      Float32Array.from({ length: nd * dim }, () => rng.next() - 0.5),
+      nd,
+      dim,
+    );
+    const qs = packSigns(Float32Array.from({ length: nq * dim }, () => rng.next() - 0.5), nq, dim);
+    const words = Math.ceil(dim / 32);
+    const r = hammingTopK(qs, nq, docs, nd, dim, k);
+    for (let q = 0; q < nq; q++) {
+      const all = Array.from({ length: nd }, (_, j) => {
+        let h = 0;
+        for (let w = 0; w < words; w++) h += popcount32(qs[q * words + w] ^ docs[j * words + w]);
+        return h;
+      });
+      const want = [...all].sort((a, b) => a - b).slice(0, k);
+      assertEquals(
+        Array.from(r.distances.subarray(q * k, (q + 1) * k)),
+        want,
+        `dim ${dim}, query ${q}`,
+      );
+      for (let c = 0; c < k; c++) {
+        assertEquals(all[r.indices[q * k + c]], r.distances[q * k + c]);
+      }
+    }
+  }
+});
