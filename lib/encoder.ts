@@ -69,6 +69,8 @@ export interface EncoderConfig {
    * same vector, as the precomposed text; `none` tokenises it as given.
    */
   inputNormalization?: "nfc" | "none";
+  /** The weights' precision: `int8` for a model made by `deno task quantize-model` (default fp32). */
+  precision?: "fp32" | "int8";
 }
 
 /** Row-major `[n, dim]` vectors. */
@@ -275,6 +277,9 @@ export async function readEncoderConfig(dir: string): Promise<EncoderConfig> {
   if (c.queryPrefix !== undefined) {
     field("queryPrefix", typeof c.queryPrefix === "string", "a string");
   }
+  if (c.precision !== undefined) {
+    field("precision", c.precision === "fp32" || c.precision === "int8", '"fp32" or "int8"');
+  }
   if (c.inputNormalization !== undefined) {
     field(
       "inputNormalization",
@@ -289,6 +294,7 @@ export async function readEncoderConfig(dir: string): Promise<EncoderConfig> {
     normalize: c.normalize as boolean,
     maxLength: c.maxLength as number,
     ...(c.queryPrefix !== undefined ? { queryPrefix: c.queryPrefix as string } : {}),
+    ...(c.precision !== undefined ? { precision: c.precision as "fp32" | "int8" } : {}),
     ...(c.inputNormalization !== undefined
       ? { inputNormalization: c.inputNormalization as "nfc" | "none" }
       : {}),
@@ -396,14 +402,15 @@ export function l2NormalizeRows(data: Float32Array, dim: number): Float32Array {
  * ```
  */
 export function describeEncoder(
-  enc: Pick<Encoder, "name" | "dir" | "dim" | "fingerprint">,
+  enc: Pick<Encoder, "name" | "dir" | "dim" | "fingerprint"> & { config?: EncoderConfig },
 ): string {
   const standIn = enc.name === DEFAULT_MODEL_NAME
     ? " (offline lexical stand-in, NOT BGE-M3; see README)"
     : enc.name.endsWith("-shape")
     ? " (BGE-M3's architecture with random weights, NOT BGE-M3: its vectors mean nothing)"
     : "";
-  return `Model: ${enc.name}${standIn}, dim ${enc.dim}, from ${enc.dir}, fingerprint ${
+  const int8 = enc.config?.precision === "int8" ? ", int8 weights" : "";
+  return `Model: ${enc.name}${standIn}${int8}, dim ${enc.dim}, from ${enc.dir}, fingerprint ${
     enc.fingerprint.slice(0, 12)
   }`;
 }

@@ -63,6 +63,11 @@ export const TASKS: Record<string, TaskSpec> = {
     permissions: ["--allow-read=.", "--allow-write=data/models", "--allow-env=DEBUG"],
     paths: { data: "read", out: "write" },
   },
+  "quantize-model": {
+    script: "scripts/quantize_model.ts",
+    permissions: ["--allow-read=data/models", "--allow-write=data/models"],
+    paths: { model: "read", out: "write" },
+  },
   embed: {
     script: "scripts/embed.ts",
     permissions: ["--allow-read=.", "--allow-write=data/cache", ...ORT],
