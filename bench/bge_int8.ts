@@ -28,7 +28,7 @@ import { topK } from "../lib/metrics.ts";
 import { Rng } from "../lib/rng.ts";
 import { parseCommand } from "../lib/cli.ts";
 
-const { flags } = parseCommand(Deno.args, {
+const { flags: given } = parseCommand(Deno.args, {
   name: "bench:int8",
   usage: "deno task bench:int8 [--fp32 DIR] [--int8 DIR] [--sample 48] [--full]",
   description: "int8 against float32 encoder: tokens/s, vector agreement, cold encode, RSS.",
@@ -42,6 +42,13 @@ const { flags } = parseCommand(Deno.args, {
   },
 });
 
+// parseCommand leaves defaults to the caller.
+const flags = {
+  fp32: "data/models/bge-m3-shape",
+  int8: "data/models/bge-m3-shape-int8",
+  sample: 48,
+  ...given,
+} as Record<string, string | number | boolean | undefined>;
 const { examples } = await loadDataset("data/gen-data-set.json");
 const texts = uniqueTexts(examples);
 

@@ -47,6 +47,8 @@ export interface QuantizeModelOptions {
   minElements?: number;
   /** Replace an existing output folder. */
   force?: boolean;
+  /** Weights (by initializer name) matching this stay float32. */
+  exclude?: RegExp;
   onLog?: (line: string) => void;
 }
 
@@ -211,6 +213,8 @@ export async function quantizeModel(
         ? "a Gemm with transA, alpha or beta"
         : Number(w.dims![0]) * Number(w.dims![1]) < minElements
         ? `its weight has fewer than ${minElements} values`
+        : opts.exclude?.test(wName)
+        ? `excluded (${opts.exclude})`
         : "";
       if (why === null) {
         nodes.push(n);
