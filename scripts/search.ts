@@ -10,7 +10,7 @@ import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../
 import { embedTexts } from "../lib/cache.ts";
 import { assertHeadFitsEncoder, loadCheckpoint, readRunInfo } from "../lib/checkpoint.ts";
 import { readCorpus } from "../lib/corpus.ts";
-import { loadDataset } from "../lib/dataset.ts";
+import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
 import { ensureDefaultModel } from "../lib/default_model.ts";
 import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
 import { exists } from "../lib/fs.ts";
@@ -160,8 +160,12 @@ async function main() {
     }`,
   );
 
-  const corpus = flags.corpus ? await readCorpus(flags.corpus as string) : await datasetListings(
-    (flags.data as string | undefined) ?? info?.dataset.path ?? "data/gen-data-set.json",
+  // Every unique listing text (positives and hard negatives) of the dataset.
+  const corpus = flags.corpus ? await readCorpus(flags.corpus as string) : uniqueTexts(
+    (await loadDataset(
+      (flags.data as string | undefined) ?? info?.dataset.path ?? "data/gen-data-set.json",
+    )).examples,
+    { kind: "passages" },
   );
   const docs = await embedTexts(encoder, corpus, { cacheRoot });
   // Queries go to the bounded query store, never into the corpus cache.
@@ -288,17 +292,6 @@ async function searchLanceIndex(
   } finally {
     store.close();
   }
-}
-
-/** Every unique listing text (positives and hard negatives) of a dataset. */
-async function datasetListings(path: string): Promise<string[]> {
-  const ds = await loadDataset(path);
-  const seen = new Set<string>();
-  for (const ex of ds.examples) {
-    seen.add(ex.positive);
-    for (const n of ex.negatives) seen.add(n.text);
-  }
-  return [...seen];
 }
 
 if (import.meta.main) await runMain(main);
