@@ -200,6 +200,21 @@ export async function indexListings(opts: IndexOptions): Promise<IndexReport> {
   const listings = opts.listings;
   // Metadata of two types in one field is an error naming the listings, before any encoding.
   inferColumns(listings);
+  const askedAnn = opts.ann ?? "auto";
+  if (
+    askedAnn !== "auto" && askedAnn !== "none" && listings.length < 256 && !opts.deleteIds?.length
+  ) {
+    // A new table of these listings would be too small: say so before anything is written.
+    const existing = !opts.rebuild && await VectorStore.exists(uri)
+      ? await VectorStore.open(uri).then((s) => s.count().finally(() => s.close()))
+      : 0;
+    if (existing + listings.length < 256) {
+      throw new Error(
+        `--ann ${askedAnn}: an ANN index needs at least 256 listings, the index would hold at ` +
+          `most ${existing + listings.length}; use --ann none (an exact scan is fast at this size)`,
+      );
+    }
+  }
   log(`${describeEncoder(encoder)}; head ${head.checkpoint.dir} (${head.checkpoint.outDim}-d)`);
   log(`Listings: ${listings.length}`);
   const texts = listings.map((l) => l.text);

@@ -891,3 +891,28 @@ Deno.test("fuzz 20: two index runs into one new directory: one writes, the other
   if (loser.code !== 0) assertFails(loser, 1, index, "is in use by another indexing");
   assert(!`${a.stderr}${b.stderr}`.includes(".rs:"), "no raw Lance error");
 });
+
+Deno.test("fuzz 20: --ann on a table too small for it is refused before anything is written", async () => {
+  const fx = await getFixture();
+  const index = `${fx.root}/small-ann-${++outCounter}`;
+  const listings = `${fx.root}/three.txt`;
+  await Deno.writeTextFile(listings, "phòng trọ q10\nchung cư mini q7\nnhà nguyên căn q3\n");
+  const r = await runTask(
+    "index",
+    [
+      "--checkpoint",
+      fx.run,
+      "--listings",
+      listings,
+      "--index",
+      index,
+      "--cache-root",
+      fx.cache,
+      "--ann",
+      "ivf_flat",
+    ],
+    fx.grant,
+  );
+  assertFails(r, 1, "--ann ivf_flat", "at least 256 listings", "--ann none");
+  assert(!(await exists(`${index}/listings.lance`)), "no table was written");
+});
