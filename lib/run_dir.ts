@@ -200,18 +200,26 @@ export class RunDir {
     dir = trimSlashes(dir);
     const onInfo = opts.onInfo ?? ((m: string) => console.error(m));
     const created = await makeDirs(dir);
-    const run = await RunDir.#lockDir(dir, created, true, opts, onInfo);
-    try {
-      await run.#recover(false);
-      const entries = await listDir(dir);
+    const refuseForeign = (entries: string[], isRun: boolean) => {
       const foreign = entries.filter((n) => !isOwnedName(n) && n !== MANIFEST_FILE);
-      if (!run.manifest && !entries.includes("config.json") && foreign.length > 0) {
+      if (!isRun && !entries.includes("config.json") && foreign.length > 0) {
         throw new RunDirError(
           `${dir} exists and holds files that are not a training run (${
             foreign.slice(0, 5).join(", ")
           }${foreign.length > 5 ? ", …" : ""}); choose a new or empty --out directory`,
         );
       }
+    };
+    // A folder of other files is refused before the lock file is written into it.
+    if (!created.includes(dir)) {
+      const before = await listDir(dir);
+      refuseForeign(before, before.includes(MANIFEST_FILE));
+    }
+    const run = await RunDir.#lockDir(dir, created, true, opts, onInfo);
+    try {
+      await run.#recover(false);
+      const entries = await listDir(dir);
+      refuseForeign(entries, run.manifest !== null);
       if (!run.manifest && entries.every((n) => n === LOCK_FILE) && !created.includes(dir)) {
         // Left by a run that never saved an epoch: ours to remove if this one fails too.
         created.unshift(dir);

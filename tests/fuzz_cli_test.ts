@@ -916,3 +916,16 @@ Deno.test("fuzz 20: --ann on a table too small for it is refused before anything
   assertFails(r, 1, "--ann ivf_flat", "at least 256 listings", "--ann none");
   assert(!(await exists(`${index}/listings.lance`)), "no table was written");
 });
+
+Deno.test("fuzz 20: --out as a link to a folder of other files is refused without writing into it", async () => {
+  const fx = await getFixture();
+  const target = `${fx.root}/precious`;
+  await Deno.mkdir(target);
+  await Deno.writeTextFile(`${target}/notes.txt`, "mine");
+  const link = `${fx.root}/out-link-${++outCounter}`;
+  await symlink(target, link);
+  const r = await runTask("train", [...fx.train, "--out", link], fx.grant);
+  assertFails(r, 1, "holds files that are not a training run", "notes.txt");
+  const names = [...Deno.readDirSync(target)].map((e) => e.name);
+  assertEquals(names, ["notes.txt"]);
+});
