@@ -422,6 +422,12 @@ async function writeSegment(
       file.close();
     } catch { /* already closed */ }
     await Deno.remove(tmp).catch(() => {});
+    if (err instanceof Error && /No space left on device|os error 28|ENOSPC/.test(err.message)) {
+      throw new Error(
+        `cannot write the embedding cache in ${dir}: no space left on the device (nothing was ` +
+          `kept of this segment; free space there, or pass --cache-root DIR on another disk)`,
+      );
+    }
     throw err;
   }
   return name;
