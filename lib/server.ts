@@ -40,6 +40,82 @@ export const LIMITS = {
 /** How long a stopping server waits for the requests in flight. */
 const DRAIN_MS = 10_000;
 
+/**
+ * Connection limits of {@link serveSearch}: a client must send its first
+ * request's headers within `headerMs` of connecting, and a connection that
+ * moves no byte either way for `idleMs` is closed (half-sent requests are not
+ * held open for good). `Deno.serve` has no such options, so `serveSearch`
+ * puts a small TCP front end before it.
+ *
+ * @example
+ * ```ts
+ * import { TIMEOUTS } from "./server.ts";
+ * console.log(TIMEOUTS.headerMs, TIMEOUTS.idleMs); // 10000 60000
+ * ```
+ */
+export const TIMEOUTS = { headerMs: 10_000, idleMs: 60_000 } as const;
+
+/** The TCP front end: limits per connection, then bytes to and from the HTTP server. */
+function frontEnd(
+  listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr>,
+  backend: Deno.NetAddr,
+  limits: { headerMs: number; idleMs: number },
+): { conns: Set<Deno.TcpConn>; open: Set<Promise<void>>; done: Promise<void> } {
+  const conns = new Set<Deno.TcpConn>();
+  const open = new Set<Promise<void>>();
+  const handle = async (conn: Deno.TcpConn) => {
+    conns.add(conn);
+    const opened = Date.now();
+    let last = opened, headers = false, head = "";
+    let up: Deno.TcpConn | undefined;
+    const close = () => {
+      clearInterval(timer);
+      for (const c of [conn, up]) {
+        try {
+          c?.close();
+        } catch { /* closed */ }
+      }
+      conns.delete(conn);
+    };
+    const timer = setInterval(() => {
+      const now = Date.now();
+      if ((!headers && now - opened > limits.headerMs) || now - last > limits.idleMs) close();
+    }, Math.max(50, Math.min(limits.headerMs, limits.idleMs) / 4));
+    try {
+      up = await Deno.connect({ hostname: backend.hostname, port: backend.port });
+      const watch = (fromClient: boolean) =>
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, ctl) {
+            last = Date.now();
+            if (fromClient && !headers) {
+              head = (head + new TextDecoder().decode(chunk)).slice(-65536);
+              if (head.includes("\r\n\r\n")) headers = true;
+            }
+            ctl.enqueue(chunk);
+          },
+        });
+      await Promise.allSettled([
+        conn.readable.pipeThrough(watch(true)).pipeTo(up.writable),
+        up.readable.pipeThrough(watch(false)).pipeTo(conn.writable),
+      ]);
+    } catch {
+      /* the backend went away or the client reset */
+    } finally {
+      close();
+    }
+  };
+  const done = (async () => {
+    try {
+      for await (const conn of listener) {
+        const p = handle(conn);
+        open.add(p);
+        p.finally(() => open.delete(p));
+      }
+    } catch { /* listener closed */ }
+  })();
+  return { conns, open, done };
+}
+
 /** One ranked listing in a response. */
 export interface ResultItem extends IndexHit {
   /** Metadata keys the query asks for (see `lib/highlight.ts`). */
@@ -401,15 +477,19 @@ export function serveSearch(
     signal?: AbortSignal;
     onListen?: (addr: Deno.NetAddr) => void;
     title?: string;
+    /** Connection limits (default {@link TIMEOUTS}). */
+    timeouts?: { headerMs: number; idleMs: number };
   } = {},
 ): Deno.HttpServer<Deno.NetAddr> {
   const handler = createHandler(service, { title: opts.title });
   const inFlight = new Set<Promise<Response>>();
   let draining = false;
+  // The public listener is the front end; the HTTP server listens on loopback behind it.
+  const listener = Deno.listen({ hostname: opts.hostname ?? "127.0.0.1", port: opts.port ?? 8000 });
   const server = Deno.serve({
-    hostname: opts.hostname ?? "127.0.0.1",
-    port: opts.port ?? 8000,
-    onListen: opts.onListen ?? (() => {}),
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
   }, (req) => {
     if (draining) {
       return jsonError(503, "the server is shutting down", { connection: "close" });
@@ -421,10 +501,13 @@ export function serveSearch(
   });
   // Deno's own shutdown cuts the bodies of requests in flight, so they are
   // answered first (new ones get 503), for up to DRAIN_MS.
+  const front = frontEnd(listener, server.addr, opts.timeouts ?? TIMEOUTS);
+  (opts.onListen ?? (() => {}))(listener.addr);
   let drained: Promise<void> | undefined;
   const drain = () =>
     drained ??= (async () => {
       draining = true;
+      listener.close(); // no new connections; open ones finish their requests
       const deadline = Date.now() + DRAIN_MS;
       while (inFlight.size && Date.now() < deadline) {
         await Promise.race([
@@ -433,12 +516,23 @@ export function serveSearch(
         ]);
       }
       await server.shutdown();
+      // The last responses may still be on their way through the front end.
+      await Promise.race([
+        Promise.allSettled([...front.open]),
+        new Promise((r) => setTimeout(r, 2000)),
+      ]);
+      for (const c of front.conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await front.done;
     })();
   if (opts.signal?.aborted) drain();
   else opts.signal?.addEventListener("abort", drain, { once: true });
   const finished = server.finished.then(() => drained);
   return {
-    addr: server.addr,
+    addr: listener.addr,
     finished,
     shutdown: drain,
     ref: () => server.ref(),

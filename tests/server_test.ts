@@ -338,6 +338,52 @@ Deno.test("serve CLI: SIGTERM drains: a request in flight is answered, then the 
   assert(!/closed|Error/.test(err), err);
 });
 
+Deno.test("server: a half-sent request and an idle connection are closed after the header and idle timeouts", async () => {
+  const { service } = await fixture;
+  const ac = new AbortController();
+  let resolve!: (a: Deno.NetAddr) => void;
+  const listening = new Promise<Deno.NetAddr>((r) => (resolve = r));
+  const server = serveSearch(service, {
+    port: 0,
+    signal: ac.signal,
+    onListen: resolve,
+    timeouts: { headerMs: 400, idleMs: 800 },
+  });
+  const { port } = await listening;
+  try {
+    const readAll = async (conn: Deno.Conn) => {
+      const buf = new Uint8Array(4096);
+      let text = "";
+      for (;;) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) return text;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+      }
+    };
+    // Half the headers, then nothing: closed by the header timeout, without an answer.
+    const half = await Deno.connect({ hostname: "127.0.0.1", port });
+    await half.write(new TextEncoder().encode("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+    assertEquals(await readAll(half), "");
+    half.close();
+    // A connection that sends nothing at all: closed too.
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    assertEquals(await readAll(silent), "");
+    silent.close();
+    // A full request is answered; the kept-alive connection is then closed when idle.
+    const ok = await Deno.connect({ hostname: "127.0.0.1", port });
+    await ok.write(new TextEncoder().encode("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    assertMatch(await readAll(ok), /^HTTP\/1\.1 200/);
+    ok.close();
+    // Ordinary clients are unaffected.
+    const res = await fetch(`http://127.0.0.1:${port}/health`);
+    assertEquals(res.status, 200);
+    await res.body?.cancel();
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});
+
 Deno.test("server: the shared service closes cleanly (after every test that uses it)", async () => {
   await (await fixture).service.close();
 });
