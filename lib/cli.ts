@@ -7,6 +7,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { LAUNCHED_ENV } from "./tasks.ts";
 
 /** One flag of a command. */
 export interface FlagSpec {
@@ -211,6 +212,7 @@ export function helpText(spec: CommandSpec): string {
  * ```
  */
 export async function runMain(main: () => Promise<void>): Promise<void> {
+  watchLauncher();
   try {
     await main();
   } catch (err) {
@@ -222,6 +224,23 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     if (debugEnabled()) console.error(err);
     Deno.exit(1);
   }
+}
+
+/** Under the launcher: exit (143) once the parent process is no longer the launcher. */
+function watchLauncher(): void {
+  let launcher = 0;
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: LAUNCHED_ENV }).state === "granted") {
+      launcher = Number(Deno.env.get(LAUNCHED_ENV) ?? 0);
+    }
+  } catch { /* no env access: not launched */ }
+  if (!launcher || Deno.ppid !== launcher) return;
+  const timer = setInterval(() => {
+    if (Deno.ppid === launcher) return;
+    console.error("error: the launcher (deno task) is gone; stopping");
+    Deno.exit(143);
+  }, 500);
+  Deno.unrefTimer(timer);
 }
 
 /** True when `DEBUG` is set and readable (no permission prompt or error otherwise). */

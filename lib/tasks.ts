@@ -51,6 +51,19 @@ const LANCE = [
   "--allow-sys=cpus,networkInterfaces,hostname",
 ];
 
+/**
+ * Set by `scripts/launch.ts` to its own PID for the script it starts: the
+ * script then stops when the launcher is gone (killed with SIGKILL, which it
+ * cannot forward), instead of running on as an orphan.
+ *
+ * @example
+ * ```ts
+ * import { LAUNCHED_ENV } from "./tasks.ts";
+ * console.log(LAUNCHED_ENV); // "PHONGTRO_LAUNCHED"
+ * ```
+ */
+export const LAUNCHED_ENV = "PHONGTRO_LAUNCHED";
+
 /** Every launched command, by task name. */
 export const TASKS: Record<string, TaskSpec> = {
   "gen-data": {

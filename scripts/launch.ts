@@ -16,7 +16,7 @@
  * @module
  */
 import { dirname, isRemoteUri } from "../lib/fs.ts";
-import { TASKS, type TaskSpec } from "../lib/tasks.ts";
+import { LAUNCHED_ENV, TASKS, type TaskSpec } from "../lib/tasks.ts";
 
 /** The extra paths a command needs, from its arguments. */
 export interface Grants {
@@ -180,6 +180,10 @@ export function permissionFlags(spec: TaskSpec, grants: Grants): string[] {
       flags[i] = `${name}=${[...have, ...extra.filter((p) => !have.includes(p))].join(",")}`;
     }
   }
+  // The script reads LAUNCHED_ENV to stop when the launcher is gone (lib/cli.ts).
+  const e = flags.findIndex((f) => f === "--allow-env" || f.startsWith("--allow-env="));
+  if (e < 0) flags.push(`--allow-env=${LAUNCHED_ENV}`);
+  else if (flags[e] !== "--allow-env") flags[e] = `${flags[e]},${LAUNCHED_ENV}`;
   return flags;
 }
 
@@ -218,7 +222,7 @@ async function main(): Promise<number> {
   const flags = permissionFlags(spec, grantsFor(spec, args));
   const child = new Deno.Command("deno", {
     args: ["run", ...flags, spec.script, ...args],
-    env: spec.env,
+    env: { ...spec.env, [LAUNCHED_ENV]: String(Deno.pid) },
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",

@@ -384,6 +384,51 @@ Deno.test("server: a half-sent request and an idle connection are closed after t
   }
 });
 
+Deno.test("launcher: a task whose launcher is SIGKILLed stops instead of running on as an orphan", async () => {
+  const fx = await fixture;
+  const launcher = new Deno.Command("deno", {
+    args: [
+      "run",
+      "--no-config",
+      "--allow-read",
+      "--allow-run=deno",
+      "scripts/launch.ts",
+      "serve",
+      "--index",
+      fx.index,
+      "--port",
+      "0",
+      "--no-verify",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const lines = launcher.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { url, out } = await servingUrl(lines);
+  assert(url, `no "Serving" line:\n${out}`);
+  const up = await fetch(`${url}/health`);
+  assertEquals(up.status, 200);
+  await up.body?.cancel();
+  launcher.kill("SIGKILL");
+  await launcher.status;
+  // The server (the launcher's child) notices within a second or so and exits.
+  let gone = false;
+  for (let i = 0; i < 40 && !gone; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    try {
+      const r = await fetch(`${url}/health`);
+      await r.body?.cancel();
+    } catch {
+      gone = true;
+    }
+  }
+  assert(gone, "the server outlived its launcher by 10 s");
+  const rest = await lines.read().then(() => "");
+  void rest;
+  await launcher.stderr.cancel().catch(() => {});
+});
+
 Deno.test("server: the shared service closes cleanly (after every test that uses it)", async () => {
   await (await fixture).service.close();
 });
