@@ -26,7 +26,7 @@ export const TEST_PERMISSIONS: readonly string[] = [
   "--allow-env",
   "--allow-ffi",
   "--allow-sys",
-  "--allow-run=deno,jupyter,chromium,/usr/bin/chromium,ln,mkfifo",
+  "--allow-run=deno,jupyter,chromium,/usr/bin/chromium,ln,mkfifo,mount,umount",
   "--allow-net=127.0.0.1",
 ];
 
