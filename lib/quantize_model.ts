@@ -33,11 +33,13 @@ export interface QuantizeModelReport {
   quantized: number;
   /** Weights left in float32, and why (too small, shared, not 2-D, ...). */
   skipped: { node: string; why: string }[];
-  /** Weight bytes before and after. */
+  /** Weight bytes before. */
   bytesIn: number;
+  /** Weight bytes after. */
   bytesOut: number;
   /** Where the output's weights live. */
   externalData: boolean;
+  /** Wall time. */
   seconds: number;
 }
 
@@ -49,6 +51,7 @@ export interface QuantizeModelOptions {
   force?: boolean;
   /** Weights (by initializer name) matching this stay float32. */
   exclude?: RegExp;
+  /** Progress lines. */
   onLog?: (line: string) => void;
 }
 

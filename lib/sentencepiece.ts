@@ -39,18 +39,25 @@ const PIECE_TYPES: Record<number, PieceType> = {
 
 /** What {@link parseSentencePieceModel} reads from a `.model` file. */
 export interface SentencePieceModel {
+  /** Every piece in id order, with its score (a log probability) and type. */
   pieces: { piece: string; score: number; type: PieceType }[];
   /** `trainer_spec.model_type`: 1 unigram, 2 bpe, 3 word, 4 char. */
   modelType: number;
+  /** How texts are normalised before segmentation. */
   normalizer: NormalizerSpec;
 }
 
 /** SentencePiece's `NormalizerSpec`, with its defaults. */
 export interface NormalizerSpec {
+  /** The rule's name, e.g. `nmt_nfkc`. */
   name: string;
+  /** The compiled rules: a double-array trie and the replacement strings. */
   precompiledCharsmap: Uint8Array;
+  /** Put `▁` before the text (default true). */
   addDummyPrefix: boolean;
+  /** Drop leading, trailing and repeated spaces (default true). */
   removeExtraWhitespaces: boolean;
+  /** Write spaces as `▁` (default true). */
   escapeWhitespaces: boolean;
 }
 
@@ -201,6 +208,7 @@ export class SpmNormalizer {
   readonly #rules: Uint8Array;
   readonly #spec: Omit<NormalizerSpec, "name" | "precompiledCharsmap">;
 
+  /** The normaliser of a charsmap blob, with SentencePiece's default flags unless given. */
   constructor(
     charsmap: Uint8Array,
     spec: Partial<Omit<NormalizerSpec, "name" | "precompiledCharsmap">> = {},

@@ -206,6 +206,7 @@ export interface IndexContents {
  * ```
  */
 export class IndexCorruptError extends Error {
+  /** The message names the index and what does not match. */
   constructor(message: string) {
     super(message);
     this.name = "IndexCorruptError";
