@@ -11,21 +11,11 @@ Usage: python3 bench/hamming_peer.py [--docs 100000] [--dims 256,64] [--batches 
 
 import argparse
 import json
-import time
 
 import numpy as np
 import faiss
 
-
-def median_ms(fn, runs):
-    fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) * 1000)
-    ts.sort()
-    return ts[len(ts) // 2]
+from peer_timing import median_ms
 
 
 def main():

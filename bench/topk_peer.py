@@ -10,9 +10,10 @@ Usage: python3 bench/topk_peer.py [--docs 100000] [--dims 256,1024] [--batches 1
 
 import argparse
 import json
-import time
 
 import peer_env  # noqa: F401  (OpenBLAS on the library path; must precede numpy/torch)
+
+from peer_timing import median_ms
 
 import numpy as np
 
@@ -20,17 +21,6 @@ import numpy as np
 def unit(rng, n, d):
     x = rng.random((n, d), dtype=np.float32) - 0.5
     return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def median_ms(fn, runs):
-    fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t0) * 1000)
-    ts.sort()
-    return ts[len(ts) // 2]
 
 
 def main():

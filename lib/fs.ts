@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 
 /**
  * Write `data` to `path` atomically: the bytes go to a temporary file in the
@@ -110,6 +111,22 @@ export async function sha256Hex(data: string | Uint8Array): Promise<string> {
     new Uint8Array(digest),
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
+}
+
+/**
+ * Hex SHA-256 of a file, read in chunks (a multi-GB model file is never held whole).
+ *
+ * @example
+ * ```ts
+ * import { sha256File } from "./fs.ts";
+ * console.log((await sha256File("deno.json")).length); // 64
+ * ```
+ */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path, { read: true });
+  for await (const chunk of file.readable) hash.update(chunk);
+  return hash.digest("hex");
 }
 
 /** The project's root folder (the one above `lib/`), as a file path. */

@@ -8,7 +8,7 @@
  */
 import type { RunInfo } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
-import { sha256Hex } from "./fs.ts";
+import { sha256File } from "./fs.ts";
 import { normalizePath, RunDirError } from "./run_dir.ts";
 
 /** One setting that differs between a run and the command that resumes it. */
@@ -151,7 +151,7 @@ export function resumeRefusal(
  */
 export async function fileSha256(path: string): Promise<string | undefined> {
   try {
-    return await sha256Hex(await Deno.readFile(path));
+    return await sha256File(path);
   } catch {
     return undefined;
   }

@@ -111,6 +111,8 @@ class Proto {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * Read a SentencePiece `.model` file. Errors name `where` (the file).
@@ -275,7 +277,7 @@ export class SpmNormalizer {
 
   /** Normalise like `Normalizer::Normalize` (the result has `▁` for spaces when escaping). */
   normalize(text: string): string {
-    return new TextDecoder().decode(this.normalizeBytes(new TextEncoder().encode(text)));
+    return decoder.decode(this.normalizeBytes(encoder.encode(text)));
   }
 
   /** {@link normalize} on UTF-8 bytes. */
@@ -341,6 +343,56 @@ export function decodeCharsmap(b64: string): Uint8Array {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
 
+/** One template item: a special token or the text sequence. */
+export type TemplateItem =
+  | { SpecialToken: { id: string; type_id: number } }
+  | { Sequence: { id: string; type_id: number } };
+
+/** A `TemplateProcessing` post-processor of a `tokenizer.json`. */
+export interface TemplatePostProcessor {
+  /** Always `TemplateProcessing`. */
+  type: "TemplateProcessing";
+  /** The template of one text. */
+  single: TemplateItem[];
+  /** The template of a pair of texts. */
+  pair: TemplateItem[];
+  /** The ids of the template's special tokens. */
+  special_tokens: Record<string, { id: string; ids: number[]; tokens: string[] }>;
+}
+
+/**
+ * XLM-R's `<s> A </s>` (and `<s> A </s></s> B </s>`) template, as a
+ * `tokenizer.json` post-processor with `<s>` = 0 and `</s>` = 2.
+ *
+ * @example
+ * ```ts
+ * import { xlmrTemplate } from "./sentencepiece.ts";
+ * console.log(xlmrTemplate().special_tokens["</s>"].ids); // [2]
+ * ```
+ */
+export function xlmrTemplate(): TemplatePostProcessor {
+  return {
+    type: "TemplateProcessing",
+    single: [
+      { SpecialToken: { id: "<s>", type_id: 0 } },
+      { Sequence: { id: "A", type_id: 0 } },
+      { SpecialToken: { id: "</s>", type_id: 0 } },
+    ],
+    pair: [
+      { SpecialToken: { id: "<s>", type_id: 0 } },
+      { Sequence: { id: "A", type_id: 0 } },
+      { SpecialToken: { id: "</s>", type_id: 0 } },
+      { SpecialToken: { id: "</s>", type_id: 0 } },
+      { Sequence: { id: "B", type_id: 0 } },
+      { SpecialToken: { id: "</s>", type_id: 0 } },
+    ],
+    special_tokens: {
+      "<s>": { id: "<s>", ids: [0], tokens: ["<s>"] },
+      "</s>": { id: "</s>", ids: [2], tokens: ["</s>"] },
+    },
+  };
+}
+
 /**
  * The `tokenizer.json` Hugging Face's `XLMRobertaConverter` makes from a
  * SentencePiece Unigram model: `<s> <pad> </s> <unk>` first, then the model's
@@ -403,26 +455,7 @@ export function convertSentencePiece(model: SentencePieceModel): object {
       prepend_scheme: "always",
       split: true,
     },
-    post_processor: {
-      type: "TemplateProcessing",
-      single: [
-        { SpecialToken: { id: "<s>", type_id: 0 } },
-        { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "</s>", type_id: 0 } },
-      ],
-      pair: [
-        { SpecialToken: { id: "<s>", type_id: 0 } },
-        { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "</s>", type_id: 0 } },
-        { SpecialToken: { id: "</s>", type_id: 0 } },
-        { Sequence: { id: "B", type_id: 0 } },
-        { SpecialToken: { id: "</s>", type_id: 0 } },
-      ],
-      special_tokens: {
-        "<s>": { id: "<s>", ids: [0], tokens: ["<s>"] },
-        "</s>": { id: "</s>", ids: [2], tokens: ["</s>"] },
-      },
-    },
+    post_processor: xlmrTemplate(),
     decoder: { type: "Metaspace", replacement: "\u2581", prepend_scheme: "always", split: true },
     model: { type: "Unigram", unk_id: 3, vocab, byte_fallback: false },
   };

@@ -21,7 +21,7 @@
  */
 import { Tokenizer } from "@huggingface/tokenizers";
 import { checkInputFile } from "./fs.ts";
-import { decodeCharsmap, SpmNormalizer } from "./sentencepiece.ts";
+import { decodeCharsmap, SpmNormalizer, xlmrTemplate } from "./sentencepiece.ts";
 
 /** The ids of one text after the template, truncated to a maximum length. */
 export interface TokenizedText {
@@ -196,10 +196,10 @@ class FastUnigram {
         for (const l of lefts) {
           const sc = f32 ? Math.fround(nBest[l] + score) : nBest[l] + score;
           if (bestNode === -1 || sc > best) {
-            if (bestNode !== -1) second = Math.max(second, best);
+            if (f32 && bestNode !== -1) second = Math.max(second, best);
             bestNode = l;
             best = sc;
-          } else second = Math.max(second, sc);
+          } else if (f32) second = Math.max(second, sc);
         }
         if (f32) margin = Math.min(margin, best - second);
         const node = nBegin.length;
@@ -688,26 +688,7 @@ export function buildLexicalTokenizer(
         { type: "Metaspace", replacement: METASPACE, prepend_scheme: "always", split: true },
       ],
     },
-    post_processor: {
-      type: "TemplateProcessing",
-      single: [
-        { SpecialToken: { id: "<s>", type_id: 0 } },
-        { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "</s>", type_id: 0 } },
-      ],
-      pair: [
-        { SpecialToken: { id: "<s>", type_id: 0 } },
-        { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "</s>", type_id: 0 } },
-        { SpecialToken: { id: "</s>", type_id: 0 } },
-        { Sequence: { id: "B", type_id: 0 } },
-        { SpecialToken: { id: "</s>", type_id: 0 } },
-      ],
-      special_tokens: {
-        "<s>": { id: "<s>", ids: [0], tokens: ["<s>"] },
-        "</s>": { id: "</s>", ids: [2], tokens: ["</s>"] },
-      },
-    },
+    post_processor: xlmrTemplate(),
     decoder: { type: "Metaspace", replacement: METASPACE, prepend_scheme: "always", split: true },
     model: { type: "Unigram", unk_id: 3, vocab, byte_fallback: false },
   };

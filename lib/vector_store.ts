@@ -1010,7 +1010,6 @@ export class VectorStore {
 
   /** Row count, digest and norms of the table's current version; bad vectors throw. */
   private async scan(): Promise<Omit<IndexContents, "version">> {
-    const cols = ["id", "text", "meta", "vector", ...(this.info.baseDim > 0 ? ["base"] : [])];
     const digest = new TableDigest();
     let min = Infinity, max = -Infinity;
     const corrupt = (id: string, what: string) =>
@@ -1018,37 +1017,26 @@ export class VectorStore {
         `${this.uri}: listing "${id}": ${what}. Rebuild the index: deno task index --rebuild`,
       );
     try {
-      for await (const batch of this.table.query().select(cols)) {
-        const ids = batch.getChild("id")!, texts = batch.getChild("text")!;
-        const metas = batch.getChild("meta")!;
-        const vectors = floatRows(batch.getChild("vector")!, this.info.dim);
-        const bases = this.info.baseDim > 0
-          ? floatRows(batch.getChild("base")!, this.info.baseDim)
-          : null;
-        for (let i = 0; i < batch.numRows; i++) {
-          const id = ids.get(i) as string;
-          const h = new RowHash();
-          h.string(id);
-          h.string(texts.get(i) as string);
-          h.string(metas.get(i) as string);
-          const v = vectors.subarray(i * this.info.dim, (i + 1) * this.info.dim);
-          const n = l2(v);
-          if (!Number.isFinite(n)) throw corrupt(id, "its vector has a value that is not finite");
-          if (Math.abs(n - 1) > UNIT_TOLERANCE) {
-            throw corrupt(id, `its vector has norm ${n}, not 1`);
-          }
-          min = Math.min(min, n);
-          max = Math.max(max, n);
-          h.floats(v);
-          if (bases) {
-            const b = bases.subarray(i * this.info.baseDim, (i + 1) * this.info.baseDim);
-            if (!Number.isFinite(l2(b))) {
-              throw corrupt(id, "its base vector has a value that is not finite");
-            }
-            h.floats(b);
-          }
-          digest.add(h);
+      for await (const { id, text, meta, vector, base } of this.#storedRows()) {
+        const h = new RowHash();
+        h.string(id);
+        h.string(text);
+        h.string(meta);
+        const n = l2(vector);
+        if (!Number.isFinite(n)) throw corrupt(id, "its vector has a value that is not finite");
+        if (Math.abs(n - 1) > UNIT_TOLERANCE) {
+          throw corrupt(id, `its vector has norm ${n}, not 1`);
         }
+        min = Math.min(min, n);
+        max = Math.max(max, n);
+        h.floats(vector);
+        if (base) {
+          if (!Number.isFinite(l2(base))) {
+            throw corrupt(id, "its base vector has a value that is not finite");
+          }
+          h.floats(base);
+        }
+        digest.add(h);
       }
     } catch (err) {
       if (err instanceof IndexCorruptError) throw err;
@@ -1074,21 +1062,35 @@ export class VectorStore {
    * ```
    */
   async *rows(): AsyncGenerator<IndexRow> {
-    const cols = ["id", "text", "meta", "vector", ...(this.info.baseDim > 0 ? ["base"] : [])];
+    for await (const r of this.#storedRows()) {
+      yield {
+        id: r.id,
+        text: r.text,
+        meta: JSON.parse(r.meta),
+        vector: r.vector.slice(),
+        ...(r.base ? { base: r.base.slice() } : {}),
+      };
+    }
+  }
+
+  /** The stored rows as read: `meta` as its JSON, vectors as views into the batch (no copies). */
+  async *#storedRows(): AsyncGenerator<
+    { id: string; text: string; meta: string; vector: Float32Array; base?: Float32Array }
+  > {
+    const { dim, baseDim } = this.info;
+    const cols = ["id", "text", "meta", "vector", ...(baseDim > 0 ? ["base"] : [])];
     for await (const batch of this.table.query().select(cols)) {
-      const vectors = floatRows(batch.getChild("vector")!, this.info.dim);
-      const bases = this.info.baseDim > 0
-        ? floatRows(batch.getChild("base")!, this.info.baseDim)
-        : null;
+      const ids = batch.getChild("id")!, texts = batch.getChild("text")!;
+      const metas = batch.getChild("meta")!;
+      const vectors = floatRows(batch.getChild("vector")!, dim);
+      const bases = baseDim > 0 ? floatRows(batch.getChild("base")!, baseDim) : null;
       for (let i = 0; i < batch.numRows; i++) {
         yield {
-          id: batch.getChild("id")!.get(i) as string,
-          text: batch.getChild("text")!.get(i) as string,
-          meta: JSON.parse(batch.getChild("meta")!.get(i) as string),
-          vector: vectors.slice(i * this.info.dim, (i + 1) * this.info.dim),
-          ...(bases
-            ? { base: bases.slice(i * this.info.baseDim, (i + 1) * this.info.baseDim) }
-            : {}),
+          id: ids.get(i) as string,
+          text: texts.get(i) as string,
+          meta: metas.get(i) as string,
+          vector: vectors.subarray(i * dim, (i + 1) * dim),
+          ...(bases ? { base: bases.subarray(i * baseDim, (i + 1) * baseDim) } : {}),
         };
       }
     }

@@ -10,7 +10,7 @@
 import onnxProto from "onnx-proto";
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
 import { BGE_M3_DIR, type EncoderConfig, modelFingerprint } from "../lib/encoder.ts";
-import { atomicWriteJson, exists, join } from "../lib/fs.ts";
+import { atomicWriteJson, exists, join, sha256File } from "../lib/fs.ts";
 import { Progress } from "../lib/progress.ts";
 import { requirePermissions } from "../lib/permissions.ts";
 
@@ -198,14 +198,6 @@ async function resolve(
   throw new Error(`too many redirects for ${target}`);
 }
 
-async function fileSha256(path: string): Promise<string> {
-  const { createHash } = await import("node:crypto");
-  const hash = createHash("sha256");
-  using file = await Deno.open(path, { read: true });
-  for await (const chunk of file.readable) hash.update(chunk);
-  return hash.digest("hex");
-}
-
 /**
  * Download `target` to `dest`: into `<dest>.part` first, resumed with a Range
  * request when a previous run left one for the same file (same sha256 or
@@ -279,7 +271,7 @@ async function download(
     throw new Error(`${label}: got ${bytes} of ${total} bytes; run again to resume`);
   }
   if (info.sha256) {
-    const got = await fileSha256(part);
+    const got = await sha256File(part);
     if (got !== info.sha256) {
       await Deno.remove(part).catch(() => {});
       await Deno.remove(meta).catch(() => {});

@@ -8,6 +8,18 @@ const fixture = (async () => {
   return { ...fx, service };
 })();
 
+/** Run `deno <args>` (a serve process) and read its stdout up to the "Serving" line. */
+async function startServe(args: string[]) {
+  const child = new Deno.Command("deno", {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", LANCEDB_LOG: "error" },
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  return { child, lines, ...await servingUrl(lines) };
+}
+
 /** Start a server on a free port of 127.0.0.1 and return its base URL and a stop function. */
 async function start() {
   const { service } = await fixture;
@@ -163,15 +175,10 @@ Deno.test("serve CLI: runs with the serve task's permissions (plus read access t
   const perms = taskPermissions("serve", { read: fx.dir });
   assert(perms.includes("--allow-net=127.0.0.1"), perms.join(" "));
   assert(!perms.some((p) => p.startsWith("--allow-write")), "serve writes nothing");
-  const child = new Deno.Command("deno", {
-    args: ["run", ...perms, "scripts/serve.ts", "--index", fx.index, "--port", "0"],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", LANCEDB_LOG: "error" },
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { child, lines, url, out } = await startServe(
+    ["run", ...perms, "scripts/serve.ts", "--index", fx.index, "--port", "0"],
+  );
   try {
-    const { url, out } = await servingUrl(lines);
     assert(url, `no "Serving" line:\n${out}`);
     assertStringIncludes(out, "Model: lexical-1024");
     assertMatch(out, new RegExp(`Index: ${fx.index}, version \\d+, ${fx.report.rows} listings`));
@@ -277,23 +284,16 @@ Deno.test("server: a malformed Host header gets a 4xx, not a 500 with a stack tr
 
 Deno.test("serve CLI: SIGTERM drains: a request in flight is answered, then the server stops", async () => {
   const fx = await fixture;
-  const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      ...taskPermissions("serve", { read: fx.dir }),
-      "scripts/serve.ts",
-      "--index",
-      fx.index,
-      "--port",
-      "0",
-      "--no-verify",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", LANCEDB_LOG: "error" },
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { url, out } = await servingUrl(lines);
+  const { child, lines, url, out } = await startServe([
+    "run",
+    ...taskPermissions("serve", { read: fx.dir }),
+    "scripts/serve.ts",
+    "--index",
+    fx.index,
+    "--port",
+    "0",
+    "--no-verify",
+  ]);
   assert(url, `no "Serving" line:\n${out}`);
   assertStringIncludes(out, "not verified (--no-verify)");
   // A POST whose body is half sent is in flight when SIGTERM arrives.
@@ -386,26 +386,19 @@ Deno.test("server: a half-sent request and an idle connection are closed after t
 
 Deno.test("launcher: a task whose launcher is SIGKILLed stops instead of running on as an orphan", async () => {
   const fx = await fixture;
-  const launcher = new Deno.Command("deno", {
-    args: [
-      "run",
-      "--no-config",
-      "--allow-read",
-      "--allow-run=deno",
-      "scripts/launch.ts",
-      "serve",
-      "--index",
-      fx.index,
-      "--port",
-      "0",
-      "--no-verify",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const lines = launcher.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  const { url, out } = await servingUrl(lines);
+  const { child: launcher, lines, url, out } = await startServe([
+    "run",
+    "--no-config",
+    "--allow-read",
+    "--allow-run=deno",
+    "scripts/launch.ts",
+    "serve",
+    "--index",
+    fx.index,
+    "--port",
+    "0",
+    "--no-verify",
+  ]);
   assert(url, `no "Serving" line:\n${out}`);
   const up = await fetch(`${url}/health`);
   assertEquals(up.status, 200);
