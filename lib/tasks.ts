@@ -121,7 +121,7 @@ export const TASKS: Record<string, TaskSpec> = {
       corpus: "read",
       model: "read",
       queries: "read",
-      index: "read",
+      index: "index",
       "cache-root": "write",
     },
   },

@@ -95,6 +95,19 @@ Deno.test("walkthrough: the user's data outside the repo, train → eval → sea
     const corpus = search.stdout.match(/Corpus: (\d+) listings/)?.[1];
     assert(corpus, search.stdout);
     assertStringIncludes(indexed.stdout, `; ${corpus} listings (`);
+    // search --index reads the head the index records (granted through its paths.json).
+    const viaIndex = await task("search", [
+      "phòng trọ q10 có máy lạnh",
+      "--index",
+      index,
+      "--verify",
+      "--cache-root",
+      cache,
+      "--k",
+      "3",
+    ]);
+    assertOk(viaIndex, "search --index --verify");
+    assertStringIncludes(viaIndex.stdout, " 3. ");
 
     // index takes the FlagEmbedding JSONL the other commands take.
     const jsonl = `${home}/my data/flag.jsonl`;
