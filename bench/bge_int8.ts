@@ -20,13 +20,13 @@
  *
  * @module
  */
-import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
-import { loadEncoder } from "../lib/encoder.ts";
-import { buildShapeModel, TINY_XLMR_SHAPE } from "../lib/bge_shape.ts";
-import { quantizeModel } from "../lib/quantize_model.ts";
-import { topK } from "../lib/metrics.ts";
-import { Rng } from "../lib/rng.ts";
-import { parseCommand } from "../lib/cli.ts";
+import { loadDataset, uniqueTexts } from "../lib/data/dataset.ts";
+import { loadEncoder } from "../lib/encoder/encoder.ts";
+import { buildShapeModel, TINY_XLMR_SHAPE } from "../lib/encoder/bge_shape.ts";
+import { quantizeModel } from "../lib/encoder/quantize_model.ts";
+import { topK } from "../lib/eval/metrics.ts";
+import { Rng } from "../lib/core/rng.ts";
+import { parseCommand } from "../lib/cli/cli.ts";
 
 const { flags: given } = parseCommand(Deno.args, {
   name: "bench:int8",

@@ -22,12 +22,12 @@
  *
  * @module
  */
-import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
-import { type EncodeTimings, loadEncoder, type SessionOptions } from "../lib/encoder.ts";
-import { loadOrt } from "../lib/ort.ts";
-import { Rng } from "../lib/rng.ts";
-import { loadTokenizer } from "../lib/tokenizer.ts";
-import { parseCommand } from "../lib/cli.ts";
+import { loadDataset, uniqueTexts } from "../lib/data/dataset.ts";
+import { type EncodeTimings, loadEncoder, type SessionOptions } from "../lib/encoder/encoder.ts";
+import { loadOrt } from "../lib/core/ort.ts";
+import { Rng } from "../lib/core/rng.ts";
+import { loadTokenizer } from "../lib/encoder/tokenizer.ts";
+import { parseCommand } from "../lib/cli/cli.ts";
 import os from "node:os";
 import process from "node:process";
 import { Tokenizer } from "@huggingface/tokenizers";

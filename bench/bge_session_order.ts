@@ -10,10 +10,10 @@
  * @module
  */
 import type { InferenceSession } from "onnxruntime-node";
-import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
-import { loadOrt } from "../lib/ort.ts";
-import { Rng } from "../lib/rng.ts";
-import { loadTokenizer } from "../lib/tokenizer.ts";
+import { loadDataset, uniqueTexts } from "../lib/data/dataset.ts";
+import { loadOrt } from "../lib/core/ort.ts";
+import { Rng } from "../lib/core/rng.ts";
+import { loadTokenizer } from "../lib/encoder/tokenizer.ts";
 
 const dir = Deno.args[0] ?? "data/models/bge-m3-shape";
 const ort = await loadOrt();

@@ -11,12 +11,12 @@
  *
  * @module
  */
-import { embedTexts } from "../lib/cache.ts";
-import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
-import { ensureDefaultModel } from "../lib/default_model.ts";
-import { loadEncoder } from "../lib/encoder.ts";
-import { loadOrt } from "../lib/ort.ts";
-import { TextTokenizer } from "../lib/tokenizer.ts";
+import { embedTexts } from "../lib/encoder/cache.ts";
+import { loadDataset, uniqueTexts } from "../lib/data/dataset.ts";
+import { ensureDefaultModel } from "../lib/encoder/default_model.ts";
+import { loadEncoder } from "../lib/encoder/encoder.ts";
+import { loadOrt } from "../lib/core/ort.ts";
+import { TextTokenizer } from "../lib/encoder/tokenizer.ts";
 
 const encoder = await loadEncoder(await ensureDefaultModel());
 const texts = uniqueTexts((await loadDataset("data/gen-data-set.json")).examples);

@@ -1,5 +1,5 @@
 /**
- * Search cost of quantised indexes (`lib/quantize.ts`) over 100k documents
+ * Search cost of quantised indexes (`lib/eval/quantize.ts`) over 100k documents
  * at 256-d and 64-d, batch of 64 queries, k = 10, in one group per dim with
  * the fp32 exact `topK` as the baseline: fp32, int8 (dequantised codes on the
  * same matmul kernel), binary (Hamming + popcount in TypeScript), binary with
@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { buildIndex, type Quantization, searchIndex } from "../lib/quantize.ts";
-import { Rng } from "../lib/rng.ts";
+import { buildIndex, type Quantization, searchIndex } from "../lib/eval/quantize.ts";
+import { Rng } from "../lib/core/rng.ts";
 import { printTable, type Row, runPythonPeer, time } from "./peers.ts";
 
 const ND = 100_000;

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { loadDataset } from "../lib/dataset.ts";
+import { loadDataset } from "../lib/data/dataset.ts";
 
 const DIR = "/tmp/phongtro-scale";
 const QUICK = Deno.args.includes("--quick");

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { resolveConfig } from "../lib/config.ts";
-import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
-import { prepareTraining } from "../lib/trainer.ts";
+import { resolveConfig } from "../lib/train/config.ts";
+import { loadDataset, uniqueTexts } from "../lib/data/dataset.ts";
+import { prepareTraining } from "../lib/train/trainer.ts";
 
 if (import.meta.main) {
   const t0 = performance.now();

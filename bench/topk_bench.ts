@@ -1,5 +1,5 @@
 /**
- * Exact top-10 search over 100k random unit documents (`lib/metrics.ts`:
+ * Exact top-10 search over 100k random unit documents (`lib/eval/metrics.ts`:
  * `topK`, which takes the documents as they are, and `SearchIndex`, which
  * stores them transposed once), at 256-d (projected) and 1024-d (base), for 1 query and batches
  * of 64, beside numpy and PyTorch (`bench/topk_peer.py`, OpenBLAS, 1 thread)
@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { SearchIndex, topK } from "../lib/metrics.ts";
-import { Rng } from "../lib/rng.ts";
+import { SearchIndex, topK } from "../lib/eval/metrics.ts";
+import { Rng } from "../lib/core/rng.ts";
 import { printTable, type Row, runPythonPeer, time } from "./peers.ts";
 
 const ND = 100_000;

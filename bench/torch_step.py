@@ -1,6 +1,6 @@
 """PyTorch twin of one training step of the head (the peer in `deno task bench`).
 
-The same maths as lib/train_step.ts: gather B(2+K) rows of a [N, 1024] matrix,
+The same maths as lib/train/train_step.ts: gather B(2+K) rows of a [N, 1024] matrix,
 project with W [256, 1024] (nn.Linear layout), L2-normalise, symmetric weighted
 InfoNCE (weights on exp(s), false negatives masked), backward w.r.t. W only,
 global-norm clipping, AdamW. Prints one JSON line per thread count:

@@ -15,10 +15,10 @@
  *
  * @module
  */
-import { resolveConfig } from "../lib/config.ts";
-import { loadDataset, splitDataset, uniqueTexts } from "../lib/dataset.ts";
-import { Rng } from "../lib/rng.ts";
-import { type PreparedData, trainHead } from "../lib/trainer.ts";
+import { resolveConfig } from "../lib/train/config.ts";
+import { loadDataset, splitDataset, uniqueTexts } from "../lib/data/dataset.ts";
+import { Rng } from "../lib/core/rng.ts";
+import { type PreparedData, trainHead } from "../lib/train/trainer.ts";
 import { generate } from "../scripts/gen_data.ts";
 import { printTable, type Row } from "./peers.ts";
 

@@ -16,11 +16,11 @@
  *
  * @module
  */
-import * as tf from "../lib/tf.ts";
+import * as tf from "../lib/core/tf.ts";
 import * as ort from "onnxruntime-node";
-import { initBackend } from "../lib/backend.ts";
-import { buildModel, DataType, node, valueInfo } from "../lib/onnx_build.ts";
-import { Rng } from "../lib/rng.ts";
+import { initBackend } from "../lib/core/backend.ts";
+import { buildModel, DataType, node, valueInfo } from "../lib/core/onnx_build.ts";
+import { Rng } from "../lib/core/rng.ts";
 import {
   adamWUpdate,
   createState,
@@ -28,8 +28,8 @@ import {
   OrtStep,
   type StepBatch,
   type StepEngine,
-} from "../lib/train_step.ts";
-import { TfjsStep } from "../lib/train_step_tfjs.ts";
+} from "../lib/train/train_step.ts";
+import { TfjsStep } from "../lib/train/train_step_tfjs.ts";
 import { printTable, runPythonPeer, time } from "./peers.ts";
 
 await initBackend("wasm");

@@ -1,6 +1,6 @@
 /**
  * One query's top-10 over 50k synthetic 256-d listings (200 clusters):
- * the exact in-memory scan (`lib/metrics.ts` `topK`, the peer), LanceDB's
+ * the exact in-memory scan (`lib/eval/metrics.ts` `topK`, the peer), LanceDB's
  * exact scan, and LanceDB with each ANN index. Setup prints the table
  * creation and index build times and each index's recall@10 against the
  * exact scan on 50 queries (noisy copies of corpus vectors).
@@ -11,9 +11,9 @@
  *
  * @module
  */
-import { topK } from "../lib/metrics.ts";
-import { Rng } from "../lib/rng.ts";
-import { type AnnKind, annRecall, type IndexRow, VectorStore } from "../lib/vector_store.ts";
+import { topK } from "../lib/eval/metrics.ts";
+import { Rng } from "../lib/core/rng.ts";
+import { type AnnKind, annRecall, type IndexRow, VectorStore } from "../lib/serve/vector_store.ts";
 
 const N = 50_000, DIM = 256, K = 10;
 

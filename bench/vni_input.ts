@@ -16,11 +16,11 @@
  *
  * @module
  */
-import { loadDataset, splitDataset, uniqueTexts } from "../lib/dataset.ts";
-import { loadEncoder } from "../lib/encoder.ts";
-import { evaluateRetrieval } from "../lib/metrics.ts";
-import { loadQueryHead } from "../lib/indexer.ts";
-import { exists } from "../lib/fs.ts";
+import { loadDataset, splitDataset, uniqueTexts } from "../lib/data/dataset.ts";
+import { loadEncoder } from "../lib/encoder/encoder.ts";
+import { evaluateRetrieval } from "../lib/eval/metrics.ts";
+import { loadQueryHead } from "../lib/serve/indexer.ts";
+import { exists } from "../lib/core/fs.ts";
 
 const TONES = /[\u0300\u0301\u0303\u0309\u0323]/g;
 /** Split tone marks off precomposed letters, keeping other marks composed (VNI-style). */
@@ -43,8 +43,10 @@ console.log(
   `${val.length} val queries (${changed} change when split), ${docs.length} listings\n`,
 );
 {
-  const { convertSentencePiece, parseSentencePieceModel } = await import("../lib/sentencepiece.ts");
-  const { TextTokenizer } = await import("../lib/tokenizer.ts");
+  const { convertSentencePiece, parseSentencePieceModel } = await import(
+    "../lib/encoder/sentencepiece.ts"
+  );
+  const { TextTokenizer } = await import("../lib/encoder/tokenizer.ts");
   const tok = new TextTokenizer(
     convertSentencePiece(
       parseSentencePieceModel(await Deno.readFile("tests/fixtures/spm/vi-unigram.model")),

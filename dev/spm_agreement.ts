@@ -10,8 +10,12 @@
  *
  * @module
  */
-import { convertSentencePiece, parseSentencePieceModel, spmToHfId } from "../lib/sentencepiece.ts";
-import { TextTokenizer } from "../lib/tokenizer.ts";
+import {
+  convertSentencePiece,
+  parseSentencePieceModel,
+  spmToHfId,
+} from "../lib/encoder/sentencepiece.ts";
+import { TextTokenizer } from "../lib/encoder/tokenizer.ts";
 
 const dir = Deno.args[0] ?? "tests/fixtures/spm";
 const model = parseSentencePieceModel(await Deno.readFile(`${dir}/vi-unigram.model`));

@@ -6,7 +6,7 @@
 #            await       await Deno.jupyter.display(bundle, { raw: true })
 #            await+tick  ... then await one macrotask turn (setTimeout 0)
 #            await+wait  ... then pause CHARS / 5000 ms
-#            await+25    ... then pause 25 ms + CHARS / 5000 ms (what lib/plots.ts showOutput does)
+#            await+25    ... then pause 25 ms + CHARS / 5000 ms (what lib/report/plots.ts showOutput does)
 #            op          await the kernel's broadcast op itself (Deno.jupyter.broadcast drops its promise)
 #            op+wait     ... then pause CHARS / 5000 ms
 #   CELLS    number of cells, each with one output of about CHARS characters

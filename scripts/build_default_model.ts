@@ -5,27 +5,27 @@
  *
  * `deno task build-model --shape bge-m3 --out data/models/bge-m3-shape`: build
  * a BGE-M3-shaped model instead (XLM-R-large architecture, random weights,
- * 2.2 GB external data; see `lib/bge_shape.ts`), for benchmarks.
+ * 2.2 GB external data; see `lib/encoder/bge_shape.ts`), for benchmarks.
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { requirePermissions } from "../lib/permissions.ts";
-import { BGE_M3_SHAPE, buildShapeModel } from "../lib/bge_shape.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
+import { BGE_M3_SHAPE, buildShapeModel } from "../lib/encoder/bge_shape.ts";
 import {
   buildDefaultModel,
   collectTexts,
   DEFAULT_DATA_PATH,
   DEFAULT_MODEL_DIR,
   DEFAULT_MODEL_NAME,
-} from "../lib/default_model.ts";
+} from "../lib/encoder/default_model.ts";
 
 /**
  * The command line of `deno task build-model`.
  *
  * @example
  * ```ts
- * import { helpText } from "../lib/cli.ts";
+ * import { helpText } from "../lib/cli/cli.ts";
  * import { BUILD_MODEL_COMMAND } from "./build_default_model.ts";
  * console.log(helpText(BUILD_MODEL_COMMAND));
  * ```

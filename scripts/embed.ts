@@ -5,20 +5,20 @@
  *
  * @module
  */
-import { DEFAULT_CACHE_ROOT, embedTexts } from "../lib/cache.ts";
-import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
-import { ensureDefaultModel } from "../lib/default_model.ts";
-import { DEFAULT_MODEL_DIR, describeEncoder, loadEncoder } from "../lib/encoder.ts";
-import { encodeReporter } from "../lib/progress.ts";
-import { requirePermissions } from "../lib/permissions.ts";
+import { DEFAULT_CACHE_ROOT, embedTexts } from "../lib/encoder/cache.ts";
+import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { loadDataset, uniqueTexts } from "../lib/data/dataset.ts";
+import { ensureDefaultModel } from "../lib/encoder/default_model.ts";
+import { DEFAULT_MODEL_DIR, describeEncoder, loadEncoder } from "../lib/encoder/encoder.ts";
+import { encodeReporter } from "../lib/cli/progress.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
 
 /**
  * The command line of `deno task embed`.
  *
  * @example
  * ```ts
- * import { helpText } from "../lib/cli.ts";
+ * import { helpText } from "../lib/cli/cli.ts";
  * import { EMBED_COMMAND } from "./embed.ts";
  * console.log(helpText(EMBED_COMMAND));
  * ```

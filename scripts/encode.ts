@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { escapeInvisible, isBlankText, loadProjectionModel } from "../lib/inference.ts";
-import { requirePermissions } from "../lib/permissions.ts";
-import { readTexts } from "../lib/text_input.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { escapeInvisible, isBlankText, loadProjectionModel } from "../lib/head/inference.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
+import { readTexts } from "../lib/data/text_input.ts";
 
 const SPEC: CommandSpec = {
   name: "encode",

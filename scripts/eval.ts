@@ -7,24 +7,24 @@
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { assertHeadFitsEncoder, loadCheckpoint } from "../lib/checkpoint.ts";
-import { readCorpus } from "../lib/corpus.ts";
-import { loadDataset, loadWeightConfig, splitDataset } from "../lib/dataset.ts";
-import { ensureDefaultModel } from "../lib/default_model.ts";
-import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
-import { compareBaseAndHead, lookup, retrievalTask } from "../lib/evaluation.ts";
-import { embedTexts } from "../lib/cache.ts";
-import { requirePermissions } from "../lib/permissions.ts";
-import { formatFeatureTable, formatMetricsTable } from "../lib/metrics.ts";
-import { headProjector, resolveDim, trainedDims } from "../lib/dims.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { assertHeadFitsEncoder, loadCheckpoint } from "../lib/run/checkpoint.ts";
+import { readCorpus } from "../lib/data/corpus.ts";
+import { loadDataset, loadWeightConfig, splitDataset } from "../lib/data/dataset.ts";
+import { ensureDefaultModel } from "../lib/encoder/default_model.ts";
+import { describeEncoder, loadEncoder } from "../lib/encoder/encoder.ts";
+import { compareBaseAndHead, lookup, retrievalTask } from "../lib/eval/evaluation.ts";
+import { embedTexts } from "../lib/encoder/cache.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
+import { formatFeatureTable, formatMetricsTable } from "../lib/eval/metrics.ts";
+import { headProjector, resolveDim, trainedDims } from "../lib/head/dims.ts";
 import {
   buildIndex,
   bytesPerVector,
   type Quantization,
   QUANTIZE_FLAGS,
   searchIndex,
-} from "../lib/quantize.ts";
+} from "../lib/eval/quantize.ts";
 import {
   type CompareMethod,
   compareMethods,
@@ -32,7 +32,7 @@ import {
   pcaMethod,
   storageVariants,
   trainOverlap,
-} from "../lib/compare.ts";
+} from "../lib/eval/compare.ts";
 
 const SPEC: CommandSpec = {
   name: "eval",
@@ -99,7 +99,7 @@ async function main() {
     { kind: "write", path: cacheRoot, flag: "--cache-root" },
   ]);
 
-  const { readRunInfo } = await import("../lib/checkpoint.ts");
+  const { readRunInfo } = await import("../lib/run/checkpoint.ts");
   const info = await readRunInfo(dir);
   const modelDir = (flags.model as string | undefined) ??
     (info.config.model || await ensureDefaultModel());

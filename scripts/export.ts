@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { resolveRunDir } from "../lib/checkpoint.ts";
-import { atomicWrite, join } from "../lib/fs.ts";
-import { exportHead } from "../lib/export.ts";
-import { fileWriteNeeds, requirePermissions } from "../lib/permissions.ts";
+import { type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { resolveRunDir } from "../lib/run/checkpoint.ts";
+import { atomicWrite, join } from "../lib/core/fs.ts";
+import { exportHead } from "../lib/head/export.ts";
+import { fileWriteNeeds, requirePermissions } from "../lib/cli/permissions.ts";
 
 const SPEC: CommandSpec = {
   name: "export",

@@ -8,18 +8,18 @@
  * @module
  */
 import onnxProto from "onnx-proto";
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { BGE_M3_DIR, type EncoderConfig, modelFingerprint } from "../lib/encoder.ts";
-import { atomicWriteJson, exists, join, sha256File } from "../lib/fs.ts";
-import { Progress } from "../lib/progress.ts";
-import { requirePermissions } from "../lib/permissions.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { BGE_M3_DIR, type EncoderConfig, modelFingerprint } from "../lib/encoder/encoder.ts";
+import { atomicWriteJson, exists, join, sha256File } from "../lib/core/fs.ts";
+import { Progress } from "../lib/cli/progress.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
 
 /**
  * The command line of `deno task fetch-model`.
  *
  * @example
  * ```ts
- * import { helpText } from "../lib/cli.ts";
+ * import { helpText } from "../lib/cli/cli.ts";
  * import { FETCH_MODEL_COMMAND } from "./fetch_model.ts";
  * console.log(helpText(FETCH_MODEL_COMMAND));
  * ```

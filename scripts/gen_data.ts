@@ -10,10 +10,10 @@
  *
  * @module
  */
-import { exists } from "../lib/fs.ts";
-import { fileWriteNeeds, requirePermissions } from "../lib/permissions.ts";
-import { Rng } from "../lib/rng.ts";
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { exists } from "../lib/core/fs.ts";
+import { fileWriteNeeds, requirePermissions } from "../lib/cli/permissions.ts";
+import { Rng } from "../lib/core/rng.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -1047,7 +1047,7 @@ export function* generateParts(opts: GenerateOptions): Generator<string> {
  * @example
  * ```ts
  * import { GEN_DATA_COMMAND } from "./gen_data.ts";
- * import { helpText } from "../lib/cli.ts";
+ * import { helpText } from "../lib/cli/cli.ts";
  * console.log(helpText(GEN_DATA_COMMAND));
  * ```
  */

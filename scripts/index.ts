@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { requirePermissions } from "../lib/permissions.ts";
-import { DEFAULT_ANN_THRESHOLD, DEFAULT_INDEX_DIR, indexListings } from "../lib/indexer.ts";
-import { type DatasetListings, readDatasetQueries, readListings } from "../lib/listings.ts";
-import { ANN_KINDS, type AnnKind, annKindFor } from "../lib/vector_store.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
+import { DEFAULT_ANN_THRESHOLD, DEFAULT_INDEX_DIR, indexListings } from "../lib/serve/indexer.ts";
+import { type DatasetListings, readDatasetQueries, readListings } from "../lib/data/listings.ts";
+import { ANN_KINDS, type AnnKind, annKindFor } from "../lib/serve/vector_store.ts";
 
 const SPEC: CommandSpec = {
   name: "index",
@@ -83,7 +83,7 @@ const SPEC: CommandSpec = {
 /** The dataset a run was trained on, or the project's dataset when the run cannot say. */
 async function recordedDataset(checkpoint: string): Promise<string> {
   try {
-    const { readRunInfo } = await import("../lib/checkpoint.ts");
+    const { readRunInfo } = await import("../lib/run/checkpoint.ts");
     return (await readRunInfo(checkpoint)).dataset.path || "data/gen-data-set.json";
   } catch {
     return "data/gen-data-set.json"; // the checkpoint's own error comes when it is loaded

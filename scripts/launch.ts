@@ -2,7 +2,7 @@
  * `deno task <name> [args]` starts here. The launcher reads the command's
  * flags (and the paths that a named run's `config.json` or a `--config` file
  * recorded), resolves links, and starts the real script with exactly those
- * paths added to its permissions (the table in `lib/tasks.ts`). So a dataset
+ * paths added to its permissions (the table in `lib/cli/tasks.ts`). So a dataset
  * in `/tmp/u/mydata.jsonl`, a run in `~/runs/a` or an index anywhere work
  * without a hand-written `deno run` line, and the script still holds only
  * what its inputs need.
@@ -15,8 +15,8 @@
  *
  * @module
  */
-import { dirname, isRemoteUri } from "../lib/fs.ts";
-import { LAUNCHED_ENV, TASKS, type TaskSpec } from "../lib/tasks.ts";
+import { dirname, isRemoteUri } from "../lib/core/fs.ts";
+import { LAUNCHED_ENV, TASKS, type TaskSpec } from "../lib/cli/tasks.ts";
 
 /** The extra paths a command needs, from its arguments. */
 export interface Grants {
@@ -64,7 +64,7 @@ function readJson(path: string): Record<string, unknown> | undefined {
 
 /**
  * A run directory as the scripts resolve it (`checkpoints/latest` holds a run
- * name): `resolveRunDir` of `lib/checkpoint.ts` without its checks, which the
+ * name): `resolveRunDir` of `lib/run/checkpoint.ts` without its checks, which the
  * script makes; the launcher imports nothing that needs the npm packages.
  */
 function runDir(dir: string): string {
@@ -112,7 +112,7 @@ export function grantsFor(task: TaskSpec, args: string[]): Grants {
   };
   const addIndex = (dir: string) => {
     add(read, dir);
-    const paths = readJson(`${dir}/paths.json`); // written by lib/indexer.ts
+    const paths = readJson(`${dir}/paths.json`); // written by lib/serve/indexer.ts
     if (!flagValue(args, "checkpoint") && typeof paths?.checkpoint === "string") {
       addRun(paths.checkpoint, false);
     }
@@ -180,7 +180,7 @@ export function permissionFlags(spec: TaskSpec, grants: Grants): string[] {
       flags[i] = `${name}=${[...have, ...extra.filter((p) => !have.includes(p))].join(",")}`;
     }
   }
-  // The script reads LAUNCHED_ENV to stop when the launcher is gone (lib/cli.ts).
+  // The script reads LAUNCHED_ENV to stop when the launcher is gone (lib/cli/cli.ts).
   const e = flags.findIndex((f) => f === "--allow-env" || f.startsWith("--allow-env="));
   if (e < 0) flags.push(`--allow-env=${LAUNCHED_ENV}`);
   else if (flags[e] !== "--allow-env") flags[e] = `${flags[e]},${LAUNCHED_ENV}`;

@@ -6,17 +6,17 @@
  * `node_modules`) screenshotted by headless Chromium.
  *
  * The figure builder and the similarity measurements live in
- * `lib/loss_bug.ts`, shared with notebook 02.
+ * `lib/train/loss_bug.ts`, shared with notebook 02.
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { resolveConfig } from "../lib/config.ts";
-import { type Figure, figureToHtmlDiv, plotlyScriptTag } from "../lib/plots.ts";
-import { runChromium } from "../lib/chromium.ts";
-import { prepareTraining } from "../lib/trainer.ts";
-import { fileWriteNeeds, requirePermissions } from "../lib/permissions.ts";
-import { hardNegativeSimilarities, lossBugFigure } from "../lib/loss_bug.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { resolveConfig } from "../lib/train/config.ts";
+import { type Figure, figureToHtmlDiv, plotlyScriptTag } from "../lib/report/plots.ts";
+import { runChromium } from "../lib/report/chromium.ts";
+import { prepareTraining } from "../lib/train/trainer.ts";
+import { fileWriteNeeds, requirePermissions } from "../lib/cli/permissions.ts";
+import { hardNegativeSimilarities, lossBugFigure } from "../lib/train/loss_bug.ts";
 
 /**
  * A standalone HTML page showing a figure, with plotly.js inlined (offline).
@@ -53,7 +53,7 @@ export interface ScreenshotOptions {
  *
  * @example
  * ```ts ignore
- * import { lossBugFigure } from "../lib/loss_bug.ts";
+ * import { lossBugFigure } from "../lib/train/loss_bug.ts";
  * import { screenshotFigure } from "./loss_bug_figure.ts";
  * const fig = lossBugFigure({ temperature: 0.05, positiveSimilarity: 0.6 });
  * console.log(await screenshotFigure(fig, "/tmp/loss_bug.png"));

@@ -3,20 +3,20 @@
  * DIR] [--range 10-100] [--num-negatives 7] [--margin M] [--max-score-ratio R]
  * [--weights-from-features]`: mine hard negatives from every listing with the
  * base encoder or a trained head; write FlagEmbedding JSONL with `neg` and
- * `neg_weights`. See `lib/mine.ts` for the rules.
+ * `neg_weights`. See `lib/mine/mine.ts` for the rules.
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { fileWriteNeeds, requirePermissions } from "../lib/permissions.ts";
-import { embedTexts } from "../lib/cache.ts";
-import { loadCheckpoint, readRunInfo } from "../lib/checkpoint.ts";
-import { readCorpus } from "../lib/corpus.ts";
-import { DEFAULT_WEIGHT_CONFIG, loadDataset, loadWeightConfig } from "../lib/dataset.ts";
-import { ensureDefaultModel } from "../lib/default_model.ts";
-import { headProjector } from "../lib/dims.ts";
-import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
-import { atomicWrite } from "../lib/fs.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { fileWriteNeeds, requirePermissions } from "../lib/cli/permissions.ts";
+import { embedTexts } from "../lib/encoder/cache.ts";
+import { loadCheckpoint, readRunInfo } from "../lib/run/checkpoint.ts";
+import { readCorpus } from "../lib/data/corpus.ts";
+import { DEFAULT_WEIGHT_CONFIG, loadDataset, loadWeightConfig } from "../lib/data/dataset.ts";
+import { ensureDefaultModel } from "../lib/encoder/default_model.ts";
+import { headProjector } from "../lib/head/dims.ts";
+import { describeEncoder, loadEncoder } from "../lib/encoder/encoder.ts";
+import { atomicWrite } from "../lib/core/fs.ts";
 import {
   type Features,
   formatMineReport,
@@ -24,7 +24,7 @@ import {
   parseRange,
   readConstraints,
   readFeatures,
-} from "../lib/mine.ts";
+} from "../lib/mine/mine.ts";
 
 const SPEC: CommandSpec = {
   name: "mine",

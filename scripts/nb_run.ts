@@ -9,14 +9,14 @@
  * The HTML export is made self-contained: the markdown formulas are rendered
  * to MathML with KaTeX (from npm) at export time, and the page's references to
  * the system's MathJax and require.js are removed. plotly.js travels in the
- * notebook itself (the first figure's output, see `lib/plots.ts`).
+ * notebook itself (the first figure's output, see `lib/report/plots.ts`).
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
 import katex from "katex";
-import { atomicWrite, atomicWriteJson, join } from "../lib/fs.ts";
-import { requirePermissions } from "../lib/permissions.ts";
+import { atomicWrite, atomicWriteJson, join } from "../lib/core/fs.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
 
 /** The notebooks, in the order they are meant to be read. */
 export const NOTEBOOKS: readonly string[] = [

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { atomicWriteJson, join } from "../lib/fs.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { atomicWriteJson, join } from "../lib/core/fs.ts";
 import { compareOutputs, type NotebookJson, NOTEBOOKS, outputSignature } from "./nb_run.ts";
 
 const SPEC: CommandSpec = {

@@ -2,13 +2,13 @@
  * `deno task quantize-model --model DIR --out DIR`: an int8 copy of an
  * encoder (dynamic quantisation of its MatMul/Gemm weights, per output
  * channel; activations quantised at run time), as a model folder of its own.
- * See `lib/quantize_model.ts`.
+ * See `lib/encoder/quantize_model.ts`.
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { requirePermissions } from "../lib/permissions.ts";
-import { quantizeModel } from "../lib/quantize_model.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
+import { quantizeModel } from "../lib/encoder/quantize_model.ts";
 
 const SPEC: CommandSpec = {
   name: "quantize-model",

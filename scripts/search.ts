@@ -6,19 +6,24 @@
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { embedTexts } from "../lib/cache.ts";
-import { assertHeadFitsEncoder, loadCheckpoint, readRunInfo } from "../lib/checkpoint.ts";
-import { readCorpus } from "../lib/corpus.ts";
-import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
-import { ensureDefaultModel } from "../lib/default_model.ts";
-import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
-import { exists } from "../lib/fs.ts";
-import { isBlankText } from "../lib/inference.ts";
-import { requirePermissions } from "../lib/permissions.ts";
-import { headProjector, resolveDim } from "../lib/dims.ts";
-import { buildIndex, type Quantization, QUANTIZE_FLAGS, searchIndex } from "../lib/quantize.ts";
-import { readTexts } from "../lib/text_input.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { embedTexts } from "../lib/encoder/cache.ts";
+import { assertHeadFitsEncoder, loadCheckpoint, readRunInfo } from "../lib/run/checkpoint.ts";
+import { readCorpus } from "../lib/data/corpus.ts";
+import { loadDataset, uniqueTexts } from "../lib/data/dataset.ts";
+import { ensureDefaultModel } from "../lib/encoder/default_model.ts";
+import { describeEncoder, loadEncoder } from "../lib/encoder/encoder.ts";
+import { exists } from "../lib/core/fs.ts";
+import { isBlankText } from "../lib/head/inference.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
+import { headProjector, resolveDim } from "../lib/head/dims.ts";
+import {
+  buildIndex,
+  type Quantization,
+  QUANTIZE_FLAGS,
+  searchIndex,
+} from "../lib/eval/quantize.ts";
+import { readTexts } from "../lib/data/text_input.ts";
 
 const SPEC: CommandSpec = {
   name: "search",
@@ -235,8 +240,8 @@ async function searchLanceIndex(
   flags: Record<string, string | number | boolean>,
   t0: number,
 ): Promise<void> {
-  const { VectorStore } = await import("../lib/vector_store.ts");
-  const { loadQueryHead } = await import("../lib/indexer.ts");
+  const { VectorStore } = await import("../lib/serve/vector_store.ts");
+  const { loadQueryHead } = await import("../lib/serve/indexer.ts");
   const useBase = flags.base === true;
   const store = await VectorStore.open(flags.index as string, { verify: flags.verify === true });
   try {
@@ -267,7 +272,7 @@ async function searchLanceIndex(
       head.dispose();
     }
     const where = flags.where as string | undefined;
-    const { FilterError } = await import("../lib/vector_store.ts");
+    const { FilterError } = await import("../lib/serve/vector_store.ts");
     const hits = await store.search(qv, { k, column: useBase ? "base" : "vector", where }).catch(
       (err) => {
         throw err instanceof FilterError ? new CliError(`search: --where: ${err.message}`) : err;

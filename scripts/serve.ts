@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli.ts";
-import { requirePermissions } from "../lib/permissions.ts";
-import { describeEncoder } from "../lib/encoder.ts";
-import { DEFAULT_INDEX_DIR } from "../lib/indexer.ts";
-import { openSearchService, serveSearch } from "../lib/server.ts";
+import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
+import { describeEncoder } from "../lib/encoder/encoder.ts";
+import { DEFAULT_INDEX_DIR } from "../lib/serve/indexer.ts";
+import { openSearchService, serveSearch } from "../lib/serve/server.ts";
 
 const SPEC: CommandSpec = {
   name: "serve",

@@ -4,23 +4,23 @@
  *
  * @module
  */
-import { CliError, helpText, parseCommand, runMain } from "../lib/cli.ts";
+import { CliError, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
 import {
   configFromFlags,
   readConfigFile,
   resolveConfig,
   TRAIN_COMMAND,
   type TrainConfig,
-} from "../lib/config.ts";
-import { requirePermissions } from "../lib/permissions.ts";
-import { preflightTrain } from "../lib/preflight.ts";
-import { type Device, initBackend } from "../lib/backend.ts";
-import { DEFAULT_MODEL_DIR, modelFingerprint } from "../lib/encoder.ts";
-import { formatMetricsTable } from "../lib/metrics.ts";
-import { createProgress, encodeReporter } from "../lib/progress.ts";
-import { prepareTraining, type TrainEvent, trainHead } from "../lib/trainer.ts";
-import { fileSha256, resumeChanges, resumeRefusal } from "../lib/resume_check.ts";
-import { defaultOutDir, RunDir } from "../lib/run_dir.ts";
+} from "../lib/train/config.ts";
+import { requirePermissions } from "../lib/cli/permissions.ts";
+import { preflightTrain } from "../lib/train/preflight.ts";
+import { type Device, initBackend } from "../lib/core/backend.ts";
+import { DEFAULT_MODEL_DIR, modelFingerprint } from "../lib/encoder/encoder.ts";
+import { formatMetricsTable } from "../lib/eval/metrics.ts";
+import { createProgress, encodeReporter } from "../lib/cli/progress.ts";
+import { prepareTraining, type TrainEvent, trainHead } from "../lib/train/trainer.ts";
+import { fileSha256, resumeChanges, resumeRefusal } from "../lib/run/resume_check.ts";
+import { defaultOutDir, RunDir } from "../lib/run/run_dir.ts";
 
 const fmt = (x: number | undefined, digits = 4) =>
   x === undefined || Number.isNaN(x) ? "-" : x.toFixed(digits);

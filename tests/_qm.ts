@@ -1,7 +1,7 @@
-import { buildShapeModel, TINY_XLMR_SHAPE } from "../lib/bge_shape.ts";
-import { collectTexts } from "../lib/default_model.ts";
-import { loadEncoder } from "../lib/encoder.ts";
-import { quantizeModel } from "../lib/quantize_model.ts";
+import { buildShapeModel, TINY_XLMR_SHAPE } from "../lib/encoder/bge_shape.ts";
+import { collectTexts } from "../lib/encoder/default_model.ts";
+import { loadEncoder } from "../lib/encoder/encoder.ts";
+import { quantizeModel } from "../lib/encoder/quantize_model.ts";
 const texts = collectTexts(JSON.parse(await Deno.readTextFile("data/gen-data-set.json")));
 const dir = await Deno.makeTempDir();
 await buildShapeModel(dir, texts.slice(0, 400), { shape: TINY_XLMR_SHAPE, vocabSize: 800 });

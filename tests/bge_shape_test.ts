@@ -16,12 +16,12 @@ import {
   buildShapeModel,
   shapeWeightLayout,
   TINY_XLMR_SHAPE,
-} from "../lib/bge_shape.ts";
-import { collectTexts } from "../lib/default_model.ts";
-import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
-import { xlmrParamCount, type XlmrShape } from "../lib/onnx_build.ts";
-import { loadOrt } from "../lib/ort.ts";
-import { loadTokenizer } from "../lib/tokenizer.ts";
+} from "../lib/encoder/bge_shape.ts";
+import { collectTexts } from "../lib/encoder/default_model.ts";
+import { describeEncoder, loadEncoder } from "../lib/encoder/encoder.ts";
+import { xlmrParamCount, type XlmrShape } from "../lib/core/onnx_build.ts";
+import { loadOrt } from "../lib/core/ort.ts";
+import { loadTokenizer } from "../lib/encoder/tokenizer.ts";
 
 const VOCAB = 3000;
 const texts = collectTexts(JSON.parse(await Deno.readTextFile("data/gen-data-set.json")));

@@ -13,8 +13,8 @@ import {
   QUERY_CACHE_MAX,
   readCache,
   writeCache,
-} from "../lib/cache.ts";
-import { loadEncoder } from "../lib/encoder.ts";
+} from "../lib/encoder/cache.ts";
+import { loadEncoder } from "../lib/encoder/encoder.ts";
 import { writeTinyModel } from "./tiny_model.ts";
 import { fixtureTexts, slowEncoder } from "./slow_encoder.ts";
 

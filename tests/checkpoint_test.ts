@@ -10,8 +10,8 @@ import {
   saveWeight,
   updateLatest,
   writeRunInfo,
-} from "../lib/checkpoint.ts";
-import { resolveConfig } from "../lib/config.ts";
+} from "../lib/run/checkpoint.ts";
+import { resolveConfig } from "../lib/train/config.ts";
 
 async function fakeRun(root: string, name: string, outDim = 2, inDim = 3): Promise<string> {
   const dir = `${root}/${name}`;
@@ -106,7 +106,7 @@ Deno.test("checkpoint: optimizer state roundtrip and shape check", async () => {
 });
 
 Deno.test("checkpoint: degenerate heads are rejected on load, naming the file and the rows", async () => {
-  const { assertHeadFitsEncoder, validateHeadWeight } = await import("../lib/checkpoint.ts");
+  const { assertHeadFitsEncoder, validateHeadWeight } = await import("../lib/run/checkpoint.ts");
   validateHeadWeight(Float32Array.from([1, 0, 0, 0, 1, 0]), 2, 3, "w");
   const cases: [number[], string][] = [
     [[0, 0, 0, 0, 0, 0], "is all zeros"],

@@ -1,6 +1,6 @@
-/** Small synthetic retrieval data for tests of lib/compare_head.ts and the report. */
-import type { EmbeddingTable, RetrievalTask } from "../lib/evaluation.ts";
-import { Rng } from "../lib/rng.ts";
+/** Small synthetic retrieval data for tests of lib/eval/compare_head.ts and the report. */
+import type { EmbeddingTable, RetrievalTask } from "../lib/eval/evaluation.ts";
+import { Rng } from "../lib/core/rng.ts";
 
 /** 40 docs in 16-d; each of 12 queries is a noisy copy of doc i (its positive). */
 export function syntheticTask(): { task: RetrievalTask; table: EmbeddingTable; fit: string[] } {

@@ -5,8 +5,8 @@ import {
   comparisonNotes,
   headMethods,
   sampleTexts,
-} from "../lib/compare_head.ts";
-import type { CompareRow } from "../lib/compare.ts";
+} from "../lib/eval/compare_head.ts";
+import type { CompareRow } from "../lib/eval/compare.ts";
 import { prefixWeight, syntheticTask } from "./compare_fixture.ts";
 
 Deno.test("sampleTexts: all when under the cap; else a seeded, ordered subset", () => {

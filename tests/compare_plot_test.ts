@@ -1,7 +1,7 @@
 import { assertEquals, assertStringIncludes } from "./assert.ts";
-import { compareFigure } from "../lib/compare_plot.ts";
-import type { CompareRow } from "../lib/compare.ts";
-import type { Quantization } from "../lib/quantize.ts";
+import { compareFigure } from "../lib/report/compare_plot.ts";
+import type { CompareRow } from "../lib/eval/compare.ts";
+import type { Quantization } from "../lib/eval/quantize.ts";
 
 function row(
   method: string,

@@ -1,9 +1,9 @@
 import { assert, assertEquals, assertLess, assertStringIncludes } from "./assert.ts";
 import * as ort from "onnxruntime-node";
-import { loadCheckpoint } from "../lib/checkpoint.ts";
-import { pcaDirections, ProjectionHead } from "../lib/head.ts";
-import { initBackend } from "../lib/backend.ts";
-import { prefixNormalize } from "../lib/dims.ts";
+import { loadCheckpoint } from "../lib/run/checkpoint.ts";
+import { pcaDirections, ProjectionHead } from "../lib/head/head.ts";
+import { initBackend } from "../lib/core/backend.ts";
+import { prefixNormalize } from "../lib/head/dims.ts";
 import {
   compareMethods,
   formatCompareTable,
@@ -13,9 +13,9 @@ import {
   storageVariants,
   symmetricEigen,
   trainOverlap,
-} from "../lib/compare.ts";
-import { compareFigure } from "../lib/compare_plot.ts";
-import { Rng } from "../lib/rng.ts";
+} from "../lib/eval/compare.ts";
+import { compareFigure } from "../lib/report/compare_plot.ts";
+import { Rng } from "../lib/core/rng.ts";
 import { runScript, smallDataset, trainSmallRun } from "./fixtures.ts";
 
 /**

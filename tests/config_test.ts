@@ -8,8 +8,8 @@ import {
   resolveConfig,
   TRAIN_COMMAND,
   validateConfigObject,
-} from "../lib/config.ts";
-import { CliError, parseCommand } from "../lib/cli.ts";
+} from "../lib/train/config.ts";
+import { CliError, parseCommand } from "../lib/cli/cli.ts";
 
 Deno.test("config: flags override the file, the file overrides defaults", async () => {
   const dir = await Deno.makeTempDir();

@@ -16,8 +16,8 @@ import {
   queryGroups,
   splitDataset,
   uniqueTexts,
-} from "../lib/dataset.ts";
-import { sha256Hex } from "../lib/fs.ts";
+} from "../lib/data/dataset.ts";
+import { sha256Hex } from "../lib/core/fs.ts";
 
 const WEIGHTS = { district: 2.5, price: 2.0, area: 1.2 };
 

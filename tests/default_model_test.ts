@@ -6,8 +6,8 @@ import {
   DEFAULT_MODEL_DIR,
   embeddingTable,
   ensureDefaultModel,
-} from "../lib/default_model.ts";
-import { countInitializerParams } from "../lib/onnx_build.ts";
+} from "../lib/encoder/default_model.ts";
+import { countInitializerParams } from "../lib/core/onnx_build.ts";
 
 const FILES = ["encoder.json", "tokenizer.json", "model.onnx", "README.md"];
 

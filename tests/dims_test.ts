@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { DimError, prefixNormalize, resolveDim, trainedDims } from "../lib/dims.ts";
+import { DimError, prefixNormalize, resolveDim, trainedDims } from "../lib/head/dims.ts";
 
 Deno.test("trainedDims: Matryoshka prefixes plus outDim, largest first; plain runs only outDim", () => {
   assertEquals(trainedDims({ head: { outDim: 256 }, config: { matryoshka: [64, 256, 128] } }), [

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { runScript, smallDataset } from "./fixtures.ts";
-import { createProgress, formatDuration, Progress } from "../lib/progress.ts";
+import { createProgress, formatDuration, Progress } from "../lib/cli/progress.ts";
 
 Deno.test("deno task embed: first run encodes, second run encodes 0 texts", async () => {
   const { data, cache } = await smallDataset(24, 3);

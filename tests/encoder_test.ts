@@ -7,16 +7,16 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "./assert.ts";
-import { collectTexts, ensureDefaultModel } from "../lib/default_model.ts";
+import { collectTexts, ensureDefaultModel } from "../lib/encoder/default_model.ts";
 import {
   DEFAULT_MODEL_NAME,
   describeEncoder,
   EncoderError,
   loadEncoder,
   readEncoderConfig,
-} from "../lib/encoder.ts";
-import { buildModel, DataType, node, valueInfo } from "../lib/onnx_build.ts";
-import { buildLexicalTokenizer, loadTokenizer, TextTokenizer } from "../lib/tokenizer.ts";
+} from "../lib/encoder/encoder.ts";
+import { buildModel, DataType, node, valueInfo } from "../lib/core/onnx_build.ts";
+import { buildLexicalTokenizer, loadTokenizer, TextTokenizer } from "../lib/encoder/tokenizer.ts";
 import { graphOutputs, poolingFromOutputs } from "../scripts/fetch_model.ts";
 import { TINY_TEXTS, writeTinyModel } from "./tiny_model.ts";
 

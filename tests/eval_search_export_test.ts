@@ -1,10 +1,10 @@
 import { assert, assertEquals, assertLess, assertStringIncludes } from "./assert.ts";
 import * as ort from "onnxruntime-node";
-import * as tf from "../lib/tf.ts";
-import { loadCheckpoint } from "../lib/checkpoint.ts";
-import { ProjectionHead } from "../lib/head.ts";
-import { initBackend } from "../lib/backend.ts";
-import { Rng } from "../lib/rng.ts";
+import * as tf from "../lib/core/tf.ts";
+import { loadCheckpoint } from "../lib/run/checkpoint.ts";
+import { ProjectionHead } from "../lib/head/head.ts";
+import { initBackend } from "../lib/core/backend.ts";
+import { Rng } from "../lib/core/rng.ts";
 import { runScript, smallDataset, trainSmallRun, writeFlagEmbedding } from "./fixtures.ts";
 
 /** One small trained checkpoint shared by the tests below. */

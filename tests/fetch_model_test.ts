@@ -11,10 +11,10 @@
  * refused by its sha256, an unreachable hub failing fast.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { buildShapeModel, TINY_XLMR_SHAPE } from "../lib/bge_shape.ts";
-import { collectTexts } from "../lib/default_model.ts";
-import { loadEncoder } from "../lib/encoder.ts";
-import { sha256Hex } from "../lib/fs.ts";
+import { buildShapeModel, TINY_XLMR_SHAPE } from "../lib/encoder/bge_shape.ts";
+import { collectTexts } from "../lib/encoder/default_model.ts";
+import { loadEncoder } from "../lib/encoder/encoder.ts";
+import { sha256Hex } from "../lib/core/fs.ts";
 import { writeTinyModel } from "./tiny_model.ts";
 
 interface Hub {

@@ -28,8 +28,8 @@ export async function trainSmallRun(
   fx: { dir: string; data: string; weights: string; cache: string },
   epochs = 2,
 ): Promise<string> {
-  const { resolveConfig } = await import("../lib/config.ts");
-  const { prepareTraining, trainHead } = await import("../lib/trainer.ts");
+  const { resolveConfig } = await import("../lib/train/config.ts");
+  const { prepareTraining, trainHead } = await import("../lib/train/trainer.ts");
   const out = `${fx.dir}/run`;
   const config = resolveConfig({}, {
     epochs,

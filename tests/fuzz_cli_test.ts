@@ -1,7 +1,7 @@
 /**
  * The hostile-user suite of issue 9: every bad input and fault case, run
  * against the real CLIs as child processes with exactly the base permissions
- * of their tasks (`lib/tasks.ts`, the ones `scripts/launch.ts` starts them
+ * of their tasks (`lib/cli/tasks.ts`, the ones `scripts/launch.ts` starts them
  * with before adding the paths a command names; read from there, so the suite
  * follows the tasks), extended by the temp directory where a case needs it
  * (the way the permission message tells a user to). Each case asserts the exit code, a
@@ -16,12 +16,12 @@
  */
 import denoConfig from "../deno.json" with { type: "json" };
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { loadCheckpoint, readRunInfo, saveWeight } from "../lib/checkpoint.ts";
-import { exists, sha256Hex } from "../lib/fs.ts";
+import { loadCheckpoint, readRunInfo, saveWeight } from "../lib/run/checkpoint.ts";
+import { exists, sha256Hex } from "../lib/core/fs.ts";
 import { generate } from "../scripts/gen_data.ts";
-import { taskCommand } from "../lib/permissions.ts";
+import { taskCommand } from "../lib/cli/permissions.ts";
 
-/** Each task's plain `deno run` command (launched tasks: their base permissions in lib/tasks.ts). */
+/** Each task's plain `deno run` command (launched tasks: their base permissions in lib/cli/tasks.ts). */
 const TASKS: Record<string, string> = Object.fromEntries(
   Object.keys((denoConfig as { tasks: Record<string, string> }).tasks).map((t) => [
     t,

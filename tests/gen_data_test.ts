@@ -8,7 +8,7 @@ import {
   stripDiacritics,
   violations,
 } from "../scripts/gen_data.ts";
-import { loadDataset, loadWeightConfig, normalizeQuery } from "../lib/dataset.ts";
+import { loadDataset, loadWeightConfig, normalizeQuery } from "../lib/data/dataset.ts";
 
 /** Number of atomic constraints a query names (each amenity/rule counts once). */
 function constraintCount(c: Constraints): number {

@@ -1,15 +1,15 @@
-import * as tf from "../lib/tf.ts";
+import * as tf from "../lib/core/tf.ts";
 import "@tensorflow/tfjs-backend-wasm";
 import { ok as assert, throws } from "node:assert";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/core/backend.ts";
 import {
   choleskyQRFactor,
   l2Normalize,
   orthogonalRows,
   pcaDirections,
   ProjectionHead,
-} from "../lib/head.ts";
-import { Rng } from "../lib/rng.ts";
+} from "../lib/head/head.ts";
+import { Rng } from "../lib/core/rng.ts";
 
 tf.enableProdMode();
 await tf.setBackend("cpu");
@@ -200,7 +200,7 @@ Deno.test("head: wasm backend agrees with cpu (forward and gradient)", async () 
   }
 });
 
-// lib/backend.ts (tested here: it has no test file of its own).
+// lib/core/backend.ts (tested here: it has no test file of its own).
 
 Deno.test("backend: cpu, wasm and auto initialise; gpu fails with what to install", async () => {
   try {

@@ -4,7 +4,7 @@ import {
   matchingFeatures,
   matchingValues,
   numericConstraints,
-} from "../lib/highlight.ts";
+} from "../lib/serve/highlight.ts";
 
 const META = {
   city: "Hồ Chí Minh",

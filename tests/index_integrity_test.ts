@@ -6,9 +6,9 @@
  * any open), never answered with silent wrong results.
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
-import { openSearchService } from "../lib/server.ts";
-import { IndexCorruptError, VectorStore } from "../lib/vector_store.ts";
-import { Rng } from "../lib/rng.ts";
+import { openSearchService } from "../lib/serve/server.ts";
+import { IndexCorruptError, VectorStore } from "../lib/serve/vector_store.ts";
+import { Rng } from "../lib/core/rng.ts";
 import { copyTree, runScript } from "./fixtures.ts";
 import { defaultDataIndex, taskPermissions } from "./serve_fixtures.ts";
 

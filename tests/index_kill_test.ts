@@ -1,7 +1,7 @@
 /**
  * Kill test of the index writer: SIGKILL a real `scripts/index.ts` process
  * at exact commit points (through the PHONGTRO_INDEX_PAUSE hook of
- * lib/vector_store.ts) and at random moments of its write phase, during an
+ * lib/serve/vector_store.ts) and at random moments of its write phase, during an
  * upsert, a `--delete` and a `--rebuild` with another head and an ANN index.
  * After every kill the index must be exactly the old state or the new one
  * (the rows' ids, texts, metadata, head and base vectors, and the head it
@@ -9,11 +9,11 @@
  * the new state.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { indexListings } from "../lib/indexer.ts";
-import { readListings } from "../lib/listings.ts";
-import { sha256Hex } from "../lib/fs.ts";
-import { Rng } from "../lib/rng.ts";
-import { INDEX_PAUSE_ENV, VectorStore } from "../lib/vector_store.ts";
+import { indexListings } from "../lib/serve/indexer.ts";
+import { readListings } from "../lib/data/listings.ts";
+import { sha256Hex } from "../lib/core/fs.ts";
+import { Rng } from "../lib/core/rng.ts";
+import { INDEX_PAUSE_ENV, VectorStore } from "../lib/serve/vector_store.ts";
 import { copyTree } from "./fixtures.ts";
 import { taskPermissions, trainedRun } from "./serve_fixtures.ts";
 

@@ -1,11 +1,11 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { embedTexts } from "../lib/cache.ts";
-import { saveWeight } from "../lib/checkpoint.ts";
-import { loadEncoder } from "../lib/encoder.ts";
-import { checkpointSha256, indexListings, loadQueryHead } from "../lib/indexer.ts";
-import { readListings } from "../lib/listings.ts";
-import { topK } from "../lib/metrics.ts";
-import { VectorStore } from "../lib/vector_store.ts";
+import { embedTexts } from "../lib/encoder/cache.ts";
+import { saveWeight } from "../lib/run/checkpoint.ts";
+import { loadEncoder } from "../lib/encoder/encoder.ts";
+import { checkpointSha256, indexListings, loadQueryHead } from "../lib/serve/indexer.ts";
+import { readListings } from "../lib/data/listings.ts";
+import { topK } from "../lib/eval/metrics.ts";
+import { VectorStore } from "../lib/serve/vector_store.ts";
 import { runScript } from "./fixtures.ts";
 import { defaultDataIndex, taskPermissions } from "./serve_fixtures.ts";
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { assertEquals, assertStringIncludes } from "./assert.ts";
-import { PROJECT_ROOT } from "../lib/fs.ts";
+import { PROJECT_ROOT } from "../lib/core/fs.ts";
 import { smallDataset, trainSmallRun } from "./fixtures.ts";
 
 Deno.test("the README's library example runs from a folder outside the repo", async () => {

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { ensureDefaultModel } from "../lib/default_model.ts";
-import { loadEncoder } from "../lib/encoder.ts";
+import { ensureDefaultModel } from "../lib/encoder/default_model.ts";
+import { loadEncoder } from "../lib/encoder/encoder.ts";
 
 const enc = await loadEncoder(await ensureDefaultModel());
 const r = await enc.encode(Deno.args);

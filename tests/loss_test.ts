@@ -1,4 +1,4 @@
-import * as tf from "../lib/tf.ts";
+import * as tf from "../lib/core/tf.ts";
 import "@tensorflow/tfjs-backend-wasm";
 import { ok as assert } from "node:assert";
 import {
@@ -6,8 +6,8 @@ import {
   lossDirections,
   negativeShare,
   weightedInfoNCE,
-} from "../lib/loss.ts";
-import { Rng } from "../lib/rng.ts";
+} from "../lib/train/loss.ts";
+import { Rng } from "../lib/core/rng.ts";
 
 tf.enableProdMode();
 await tf.setBackend("cpu");

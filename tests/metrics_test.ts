@@ -8,9 +8,9 @@ import {
   rankingMetrics,
   SearchIndex,
   topK,
-} from "../lib/metrics.ts";
-import { Rng } from "../lib/rng.ts";
-import * as tf from "../lib/tf.ts";
+} from "../lib/eval/metrics.ts";
+import { Rng } from "../lib/core/rng.ts";
+import * as tf from "../lib/core/tf.ts";
 
 function randomUnit(rng: Rng, n: number, dim: number): Float32Array {
   const out = new Float32Array(n * dim);

@@ -7,8 +7,8 @@ import {
   readFeatures,
   sameFeatureValue,
   violations,
-} from "../lib/mine.ts";
-import { loadDataset, loadWeightConfig, negativeWeight } from "../lib/dataset.ts";
+} from "../lib/mine/mine.ts";
+import { loadDataset, loadWeightConfig, negativeWeight } from "../lib/data/dataset.ts";
 import { runScript, smallDataset, trainSmallRun } from "./fixtures.ts";
 
 /** Unit vector in 2-D whose dot product with [1, 0] is `s`. */

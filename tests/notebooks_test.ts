@@ -13,7 +13,7 @@
  */
 import puppeteer, { type Browser } from "puppeteer-core";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { readMetrics } from "../lib/checkpoint.ts";
+import { readMetrics } from "../lib/run/checkpoint.ts";
 import {
   compareOutputs,
   ensureDenoKernel,

@@ -12,8 +12,8 @@
  * reliability section says.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { readListings } from "../lib/listings.ts";
-import { INDEX_PAUSE_ENV, VectorStore } from "../lib/vector_store.ts";
+import { readListings } from "../lib/data/listings.ts";
+import { INDEX_PAUSE_ENV, VectorStore } from "../lib/serve/vector_store.ts";
 import { servingUrl, taskPermissions, trainedRun } from "./serve_fixtures.ts";
 
 const BUCKET = "phongtro";

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./assert.ts";
-import { disableOrtTelemetry, loadOrt } from "../lib/ort.ts";
-import { ensureDefaultModel } from "../lib/default_model.ts";
-import { loadDataset } from "../lib/dataset.ts";
+import { disableOrtTelemetry, loadOrt } from "../lib/core/ort.ts";
+import { ensureDefaultModel } from "../lib/encoder/default_model.ts";
+import { loadDataset } from "../lib/data/dataset.ts";
 
 async function probe(args: string[]) {
   await ensureDefaultModel();

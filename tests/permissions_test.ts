@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
-import { CliError } from "../lib/cli.ts";
+import { CliError } from "../lib/cli/cli.ts";
 import {
   extendedCommand,
   fileWriteNeeds,
@@ -9,7 +9,7 @@ import {
   requirePermissions,
   shellQuote,
   taskCommand,
-} from "../lib/permissions.ts";
+} from "../lib/cli/permissions.ts";
 
 const TRAIN = "deno run --allow-read=. --allow-write=checkpoints,data/cache --allow-ffi " +
   "scripts/train.ts";

@@ -1,5 +1,5 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./assert.ts";
-import { runChromium } from "../lib/chromium.ts";
+import { runChromium } from "../lib/report/chromium.ts";
 import {
   barChart,
   combineFigures,
@@ -19,8 +19,8 @@ import {
   plotlyJsSource,
   plotlyLoaderScript,
   resetPlotlyInline,
-} from "../lib/plots.ts";
-import { Rng } from "../lib/rng.ts";
+} from "../lib/report/plots.ts";
+import { Rng } from "../lib/core/rng.ts";
 
 type Trace = { name?: string; x?: unknown[]; y?: unknown[]; type?: string };
 const traces = (fig: Figure) => fig.data as Trace[];

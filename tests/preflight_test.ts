@@ -1,12 +1,12 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "./assert.ts";
-import { resolveConfig } from "../lib/config.ts";
-import type { Example } from "../lib/dataset.ts";
+import { resolveConfig } from "../lib/train/config.ts";
+import type { Example } from "../lib/data/dataset.ts";
 import {
   checkTrainConfig,
   checkTrainSplit,
   PreflightError,
   trainPathNeeds,
-} from "../lib/preflight.ts";
+} from "../lib/train/preflight.ts";
 
 const ex = (id: number, query: string): Example => ({
   id,

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
-import { encodeReporter, planMessage, Progress } from "../lib/progress.ts";
+import { encodeReporter, planMessage, Progress } from "../lib/cli/progress.ts";
 
 Deno.test("Progress: without a terminal, a plain line every plainIntervalMs, none otherwise", () => {
   let t = 0;

@@ -6,10 +6,10 @@
  * float32 ones, and bad requests are refused without leaving a folder.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { buildShapeModel, TINY_XLMR_SHAPE } from "../lib/bge_shape.ts";
-import { collectTexts } from "../lib/default_model.ts";
-import { describeEncoder, loadEncoder } from "../lib/encoder.ts";
-import { quantizeColumns, quantizeModel } from "../lib/quantize_model.ts";
+import { buildShapeModel, TINY_XLMR_SHAPE } from "../lib/encoder/bge_shape.ts";
+import { collectTexts } from "../lib/encoder/default_model.ts";
+import { describeEncoder, loadEncoder } from "../lib/encoder/encoder.ts";
+import { quantizeColumns, quantizeModel } from "../lib/encoder/quantize_model.ts";
 import onnxProto from "onnx-proto";
 import { taskPermissions } from "./serve_fixtures.ts";
 

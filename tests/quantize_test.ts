@@ -9,9 +9,9 @@ import {
   popcount32,
   quantizeInt8,
   searchIndex,
-} from "../lib/quantize.ts";
-import { topK } from "../lib/metrics.ts";
-import { Rng } from "../lib/rng.ts";
+} from "../lib/eval/quantize.ts";
+import { topK } from "../lib/eval/metrics.ts";
+import { Rng } from "../lib/core/rng.ts";
 
 function randomUnit(n: number, dim: number, seed: number): Float32Array {
   const rng = new Rng(seed);
@@ -163,8 +163,8 @@ Deno.test("int8 search over several blocks equals one exact search of the dequan
 });
 
 Deno.test("hammingTopK: the WebAssembly kernel (large corpora) gives the exact nearest distances, odd word counts too", async () => {
-  const { Rng } = await import("../lib/rng.ts");
-  const { hammingTopK, packSigns, popcount32 } = await import("../lib/quantize.ts");
+  const { Rng } = await import("../lib/core/rng.ts");
+  const { hammingTopK, packSigns, popcount32 } = await import("../lib/eval/quantize.ts");
   for (const dim of [256, 96]) {
     const rng = new Rng(dim);
     const nd = 3000, nq = 5, k = 10;

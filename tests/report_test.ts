@@ -1,16 +1,16 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import type { Metrics } from "../lib/metrics.ts";
-import { plotlyJsSource } from "../lib/plots.ts";
+import type { Metrics } from "../lib/eval/metrics.ts";
+import { plotlyJsSource } from "../lib/report/plots.ts";
 import {
   escapeHtml,
   renderReport,
   reportFigures,
   type ReportInput,
   writeReport,
-} from "../lib/report.ts";
-import { compareHead, comparisonNotes } from "../lib/compare_head.ts";
+} from "../lib/report/report.ts";
+import { compareHead, comparisonNotes } from "../lib/eval/compare_head.ts";
 import { prefixWeight, syntheticTask } from "./compare_fixture.ts";
-import { runChromium } from "../lib/chromium.ts";
+import { runChromium } from "../lib/report/chromium.ts";
 
 function sampleInput(): ReportInput {
   const keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"] as const;

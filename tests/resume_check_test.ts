@@ -1,12 +1,12 @@
 import { assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
-import type { RunInfo } from "../lib/checkpoint.ts";
-import { resolveConfig } from "../lib/config.ts";
+import type { RunInfo } from "../lib/run/checkpoint.ts";
+import { resolveConfig } from "../lib/train/config.ts";
 import {
   fileSha256,
   formatResumeChanges,
   resumeChanges,
   resumeRefusal,
-} from "../lib/resume_check.ts";
+} from "../lib/run/resume_check.ts";
 
 function fakeInfo(): RunInfo {
   return {
@@ -36,7 +36,7 @@ function fakeInfo(): RunInfo {
 
 Deno.test("resume_check: resume changes name each field, old -> new; --force allows data changes, never a shape change", () => {
   const info = fakeInfo();
-  const same = resumeChanges(info, { ...info.config, data: "./data//gen-data-set.json" }, {
+  const same = resumeChanges(info, { ...info.config, data: "./data/gen-data-set.json" }, {
     dataSha256: info.dataset.sha256,
   });
   assertEquals(same, []);

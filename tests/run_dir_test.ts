@@ -10,9 +10,9 @@ import {
   saveWeight,
   writeMetrics,
   writeRunInfo,
-} from "../lib/checkpoint.ts";
-import { resolveConfig } from "../lib/config.ts";
-import { readManifest } from "../lib/manifest.ts";
+} from "../lib/run/checkpoint.ts";
+import { resolveConfig } from "../lib/train/config.ts";
+import { readManifest } from "../lib/run/manifest.ts";
 import {
   latestName,
   LOCK_FILE,
@@ -21,7 +21,7 @@ import {
   RunDirError,
   RunLockedError,
   type TrainState,
-} from "../lib/run_dir.ts";
+} from "../lib/run/run_dir.ts";
 import { runScript, smallDataset, TEST_PERMISSIONS } from "./fixtures.ts";
 
 const OUT = 2, IN = 3;
@@ -154,7 +154,7 @@ Deno.test("run_dir: a second writer is refused naming the holder's PID; a killed
   const script = `${await tmp()}/hold.ts`;
   await Deno.writeTextFile(
     script,
-    `import { RunDir } from "${new URL("../lib/run_dir.ts", import.meta.url).href}";\n` +
+    `import { RunDir } from "${new URL("../lib/run/run_dir.ts", import.meta.url).href}";\n` +
       `await RunDir.create(${JSON.stringify(dir)}, { command: "holder" });\n` +
       `console.log("locked");\nawait new Promise((r) => setTimeout(r, 60_000));\n`,
   );

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./assert.ts";
-import { LOCK_FILE, RunLock, RunLockedError } from "../lib/run_lock.ts";
+import { LOCK_FILE, RunLock, RunLockedError } from "../lib/run/run_lock.ts";
 
 Deno.test("run_lock: the lock file names its holder; a second lock is refused; release removes it", async () => {
   const dir = await Deno.makeTempDir();

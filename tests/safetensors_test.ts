@@ -5,7 +5,7 @@ import {
   readSafetensors,
   type SafeTensor,
   writeSafetensors,
-} from "../lib/safetensors.ts";
+} from "../lib/core/safetensors.ts";
 
 const WEIGHT: SafeTensor = {
   dtype: "F32",

@@ -1,5 +1,5 @@
 import { assertAlmostEquals, assertEquals } from "./assert.ts";
-import { learningRate, scheduleCurve } from "../lib/schedule.ts";
+import { learningRate, scheduleCurve } from "../lib/train/schedule.ts";
 
 Deno.test("schedule: linear warm-up to the peak, then cosine decay to zero", () => {
   // 100 steps, 10 warm-up steps.

@@ -1,10 +1,10 @@
 import puppeteer from "puppeteer-core";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { escapeHtml, renderSearchPage } from "../lib/search_page.ts";
-import { openSearchService, serveSearch } from "../lib/server.ts";
-import type { HealthResponse } from "../lib/server.ts";
-import { indexListings } from "../lib/indexer.ts";
-import { readListings } from "../lib/listings.ts";
+import { escapeHtml, renderSearchPage } from "../lib/serve/search_page.ts";
+import { openSearchService, serveSearch } from "../lib/serve/server.ts";
+import type { HealthResponse } from "../lib/serve/server.ts";
+import { indexListings } from "../lib/serve/indexer.ts";
+import { readListings } from "../lib/data/listings.ts";
 import { defaultDataIndex, trainedRun } from "./serve_fixtures.ts";
 
 const HEALTH: HealthResponse = {

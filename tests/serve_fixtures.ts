@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { indexListings, type IndexReport } from "../lib/indexer.ts";
-import { readListings } from "../lib/listings.ts";
+import { indexListings, type IndexReport } from "../lib/serve/indexer.ts";
+import { readListings } from "../lib/data/listings.ts";
 import { smallDataset, trainSmallRun } from "./fixtures.ts";
-import { taskCommand } from "../lib/permissions.ts";
+import { taskCommand } from "../lib/cli/permissions.ts";
 
 /** Train a small head (60 examples, 2 epochs) into `<dir>/run`. */
 export async function trainedRun(): Promise<
@@ -38,7 +38,7 @@ export async function defaultDataIndex(): Promise<
 }
 
 /**
- * The permission flags of a task (its base permissions in `lib/tasks.ts`,
+ * The permission flags of a task (its base permissions in `lib/cli/tasks.ts`,
  * never `-A`), with extra paths added to its `--allow-read` / `--allow-write`
  * (tests work in temp dirs).
  */

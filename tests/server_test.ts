@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
-import { createHandler, LIMITS, openSearchService, serveSearch } from "../lib/server.ts";
+import { createHandler, LIMITS, openSearchService, serveSearch } from "../lib/serve/server.ts";
 import { defaultDataIndex, servingUrl, taskPermissions } from "./serve_fixtures.ts";
 
 const fixture = (async () => {

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type CacheEncoder, embedTexts } from "../lib/cache.ts";
+import { type CacheEncoder, embedTexts } from "../lib/encoder/cache.ts";
 
 /**
  * The fake encoder: row `i` is a function of the text's characters only.

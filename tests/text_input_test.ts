@@ -1,6 +1,6 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "./assert.ts";
-import { parseTexts, readTexts } from "../lib/text_input.ts";
-import { ensureDefaultModel } from "../lib/default_model.ts";
+import { parseTexts, readTexts } from "../lib/data/text_input.ts";
+import { ensureDefaultModel } from "../lib/encoder/default_model.ts";
 
 Deno.test("text_input: lines and JSONL (text or query), blank lines skipped", () => {
   assertEquals(

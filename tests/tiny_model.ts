@@ -1,13 +1,13 @@
 /**
  * Test helper: tiny model folders (a few-piece Unigram tokenizer, a small
  * ONNX graph with a real `last_hidden_state`, an `encoder.json`) written to
- * temp dirs with lib/onnx_build.ts.
+ * temp dirs with lib/core/onnx_build.ts.
  *
  * @module
  */
-import type { EncoderConfig } from "../lib/encoder.ts";
-import { DataType, lexicalEncoderGraph } from "../lib/onnx_build.ts";
-import { buildLexicalTokenizer } from "../lib/tokenizer.ts";
+import type { EncoderConfig } from "../lib/encoder/encoder.ts";
+import { DataType, lexicalEncoderGraph } from "../lib/core/onnx_build.ts";
+import { buildLexicalTokenizer } from "../lib/encoder/tokenizer.ts";
 
 /**
  * Texts whose words make the tiny vocabulary.

@@ -13,9 +13,9 @@ import {
   parseSentencePieceModel,
   SpmNormalizer,
   spmToHfId,
-} from "../lib/sentencepiece.ts";
-import { sha256Hex } from "../lib/fs.ts";
-import { TextTokenizer } from "../lib/tokenizer.ts";
+} from "../lib/encoder/sentencepiece.ts";
+import { sha256Hex } from "../lib/core/fs.ts";
+import { TextTokenizer } from "../lib/encoder/tokenizer.ts";
 
 const DIR = "tests/fixtures/spm";
 const fixture = (async () => {

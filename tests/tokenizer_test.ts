@@ -4,10 +4,10 @@
  * model's tokenizer and for a 250,002-piece XLM-R-shaped one.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { buildShapeTokenizer } from "../lib/bge_shape.ts";
-import { loadDataset, uniqueTexts } from "../lib/dataset.ts";
-import { collectTexts, ensureDefaultModel } from "../lib/default_model.ts";
-import { buildLexicalTokenizer, loadTokenizer, TextTokenizer } from "../lib/tokenizer.ts";
+import { buildShapeTokenizer } from "../lib/encoder/bge_shape.ts";
+import { loadDataset, uniqueTexts } from "../lib/data/dataset.ts";
+import { collectTexts, ensureDefaultModel } from "../lib/encoder/default_model.ts";
+import { buildLexicalTokenizer, loadTokenizer, TextTokenizer } from "../lib/encoder/tokenizer.ts";
 
 const datasetTexts = uniqueTexts((await loadDataset("data/gen-data-set.json")).examples);
 const EDGE_CASES = [

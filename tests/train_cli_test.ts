@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { loadCheckpoint, readMetrics, readRunInfo } from "../lib/checkpoint.ts";
+import { loadCheckpoint, readMetrics, readRunInfo } from "../lib/run/checkpoint.ts";
 import { runScript, smallDataset, TEST_PERMISSIONS } from "./fixtures.ts";
 
 Deno.test("train CLI: --epochs 2 on a small dataset writes every file", async () => {

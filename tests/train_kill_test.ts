@@ -1,7 +1,7 @@
 /**
  * Kill test: SIGKILL (or Ctrl-C twice) a real `scripts/train.ts` process at
  * many moments, including exact points inside checkpoint commits (through the
- * PHONGTRO_RUNDIR_PAUSE hook of lib/run_dir.ts), then resume each killed run
+ * PHONGTRO_RUNDIR_PAUSE hook of lib/run/run_dir.ts), then resume each killed run
  * to the end. Every resume must reach bit-identical weights, AdamW state and
  * metrics as an uninterrupted run, or refuse with a clear message (which is
  * only allowed when no epoch was committed yet).
@@ -12,13 +12,13 @@
  * in this process (cheaper than another launch) and compared.
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { loadCheckpoint } from "../lib/checkpoint.ts";
-import { resolveConfig, type TrainConfig } from "../lib/config.ts";
-import { readManifest } from "../lib/manifest.ts";
-import { Rng } from "../lib/rng.ts";
-import { PAUSE_ENV, RunDir, RunDirError } from "../lib/run_dir.ts";
-import { prepareTraining, trainHead } from "../lib/trainer.ts";
-import { initBackend } from "../lib/backend.ts";
+import { loadCheckpoint } from "../lib/run/checkpoint.ts";
+import { resolveConfig, type TrainConfig } from "../lib/train/config.ts";
+import { readManifest } from "../lib/run/manifest.ts";
+import { Rng } from "../lib/core/rng.ts";
+import { PAUSE_ENV, RunDir, RunDirError } from "../lib/run/run_dir.ts";
+import { prepareTraining, trainHead } from "../lib/train/trainer.ts";
+import { initBackend } from "../lib/core/backend.ts";
 import { copyTree, smallDataset, TEST_PERMISSIONS } from "./fixtures.ts";
 
 const EPOCHS = 3;
@@ -114,7 +114,7 @@ type Moment =
   /** Ctrl-C during training, then SIGKILL inside the save it starts. */
   | { kind: "ctrl-c then kill"; point: string };
 
-/** Points of an epoch commit (lib/run_dir.ts), in order. */
+/** Points of an epoch commit (lib/run/run_dir.ts), in order. */
 const EPOCH_POINTS = [
   "tmp:final.safetensors",
   "staged:final.safetensors",

@@ -1,8 +1,8 @@
-import * as tf from "../lib/tf.ts";
+import * as tf from "../lib/core/tf.ts";
 import "@tensorflow/tfjs-backend-wasm";
 import { assert, assertEquals, assertLess, assertThrows } from "./assert.ts";
-import { matryoshkaInfoNCE, weightedInfoNCE } from "../lib/loss.ts";
-import { Rng } from "../lib/rng.ts";
+import { matryoshkaInfoNCE, weightedInfoNCE } from "../lib/train/loss.ts";
+import { Rng } from "../lib/core/rng.ts";
 import {
   adamWUpdate,
   createState,
@@ -13,8 +13,8 @@ import {
   prefixRows,
   resolveDims,
   type StepBatch,
-} from "../lib/train_step.ts";
-import { TfjsStep } from "../lib/train_step_tfjs.ts";
+} from "../lib/train/train_step.ts";
+import { TfjsStep } from "../lib/train/train_step_tfjs.ts";
 
 tf.enableProdMode();
 await tf.setBackend("cpu");
@@ -41,7 +41,7 @@ function randomCase(seed: number, b: number, k: number, d: number, o: number): C
   return { b, k, d, o, x, w, weights, ids };
 }
 
-/** The tfjs autodiff reference: loss and dL/dW [o, d] through lib/loss.ts. */
+/** The tfjs autodiff reference: loss and dL/dW [o, d] through lib/train/loss.ts. */
 function reference(c: Case, spec: LossSpec): { loss: number; grad: Float32Array } {
   const wv = tf.variable(tf.tensor2d(c.w, [c.o, c.d]));
   const { value, grads } = tf.variableGrads(() => {

@@ -6,16 +6,21 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "./assert.ts";
-import { resolveConfig, type TrainConfig } from "../lib/config.ts";
-import { loadCheckpoint, readMetrics, readRunInfo } from "../lib/checkpoint.ts";
-import { NonFiniteLossError, prepareTraining, sampleByQuery, trainHead } from "../lib/trainer.ts";
-import { initBackend } from "../lib/backend.ts";
-import { uniqueTexts } from "../lib/dataset.ts";
-import { gatherRows, lookup, retrievalTask } from "../lib/evaluation.ts";
-import { pcaDirections } from "../lib/head.ts";
-import { evaluateRetrieval } from "../lib/metrics.ts";
-import { normalizeRows } from "../lib/train_step.ts";
-import { loadProjectionModel } from "../lib/inference.ts";
+import { resolveConfig, type TrainConfig } from "../lib/train/config.ts";
+import { loadCheckpoint, readMetrics, readRunInfo } from "../lib/run/checkpoint.ts";
+import {
+  NonFiniteLossError,
+  prepareTraining,
+  sampleByQuery,
+  trainHead,
+} from "../lib/train/trainer.ts";
+import { initBackend } from "../lib/core/backend.ts";
+import { uniqueTexts } from "../lib/data/dataset.ts";
+import { gatherRows, lookup, retrievalTask } from "../lib/eval/evaluation.ts";
+import { pcaDirections } from "../lib/head/head.ts";
+import { evaluateRetrieval } from "../lib/eval/metrics.ts";
+import { normalizeRows } from "../lib/train/train_step.ts";
+import { loadProjectionModel } from "../lib/head/inference.ts";
 import { smallDataset } from "./fixtures.ts";
 
 async function setup(count: number, flags: Partial<TrainConfig>) {

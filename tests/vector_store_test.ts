@@ -6,9 +6,9 @@ import {
   type IndexRow,
   inferColumns,
   VectorStore,
-} from "../lib/vector_store.ts";
-import { topK } from "../lib/metrics.ts";
-import { Rng } from "../lib/rng.ts";
+} from "../lib/serve/vector_store.ts";
+import { topK } from "../lib/eval/metrics.ts";
+import { Rng } from "../lib/core/rng.ts";
 
 function unit(v: Float32Array): Float32Array {
   let n = 0;

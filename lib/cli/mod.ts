@@ -1,0 +1,20 @@
+/**
+ * What the command-line scripts share beyond flag parsing: progress lines
+ * and the permission checks that name the flag to fix.
+ *
+ * @example
+ * ```ts
+ * import { Progress } from "./mod.ts";
+ * if (typeof Progress !== "function") throw new Error("Progress is a class");
+ * ```
+ *
+ * @module
+ */
+
+export { encodeReporter, planMessage, Progress } from "./progress.ts";
+export {
+  fileWriteNeeds,
+  type PathNeed,
+  PermissionPreflightError,
+  requirePermissions,
+} from "./permissions.ts";

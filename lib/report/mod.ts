@@ -1,0 +1,33 @@
+/**
+ * Figures and reports: Plotly charts (loss curves, metrics, PCA scatter,
+ * the `--compare` figure), their display in Jupyter, and a run's
+ * self-contained `report.html`.
+ *
+ * @example
+ * ```ts
+ * import { lineChart } from "./mod.ts";
+ * const fig = lineChart([{ name: "train", x: [1, 2], y: [0.9, 0.5] }], { title: "loss" });
+ * if (fig.data.length !== 1) throw new Error("one trace per series");
+ * ```
+ *
+ * @module
+ */
+
+export { compareFigure, type CompareFigureOptions } from "./compare_plot.ts";
+export {
+  barChart,
+  combineFigures,
+  displayPlot,
+  type Figure,
+  histogram,
+  lineChart,
+  lossCurves,
+  lrSchedule,
+  metricCurves,
+  outputPauseMs,
+  pca2d,
+  pcaScatter,
+  plotlyLoaderScript,
+  showOutput,
+} from "./plots.ts";
+export { renderReport, writeReport } from "./report.ts";

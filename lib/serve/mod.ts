@@ -1,0 +1,47 @@
+/**
+ * Search over listings: the LanceDB vector store (verified on open, atomic
+ * rebuilds), the indexer, the search service and HTTP server (`/search`,
+ * `/health`, the comparison page), and feature highlighting.
+ *
+ * @example
+ * ```ts
+ * import { escapeHtml, foldText } from "./mod.ts";
+ * if (foldText("Phòng Trọ") !== "phong tro") throw new Error(foldText("Phòng Trọ"));
+ * if (escapeHtml("<b>") !== "&lt;b&gt;") throw new Error("escapeHtml");
+ * ```
+ *
+ * @module
+ */
+
+export { foldText, matchingFeatures, matchingValues, numericConstraints } from "./highlight.ts";
+export {
+  checkpointSha256,
+  DEFAULT_ANN_THRESHOLD,
+  DEFAULT_INDEX_DIR,
+  indexListings,
+  type IndexOptions,
+  type IndexReport,
+  loadQueryHead,
+  type QueryHead,
+} from "./indexer.ts";
+export {
+  createHandler,
+  type HealthResponse,
+  LIMITS,
+  openSearchService,
+  type SearchResponse,
+  type SearchService,
+  serveSearch,
+} from "./server.ts";
+export { escapeHtml, renderSearchPage } from "./search_page.ts";
+export {
+  type AnnInfo,
+  type AnnKind,
+  annRecall,
+  FilterError,
+  type IndexHit,
+  type IndexInfo,
+  IndexMismatchError,
+  inferColumns,
+  VectorStore,
+} from "./vector_store.ts";

@@ -1,0 +1,71 @@
+/**
+ * Training: the config (defaults, file, flags), the losses (weighted InfoNCE
+ * and its Matryoshka wrapper), the fast onnxruntime step with its closed-form
+ * gradient and AdamW, the tfjs reference step, the learning-rate schedule,
+ * the checks before a run, and `trainHead`, the loop.
+ *
+ * @example
+ * ```ts
+ * import { learningRate } from "./mod.ts";
+ * // linear warm-up over the first 10 % of 100 steps, then cosine decay
+ * if (learningRate(0, 100, 1e-3, 0.1) !== 1e-4) throw new Error("first warm-up step");
+ * if (learningRate(10, 100, 1e-3, 0.1) !== 1e-3) throw new Error("the peak");
+ * if (learningRate(100, 100, 1e-3, 0.1) !== 0) throw new Error("the end");
+ * ```
+ *
+ * @module
+ */
+
+export {
+  ConfigError,
+  DEFAULT_CONFIG,
+  matryoshkaDims,
+  readConfigFile,
+  resolveConfig,
+  type TrainConfig,
+} from "./config.ts";
+export {
+  hardNegativeSimilarities,
+  LOSS_BUG_WEIGHTS,
+  lossBugFigure,
+  type LossBugFigureOptions,
+  type SimilarityStats,
+} from "./loss_bug.ts";
+export {
+  type InfoNCEOptions,
+  lossDirections,
+  matryoshkaInfoNCE,
+  type MatryoshkaOptions,
+  negativeShare,
+  weightedInfoNCE,
+  type Weighting,
+} from "./loss.ts";
+export {
+  checkTrainConfig,
+  checkTrainSplit,
+  PreflightError,
+  preflightTrain,
+  trainPathNeeds,
+} from "./preflight.ts";
+export { learningRate, scheduleCurve } from "./schedule.ts";
+export {
+  createStepEngine,
+  NonFiniteLossError,
+  type PreparedData,
+  prepareTraining,
+  type TrainEvent,
+  trainHead,
+  type TrainResult,
+  VAL_RETRIEVAL_MAX_QUERIES,
+} from "./trainer.ts";
+export {
+  adamWUpdate,
+  createState,
+  type LossSpec,
+  OrtStep,
+  prefixRows,
+  type StepBatch,
+  type StepEngine,
+  type StepState,
+} from "./train_step.ts";
+export { TfjsStep } from "./train_step_tfjs.ts";
