@@ -21,14 +21,8 @@ import * as ort from "onnxruntime-node";
 import { initBackend } from "../lib/core/backend.ts";
 import { buildModel, DataType, node, valueInfo } from "../lib/core/onnx_build.ts";
 import { Rng } from "../lib/core/rng.ts";
-import {
-  adamWUpdate,
-  createState,
-  gatherInto,
-  OrtStep,
-  type StepBatch,
-  type StepEngine,
-} from "../lib/train/train_step.ts";
+import { adamWUpdate, createState } from "../lib/train/optimizer.ts";
+import { gatherInto, OrtStep, type StepBatch, type StepEngine } from "../lib/train/train_step.ts";
 import { TfjsStep } from "../lib/train/train_step_tfjs.ts";
 import { printTable, runPythonPeer, time } from "./peers.ts";
 

@@ -3,9 +3,8 @@ import "@tensorflow/tfjs-backend-wasm";
 import { assert, assertEquals, assertLess, assertThrows } from "./assert.ts";
 import { matryoshkaInfoNCE, weightedInfoNCE } from "../lib/train/loss.ts";
 import { Rng } from "../lib/core/rng.ts";
+import { adamWUpdate, createState } from "../lib/train/optimizer.ts";
 import {
-  adamWUpdate,
-  createState,
   gatherInto,
   lossInputs,
   type LossSpec,

@@ -8,12 +8,8 @@ import {
 } from "./assert.ts";
 import { resolveConfig, type TrainConfig } from "../lib/train/config.ts";
 import { loadCheckpoint, readMetrics, readRunInfo } from "../lib/run/checkpoint.ts";
-import {
-  NonFiniteLossError,
-  prepareTraining,
-  sampleByQuery,
-  trainHead,
-} from "../lib/train/trainer.ts";
+import { NonFiniteLossError, prepareTraining, trainHead } from "../lib/train/trainer.ts";
+import { sampleByQuery } from "../lib/train/validator.ts";
 import { initBackend } from "../lib/core/backend.ts";
 import { uniqueTexts } from "../lib/data/dataset.ts";
 import { gatherRows, lookup, retrievalTask } from "../lib/eval/evaluation.ts";

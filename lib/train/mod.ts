@@ -56,16 +56,22 @@ export {
   type TrainEvent,
   trainHead,
   type TrainResult,
-  VAL_RETRIEVAL_MAX_QUERIES,
 } from "./trainer.ts";
 export {
-  adamWUpdate,
-  createState,
   type LossSpec,
   OrtStep,
   prefixRows,
   type StepBatch,
   type StepEngine,
-  type StepState,
 } from "./train_step.ts";
+export { AdamW, type AdamWOptions, adamWUpdate, createState, type StepState } from "./optimizer.ts";
+export { BestSelector } from "./select.ts";
+export { RunRecorder } from "./recorder.ts";
+export {
+  type RowBatch,
+  sampleByQuery,
+  VAL_RETRIEVAL_MAX_QUERIES,
+  type Validation,
+  Validator,
+} from "./validator.ts";
 export { TfjsStep } from "./train_step_tfjs.ts";

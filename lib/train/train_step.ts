@@ -2,10 +2,9 @@
  * The fast training step: the head's forward pass, the weighted InfoNCE loss
  * (optionally Matryoshka) and its closed-form gradient with respect to the
  * weight, as **one small ONNX graph** run by onnxruntime-node (MLAS matmuls,
- * all cores), plus AdamW and gradient clipping in a plain loop over
- * `Float32Array`s. The trainable state is the weight and the AdamW moments in
- * PyTorch `nn.Linear` layout `[outDim, inDim]` ({@link StepState}), so saving
- * it needs no transpose.
+ * all cores). The update itself (AdamW, clipping) is `optimizer.ts`. The
+ * weight is in PyTorch `nn.Linear` layout `[outDim, inDim]`, so saving it
+ * needs no transpose.
  *
  * Notation (one batch; `N = B(2+K)` rows of `X = [queries; positives;
  * negatives]`, W `[O, D]`, τ the temperature, one Matryoshka prefix `d`):
@@ -51,42 +50,6 @@ import type onnxProto from "onnx-proto";
 
 type NodeProto = onnxProto.onnx.INodeProto;
 type TensorProto = onnxProto.onnx.ITensorProto;
-
-/**
- * The trainable state: weight and AdamW moments, row-major `[outDim, inDim]`
- * (PyTorch `nn.Linear` layout), and the number of AdamW steps taken.
- *
- * @example
- * ```ts
- * import { createState } from "./train_step.ts";
- * const s = createState(new Float32Array(8));
- * console.log(s.m.length, s.step); // 8 0
- * ```
- */
-export interface StepState {
-  weight: Float32Array;
-  m: Float32Array;
-  v: Float32Array;
-  step: number;
-}
-
-/**
- * A fresh AdamW state around `weight` (zero moments, step 0).
- *
- * @example
- * ```ts
- * import { createState } from "./train_step.ts";
- * console.log(createState(new Float32Array(4)).v); // Float32Array(4) [0, 0, 0, 0]
- * ```
- */
-export function createState(weight: Float32Array): StepState {
-  return {
-    weight,
-    m: new Float32Array(weight.length),
-    v: new Float32Array(weight.length),
-    step: 0,
-  };
-}
 
 /**
  * What defines the loss of a step.
@@ -705,59 +668,4 @@ export function prefixRows(x: Float32Array, n: number, dim: number, d: number): 
   const out = new Float32Array(n * d);
   for (let i = 0; i < n; i++) out.set(x.subarray(i * dim, i * dim + d), i * d);
   return normalizeRows(out, n, d);
-}
-
-/** AdamW hyper-parameters. */
-export interface AdamWOptions {
-  lr: number;
-  weightDecay: number;
-  /** Global-norm clip; 0 = off. */
-  clipNorm: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-}
-
-/**
- * One AdamW update in place (decoupled weight decay, Loshchilov & Hutter
- * 2019), after global-norm clipping of `grad`:
- *
- * ```text
- * g ← g · min(1, c / ‖g‖)     m ← β₁m + (1−β₁)g     v ← β₂v + (1−β₂)g²
- * W ← W − lr (m/(1−β₁ᵗ) / (sqrt(v/(1−β₂ᵗ)) + ε) + λ W)
- * ```
- *
- * Returns the gradient norm before clipping.
- *
- * @example
- * ```ts
- * import { adamWUpdate, createState } from "./train_step.ts";
- * const s = createState(new Float32Array([1, 1]));
- * const norm = adamWUpdate(s, new Float32Array([3, 4]), { lr: 0.1, weightDecay: 0, clipNorm: 1 });
- * console.log(norm, s.weight); // 5 [0.9, 0.9]
- * ```
- */
-export function adamWUpdate(state: StepState, grad: Float32Array, opts: AdamWOptions): number {
-  const { weight: w, m, v } = state;
-  if (grad.length !== w.length) {
-    throw new RangeError(`adamWUpdate: gradient has ${grad.length} values, weight ${w.length}`);
-  }
-  const b1 = opts.beta1 ?? 0.9, b2 = opts.beta2 ?? 0.999, eps = opts.eps ?? 1e-8;
-  let sq = 0;
-  for (let i = 0; i < grad.length; i++) sq += grad[i] * grad[i];
-  const norm = Math.sqrt(sq);
-  const scale = opts.clipNorm > 0 && norm > opts.clipNorm ? opts.clipNorm / norm : 1;
-  state.step += 1;
-  const t = state.step;
-  const c1 = 1 / (1 - b1 ** t), c2 = 1 / (1 - b2 ** t);
-  const lr = opts.lr, wd = opts.weightDecay;
-  for (let i = 0; i < w.length; i++) {
-    const g = grad[i] * scale;
-    const mi = b1 * m[i] + (1 - b1) * g;
-    const vi = b2 * v[i] + (1 - b2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    w[i] -= lr * ((mi * c1) / (Math.sqrt(vi * c2) + eps) + wd * w[i]);
-  }
-  return norm;
 }

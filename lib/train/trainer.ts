@@ -30,36 +30,18 @@ import {
 import { describeEncoder, loadEncoder } from "../encoder/encoder.ts";
 import { ensureDefaultModel } from "../encoder/default_model.ts";
 import { orthogonalRows, pcaDirections } from "../head/head.ts";
-import {
-  adamWUpdate,
-  createState,
-  gatherInto,
-  OrtStep,
-  prefixRows,
-  type StepBatch,
-  type StepEngine,
-  type StepState,
-} from "./train_step.ts";
-import { evaluateRetrieval, type FeatureErrors } from "../eval/metrics.ts";
-import {
-  compareBaseAndHead,
-  type EmbeddingTable,
-  gatherRows,
-  lookup,
-  retrievalTask,
-} from "../eval/evaluation.ts";
+import { gatherInto, OrtStep, type StepBatch, type StepEngine } from "./train_step.ts";
+import type { FeatureErrors } from "../eval/metrics.ts";
+import { gatherRows, retrievalTask } from "../eval/evaluation.ts";
 import { checkTrainSplit } from "./preflight.ts";
 import { renderReport } from "../report/report.ts";
 import { compareHead, comparisonNotes } from "../eval/compare_head.ts";
-import {
-  fileSha256,
-  formatResumeChanges,
-  resumeChanges,
-  resumeRefusal,
-} from "../run/resume_check.ts";
-import { defaultOutDir, RunDir, type TrainState } from "../run/run_dir.ts";
-import { Rng } from "../core/rng.ts";
+import { defaultOutDir, RunDir } from "../run/run_dir.ts";
 import { learningRate, scheduleCurve } from "./schedule.ts";
+import { AdamW } from "./optimizer.ts";
+import { BestSelector } from "./select.ts";
+import { RunRecorder } from "./recorder.ts";
+import { type RowBatch, sampleByQuery, VAL_RETRIEVAL_MAX_QUERIES, Validator } from "./validator.ts";
 
 /** Above this many validation listings, the report's comparison samples its queries. */
 const REPORT_COMPARE_MAX_DOCS = 3000;
@@ -184,18 +166,6 @@ export async function prepareTraining(
   };
 }
 
-/** A batch as row indices into the embedding matrix (see {@link toRowBatches}). */
-export interface RowBatch {
-  /** Rows of queries (B), positives (B), then negatives (B·K, row-major by query). */
-  rows: Int32Array;
-  /** Hard-negative weights `[B, K]`. */
-  weights: Float32Array;
-  /** Query-group id per row (false-negative masking). */
-  ids: number[];
-  /** B. */
-  size: number;
-}
-
 /**
  * Turn the dataset's text batches into row-index batches for one epoch.
  *
@@ -316,54 +286,6 @@ function usesOrt(config: TrainConfig): boolean {
   return config.device === "auto" || config.device === "ort";
 }
 
-/**
- * At most this many validation queries are searched each epoch (a seeded
- * sample; their examples' listings form the corpus), so that retrieval does
- * not dominate the epoch on large datasets. The validation loss always uses
- * every validation example.
- */
-export const VAL_RETRIEVAL_MAX_QUERIES = 1000;
-
-/**
- * The examples of at most `maxQueries` distinct queries, chosen with a seeded
- * shuffle (every example of a chosen query is kept, in the original order).
- * Returns `examples` itself when it has no more queries than that.
- *
- * @example
- * ```ts
- * import { sampleByQuery } from "./trainer.ts";
- * const ex = [0, 1, 2].map((id) => ({ id, query: `q${id % 2}`, positive: `p${id}`, negatives: [] }));
- * console.log(sampleByQuery(ex, 1, 42).length); // 1 or 2: every example of one query
- * ```
- */
-export function sampleByQuery(examples: Example[], maxQueries: number, seed: number): Example[] {
-  const queries = [...new Set(examples.map((e) => e.query))];
-  if (queries.length <= maxQueries) return examples;
-  const keep = new Set(new Rng(seed).shuffle(queries).slice(0, maxQueries));
-  return examples.filter((e) => keep.has(e.query));
-}
-
-/** Mean loss (weighted total and per prefix) over batches, without gradients. */
-async function meanLoss(
-  engine: StepEngine,
-  state: StepState,
-  embeddings: Float32Array,
-  dim: number,
-  list: RowBatch[],
-): Promise<{ loss: number; losses: number[] }> {
-  let sum = 0, n = 0;
-  let per: number[] = [];
-  const buffer = { data: new Float32Array(0) };
-  for (const b of list) {
-    const r = await engine.loss(gatherBatch(embeddings, dim, b, buffer), state.weight);
-    sum += r.loss * b.size;
-    if (!per.length) per = Array.from(r.losses, () => 0);
-    r.losses.forEach((l, i) => per[i] += l * b.size);
-    n += b.size;
-  }
-  return { loss: n ? sum / n : NaN, losses: per.map((x) => n ? x / n : NaN) };
-}
-
 /** Options of {@link trainHead}. */
 export interface TrainOptions {
   onEvent?: (e: TrainEvent) => void;
@@ -432,267 +354,65 @@ async function trainInRun(
     ? "onnxruntime-cpu"
     : opts.backend ?? await initBackend(config.device as Device);
   const dim = data.encoder.dim;
-
-  // Resume: RunDir.open verified the committed epoch against manifest.json;
-  // the data must be the run's own unless --force (then it is recorded).
-  const resumeInfo: RunInfo | undefined = run.info ?? undefined;
-  const history: EpochRecord[] = [...run.history];
-  const weightsSha256 = await fileSha256(config.weights);
-  if (resumeInfo) {
-    const changes = resumeChanges(resumeInfo, config, {
-      dataSha256: data.dataset.sha256,
-      weightsSha256,
-      fingerprint: data.encoder.fingerprint,
-    });
-    const refusal = resumeRefusal(run.dir, changes, opts.force === true);
-    if (refusal) throw refusal;
-    if (changes.length) {
-      const forced = changes.some((c) => c.kind !== "note");
-      emit({
-        type: "info",
-        message: `Resuming ${run.dir} with changed settings (old -> new)${
-          forced ? ", forced (--force)" : ""
-        }:\n${formatResumeChanges(changes)}`,
-      });
-      resumeInfo.resumes = [...(resumeInfo.resumes ?? []), {
-        at: new Date().toISOString(),
-        epoch: resumeInfo.lastEpoch,
-        forced,
-        changes: changes.map(({ field, from, to }) => ({ field, from, to })),
-      }];
-    }
-  }
-  const outDir = run.dir;
-
-  // Trainable state in PyTorch layout [outDim, inDim]: weight, AdamW m and v, step.
-  // RunDir commits and restores exactly these arrays (encoded before its first await).
-  const state = createState(initialWeight(config, data));
-  const snapshot = (): TrainState => ({
-    weight: state.weight,
-    m: state.m,
-    v: state.v,
-    step: state.step,
-  });
-  const restore = (st: TrainState) => {
-    state.weight.set(st.weight);
-    state.m.set(st.m);
-    state.v.set(st.v);
-    state.step = st.step;
-  };
-  let startEpoch = 1;
-  if (resumeInfo) {
-    restore(await run.loadState([config.outDim, dim]));
-    startEpoch = resumeInfo.lastEpoch + 1;
-  }
-  const engine = await createStepEngine(config, dim);
-  const { dims: trainedDims } = matryoshkaDims(config);
-
-  const valBatches = toRowBatches(data.val, data.rowOf, config, config.seed, 0);
   const stepsPerEpoch = batchCount(data.train.length, config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
+  const gather = (b: RowBatch, buf: { data: Float32Array }) =>
+    gatherBatch(data.embeddings, dim, b, buf);
 
-  // Retrieval task of the validation split; base (1024-d) metrics once.
-  // Without a validation split (--val-fraction 0) there are no validation
-  // numbers, and every epoch's weights are the best (best = final).
-  const hasVal = data.val.length > 0;
-  if (!hasVal) {
-    emit({
-      type: "info",
-      message: "No validation split (--val-fraction 0): no validation loss or metrics; " +
-        "best.safetensors is the last epoch's weights",
-    });
-  }
-  const table: EmbeddingTable = { dim, data: data.embeddings, rowOf: data.rowOf };
-  const valRetrieval = sampleByQuery(data.val, VAL_RETRIEVAL_MAX_QUERIES, config.seed);
-  const task = retrievalTask(valRetrieval);
-  if (valRetrieval.length < data.val.length) {
-    emit({
-      type: "info",
-      message: `Validation retrieval: ${task.queries.length} of ${
-        new Set(data.val.map((e) => e.query)).size
-      } val queries (seeded sample, cap ${VAL_RETRIEVAL_MAX_QUERIES}) against the ${task.docs.length} listings of their examples; val loss uses all ${data.val.length} val examples`,
-    });
-  }
-  const baseQ = lookup(table, task.queries);
-  const baseD = lookup(table, task.docs);
-  const evalIn = { dim, nq: task.queries.length, nd: task.docs.length, relevant: task.relevant };
-  const baseMetrics: Record<string, number> = hasVal
-    ? { ...await evaluateRetrieval({ ...evalIn, queryVecs: baseQ, docVecs: baseD }) }
-    : {};
-  /** Retrieval metrics at the full dim, and per Matryoshka prefix when there are several. */
-  const projectedMetrics = async (): Promise<
-    { metrics: Record<string, number>; byDim?: Record<string, Record<string, number>> }
-  > => {
-    if (!hasVal) return { metrics: {} };
-    const projQ = await engine.project(baseQ, evalIn.nq, state.weight);
-    const projD = await engine.project(baseD, evalIn.nd, state.weight);
-    const at = async (d: number) => ({
-      ...await evaluateRetrieval({
-        ...evalIn,
-        dim: d,
-        queryVecs: prefixRows(projQ, evalIn.nq, config.outDim, d),
-        docVecs: prefixRows(projD, evalIn.nd, config.outDim, d),
-      }),
-    });
-    const metrics = await at(config.outDim);
-    if (config.matryoshka.length === 0) return { metrics };
-    const byDim: Record<string, Record<string, number>> = {};
-    for (const d of trainedDims) byDim[d] = d === config.outDim ? metrics : await at(d);
-    return { metrics, byDim };
-  };
-  /** One epoch's validation: loss (total and per prefix) and retrieval metrics. */
-  const validate = async () => {
-    const vl = await meanLoss(engine, state, data.embeddings, dim, valBatches);
-    const pm = await projectedMetrics();
-    const byDim = pm.byDim
-      ? Object.fromEntries(
-        trainedDims.map((d, i) => [d, { valLoss: vl.losses[i], metrics: pm.byDim![d] }]),
-      )
-      : undefined;
-    return { valLoss: vl.loss, metrics: pm.metrics, ...(byDim ? { byDim } : {}) };
-  };
-
-  const dataset: RunInfo["dataset"] = {
-    path: data.dataset.path,
-    sha256: data.dataset.sha256,
-    format: data.dataset.format,
-    examples: data.dataset.examples.length,
-    train: data.train.length,
-    val: data.val.length,
-    splitSeed: config.seed,
-    valFraction: config.valFraction,
-    weightsSha256,
-  };
-  const info: RunInfo = resumeInfo ?? {
-    format: "phongtro-head/v1",
-    status: "running",
-    created: new Date().toISOString(),
-    updated: "",
-    config,
-    encoder: data.encoder,
-    dataset,
-    head: { inDim: dim, outDim: config.outDim, params: dim * config.outDim },
-    backend,
-    lastEpoch: 0,
-    step: 0,
-    best: null,
-    baseMetrics,
-  };
-  info.config = config;
-  info.dataset = dataset;
-  info.encoder = data.encoder;
-  info.status = "running";
-  info.baseMetrics = baseMetrics;
-  const selectValue = (r: EpochRecord) =>
-    config.select === "val_loss" ? r.valLoss : r.metrics?.[config.select] ?? NaN;
-  const better = (a: number, b: number) => config.select === "val_loss" ? a < b : a > b;
-
-  /** One commit per epoch: weights, AdamW state, best, config.json, metrics.jsonl together. */
-  const recordEpoch = async (record: EpochRecord) => {
-    history.push(record);
-    const value = selectValue(record);
-    const isBest = !hasVal || info.best === null || better(value, info.best.value);
-    if (isBest) info.best = { epoch: record.epoch, select: config.select, value, record };
-    const saved = await run.commitEpoch({
-      epoch: record.epoch,
-      state: snapshot(),
-      info,
-      history,
-      isBest,
-    });
-    emit({ type: "epoch", record, isBest, bestPath: saved.best, select: config.select });
-    return isBest;
-  };
-
-  /**
-   * Ctrl-C: final.safetensors and optimizer.safetensors stay at the last
-   * committed epoch, so --resume continues exactly; the current weights (the
-   * same, or part-way through `epoch`) go to interrupted.safetensors.
-   */
-  const saveInterrupted = async (epoch: number) => {
-    info.status = "interrupted";
-    const { interrupted: path } = await run.commitStatus(info, {
-      interrupted: { weight: state.weight, epoch, step: state.step },
-    });
-    emit({
-      type: "info",
-      message: `Interrupted: saved ${path} (step ${state.step}); ` +
-        `--resume ${outDir} continues from epoch ${info.lastEpoch + 1}`,
-    });
-  };
-
-  let status: "complete" | "interrupted" = "complete";
-  let stoppedEarly = false;
+  // The run's record: new, or the run's own after the resume check.
+  const recorder = await RunRecorder.start(run, { config, data, backend, force: opts.force, emit });
+  // Trainable state [outDim, inDim] (weight, AdamW moments, step), restored when resuming.
+  const opt = new AdamW(initialWeight(config, data), {
+    lr: config.lr,
+    weightDecay: config.weightDecay,
+    clipNorm: config.clipNorm,
+  });
+  if (recorder.resumed) opt.restore(await run.loadState([config.outDim, dim]));
+  const engine = await createStepEngine(config, dim);
   try {
-    if (!resumeInfo) {
-      // Epoch 0 (before the first step) belongs to a new run only: a resumed run has it.
+    // Validation (loss over every val example, retrieval on a seeded sample); base metrics once.
+    const validator = await Validator.create({
+      config,
+      engine,
+      val: data.val,
+      table: { dim, data: data.embeddings, rowOf: data.rowOf },
+      batches: toRowBatches(data.val, data.rowOf, config, config.seed, 0),
+      gather,
+    });
+    describeValidation(validator, data, emit);
+    recorder.info.baseMetrics = validator.baseMetrics;
+    const selector = new BestSelector({
+      ...config,
+      hasVal: validator.hasVal,
+      best: recorder.info.best,
+    });
+    const commit = (record: EpochRecord) =>
+      recorder.commitEpoch(record, opt.snapshot(), selector.offer(record), selector);
+    // Epoch 0, before the first step (a new run only: a resumed run has it).
+    if (!recorder.resumed) {
       const e0 = performance.now();
-      await recordEpoch({
-        epoch: 0,
-        ...await validate(),
-        lr: 0,
-        seconds: (performance.now() - e0) / 1000,
-      });
+      await commit({ epoch: 0, ...await validator.validate(opt.weight), lr: 0, seconds: secs(e0) });
     }
-    let sinceBest = 0;
-    const xBuffer = { data: new Float32Array(0) };
-    for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
-      if (opts.signal?.aborted) {
-        status = "interrupted";
-        await saveInterrupted(epoch - 1);
-        break;
-      }
+    const ctx = { config, totalSteps, stepsPerEpoch, gather, emit, signal: opts.signal, recorder };
+    let status: "complete" | "interrupted" = "complete";
+    let stoppedEarly = false;
+    for (let epoch = recorder.nextEpoch; epoch <= config.epochs; epoch++) {
+      // Train: one AdamW step per batch at the warm-up + cosine learning rate.
       const e0 = performance.now();
-      let sum = 0, count = 0, lr = 0, gradNorm = 0, s = -1;
-      for (const b of rowBatches(data.train, data.rowOf, config, config.seed, epoch)) {
-        s++;
-        lr = learningRate(state.step, totalSteps, config.lr, config.warmupFraction);
-        const batch = gatherBatch(data.embeddings, dim, b, xBuffer);
-        const { loss, grad } = await engine.lossAndGrad(batch, state.weight);
-        if (!Number.isFinite(loss)) {
-          info.status = "failed";
-          info.error = `non-finite loss (${loss}) at epoch ${epoch}, step ${s + 1}`;
-          await run.commitStatus(info);
-          throw new NonFiniteLossError(
-            `training stopped: the loss is ${loss} at epoch ${epoch}, step ${s + 1}. ` +
-              `The last good checkpoint (epoch ${info.lastEpoch}) is kept in ${outDir}. ` +
-              `Check the inputs for NaN, or lower --lr (${config.lr}) / raise --temperature (${config.temperature}).`,
-          );
-        }
-        gradNorm = adamWUpdate(state, grad, {
-          lr,
-          weightDecay: config.weightDecay,
-          clipNorm: config.clipNorm,
-        });
-        sum += loss * b.size;
-        count += b.size;
-        emit({
-          type: "step",
-          epoch,
-          step: s + 1,
-          steps: stepsPerEpoch,
-          loss,
-          avgLoss: sum / count,
-          lr,
-        });
-        if (opts.signal?.aborted) break;
-      }
-      if (opts.signal?.aborted) {
+      const batches = rowBatches(data.train, data.rowOf, config, config.seed, epoch);
+      const done = opts.signal?.aborted ? null : await trainEpoch(engine, opt, batches, epoch, ctx);
+      if (done === null || opts.signal?.aborted) {
+        // Interrupted: the last committed epoch stays whole; the current weights are kept apart.
         status = "interrupted";
-        await saveInterrupted(epoch);
+        await recorder.interrupted(opt.weight, done ? epoch : epoch - 1, opt.step);
         break;
       }
-      const record: EpochRecord = {
-        epoch,
-        trainLoss: sum / count,
-        ...await validate(),
-        lr,
-        gradNorm,
-        seconds: (performance.now() - e0) / 1000,
-      };
-      const isBest = await recordEpoch(record);
-      sinceBest = isBest ? 0 : sinceBest + 1;
-      if (config.patience > 0 && sinceBest >= config.patience && epoch < config.epochs) {
+      // Validate, select, and commit the epoch (weights, optimiser, best, metrics together).
+      const { trainLoss, lr, gradNorm } = done;
+      const val = await validator.validate(opt.weight);
+      await commit({ epoch, trainLoss, ...val, lr, gradNorm, seconds: secs(e0) });
+      // Early stopping.
+      if (selector.patienceSpent && epoch < config.epochs) {
         stoppedEarly = true;
         emit({
           type: "info",
@@ -701,61 +421,31 @@ async function trainInRun(
         break;
       }
     }
-
-    const final = hasVal
-      ? await compareBaseAndHead({
-        examples: valRetrieval,
-        task,
-        table,
-        project: (x, n) => engine.project(x, n, state.weight),
-        outDim: config.outDim,
-      })
-      : undefined;
+    // Final: base against head on the validation task, the report, the status.
+    const final = await validator.compare(opt.weight);
     const finalMetrics: Record<string, number> = { ...final?.projected };
-    const perFeature = final?.perFeature;
-    info.status = status;
-    let report: string | undefined;
-    if (opts.report !== false) {
-      const { steps, lrs } = scheduleCurve(totalSteps, config.lr, config.warmupFraction);
-      // Quality vs bytes per vector of the final weights (base, PCA, head × storage).
-      // On large validation splits it runs on a seeded sample of queries (the report says how
-      // many): every row holds its own copy of the corpus, which would otherwise set the
-      // run's peak memory.
-      const compareTask = task.docs.length > REPORT_COMPARE_MAX_DOCS
-        ? retrievalTask(sampleByQuery(valRetrieval, REPORT_COMPARE_QUERIES, config.seed))
-        : task;
-      const compare = hasVal
-        ? await compareHead({
-          task: compareTask,
-          table,
-          fitTexts: uniqueTexts(data.train),
-          weight: state.weight,
-          outDim: config.outDim,
-          dims: trainedDims,
-          seed: config.seed,
-        })
-        : undefined;
-      report = renderReport({
-        title: `Training report: ${outDir}`,
-        config: { ...config, encoder: data.encoder.name, backend, status },
-        history,
-        lrSteps: { step: steps, lr: lrs },
-        table: { base: baseMetrics, projected: finalMetrics },
-        perFeature,
-        compare: compare && { rows: compare.rows, notes: comparisonNotes(compare) },
-      });
-    }
-    await run.commitStatus(info, { report });
-    emit({ type: "info", message: await run.pointLatest() });
-    const result: TrainResult = {
-      outDir,
+    const report = opts.report === false ? undefined : await renderRunReport({
+      config,
+      data,
+      validator,
+      weight: opt.weight,
+      history: recorder.history,
+      totalSteps,
+      backend,
       status,
-      history,
-      best: info.best,
-      baseMetrics,
+      outDir: run.dir,
+      final,
+    });
+    await recorder.finish(status, report);
+    const result: TrainResult = {
+      outDir: run.dir,
+      status,
+      history: recorder.history,
+      best: selector.best,
+      baseMetrics: validator.baseMetrics,
       finalMetrics,
-      perFeature,
-      seconds: (performance.now() - t0) / 1000,
+      perFeature: final?.perFeature,
+      seconds: secs(t0),
       stoppedEarly,
     };
     emit({ type: "done", result });
@@ -763,6 +453,127 @@ async function trainInRun(
   } finally {
     await engine.dispose();
   }
+}
+
+/** Seconds since `t0` (a `performance.now()` value). */
+function secs(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}
+
+/**
+ * One epoch of AdamW steps. Returns the mean training loss, the last rate
+ * and gradient norm, or null when interrupted before the first step. A
+ * non-finite loss is recorded as the run's failure and thrown.
+ */
+async function trainEpoch(
+  engine: StepEngine,
+  opt: AdamW,
+  batches: Iterable<RowBatch>,
+  epoch: number,
+  ctx: {
+    config: TrainConfig;
+    gather: (b: RowBatch, buf: { data: Float32Array }) => StepBatch;
+    totalSteps: number;
+    stepsPerEpoch: number;
+    emit: (e: TrainEvent) => void;
+    signal?: AbortSignal;
+    recorder: RunRecorder;
+  },
+): Promise<{ trainLoss: number; lr: number; gradNorm: number }> {
+  const { config, gather } = ctx;
+  const buffer = { data: new Float32Array(0) };
+  let sum = 0, count = 0, lr = 0, gradNorm = 0, s = 0;
+  for (const b of batches) {
+    s++;
+    lr = learningRate(opt.step, ctx.totalSteps, config.lr, config.warmupFraction);
+    const { loss, grad } = await engine.lossAndGrad(gather(b, buffer), opt.weight);
+    if (!Number.isFinite(loss)) {
+      await ctx.recorder.failed(`non-finite loss (${loss}) at epoch ${epoch}, step ${s}`);
+      throw new NonFiniteLossError(
+        `training stopped: the loss is ${loss} at epoch ${epoch}, step ${s}. ` +
+          `The last good checkpoint (epoch ${ctx.recorder.info.lastEpoch}) is kept in ${ctx.recorder.run.dir}. ` +
+          `Check the inputs for NaN, or lower --lr (${config.lr}) / raise --temperature (${config.temperature}).`,
+      );
+    }
+    gradNorm = opt.update(grad, lr);
+    sum += loss * b.size;
+    count += b.size;
+    ctx.emit({
+      type: "step",
+      epoch,
+      step: s,
+      steps: ctx.stepsPerEpoch,
+      loss,
+      avgLoss: sum / count,
+      lr,
+    });
+    if (ctx.signal?.aborted) break;
+  }
+  return { trainLoss: sum / count, lr, gradNorm };
+}
+
+/** Say when validation retrieval runs on a sample, and when there is no validation split. */
+function describeValidation(v: Validator, data: PreparedData, emit: (e: TrainEvent) => void) {
+  if (!v.hasVal) {
+    emit({
+      type: "info",
+      message: "No validation split (--val-fraction 0): no validation loss or metrics; " +
+        "best.safetensors is the last epoch's weights",
+    });
+  }
+  if (v.examples.length < data.val.length) {
+    emit({
+      type: "info",
+      message: `Validation retrieval: ${v.task.queries.length} of ${
+        new Set(data.val.map((e) => e.query)).size
+      } val queries (seeded sample, cap ${VAL_RETRIEVAL_MAX_QUERIES}) against the ${v.task.docs.length} listings of their examples; val loss uses all ${data.val.length} val examples`,
+    });
+  }
+}
+
+/**
+ * `report.html` of the final weights: curves, the schedule, base against head,
+ * and quality against bytes per vector (base, PCA, head × storage). On large
+ * validation splits the comparison runs on a seeded sample of queries (the
+ * report says how many): every row holds its own copy of the corpus.
+ */
+async function renderRunReport(r: {
+  config: TrainConfig;
+  data: PreparedData;
+  validator: Validator;
+  weight: Float32Array;
+  history: EpochRecord[];
+  totalSteps: number;
+  backend: string;
+  status: string;
+  outDir: string;
+  final: Awaited<ReturnType<Validator["compare"]>>;
+}): Promise<string> {
+  const { config, validator: v } = r;
+  const { steps, lrs } = scheduleCurve(r.totalSteps, config.lr, config.warmupFraction);
+  const compareTask = v.task.docs.length > REPORT_COMPARE_MAX_DOCS
+    ? retrievalTask(sampleByQuery(v.examples, REPORT_COMPARE_QUERIES, config.seed))
+    : v.task;
+  const compare = v.hasVal
+    ? await compareHead({
+      task: compareTask,
+      table: v.table,
+      fitTexts: uniqueTexts(r.data.train),
+      weight: r.weight,
+      outDim: config.outDim,
+      dims: matryoshkaDims(config).dims,
+      seed: config.seed,
+    })
+    : undefined;
+  return renderReport({
+    title: `Training report: ${r.outDir}`,
+    config: { ...config, encoder: r.data.encoder.name, backend: r.backend, status: r.status },
+    history: r.history,
+    lrSteps: { step: steps, lr: lrs },
+    table: { base: v.baseMetrics, projected: { ...r.final?.projected } },
+    perFeature: r.final?.perFeature,
+    compare: compare && { rows: compare.rows, notes: comparisonNotes(compare) },
+  });
 }
 
 /** The initial weight `[outDim, inDim]`: seeded orthonormal rows or PCA directions. */
