@@ -18,8 +18,9 @@
 import { resolveConfig } from "../lib/train/config.ts";
 import { loadDataset, splitDataset, uniqueTexts } from "../lib/data/dataset.ts";
 import { Rng } from "../lib/core/rng.ts";
-import { type PreparedData, trainHead } from "../lib/train/trainer.ts";
-import { generate } from "../scripts/gen_data.ts";
+import { trainHead } from "../lib/train/trainer.ts";
+import type { PreparedData } from "../lib/train/types.ts";
+import { generate } from "../lib/data/synthetic.ts";
 import { printTable, type Row } from "./peers.ts";
 
 const DIM = 1024, TABLE_ROWS = 65536;

@@ -18,7 +18,8 @@ import { type Device, initBackend } from "../lib/core/backend.ts";
 import { DEFAULT_MODEL_DIR, modelFingerprint } from "../lib/encoder/encoder.ts";
 import { formatMetricsTable } from "../lib/eval/metrics.ts";
 import { createProgress, encodeReporter } from "../lib/cli/progress.ts";
-import { prepareTraining, type TrainEvent, trainHead } from "../lib/train/trainer.ts";
+import { prepareTraining, trainHead } from "../lib/train/trainer.ts";
+import type { TrainEvent } from "../lib/train/types.ts";
 import { fileSha256, resumeChanges, resumeRefusal } from "../lib/run/resume_check.ts";
 import { defaultOutDir, RunDir } from "../lib/run/run_dir.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { generate } from "../scripts/gen_data.ts";
+import { generate } from "../lib/data/synthetic.ts";
 
 /** Write a small generated dataset and the committed weight config into a new temp dir. */
 export async function smallDataset(

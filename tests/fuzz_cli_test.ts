@@ -18,7 +18,7 @@ import denoConfig from "../deno.json" with { type: "json" };
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { loadCheckpoint, readRunInfo, saveWeight } from "../lib/run/checkpoint.ts";
 import { exists, sha256Hex } from "../lib/core/fs.ts";
-import { generate } from "../scripts/gen_data.ts";
+import { generate } from "../lib/data/synthetic.ts";
 import { taskCommand } from "../lib/cli/permissions.ts";
 
 /** Each task's plain `deno run` command (launched tasks: their base permissions in lib/cli/tasks.ts). */

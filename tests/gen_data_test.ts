@@ -7,7 +7,7 @@ import {
   priceText,
   stripDiacritics,
   violations,
-} from "../scripts/gen_data.ts";
+} from "../lib/data/synthetic.ts";
 import { loadDataset, loadWeightConfig, normalizeQuery } from "../lib/data/dataset.ts";
 
 /** Number of atomic constraints a query names (each amenity/rule counts once). */

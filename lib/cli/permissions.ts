@@ -12,6 +12,9 @@
  * Usage in a script, right after parsing the flags:
  *
  * ```ts
+ * import { requirePermissions } from "./permissions.ts";
+ * const dataPath = "data/gen-data-set.json", outDir = await Deno.makeTempDir();
+ * // resolves when every path is granted; otherwise throws the `deno run` line that works
  * await requirePermissions("train", [
  *   { kind: "read", path: dataPath, flag: "--data" },
  *   { kind: "write", path: outDir, flag: "--out" },

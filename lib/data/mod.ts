@@ -40,3 +40,20 @@ export {
 } from "./dataset.ts";
 export { type Listing, type MetaValue, readListings, textId } from "./listings.ts";
 export { parseTexts, readTexts } from "./text_input.ts";
+export {
+  AMENITIES,
+  CITIES,
+  CONSTRAINT_KEYS,
+  type Constraints,
+  type Features as SyntheticFeatures,
+  generate,
+  type GeneratedExample,
+  generateExamples,
+  type GenerateOptions,
+  generateParts,
+  priceText,
+  ROOM_TYPES,
+  stripDiacritics,
+  violations,
+  writeSyntheticDataset,
+} from "./synthetic.ts";

@@ -298,12 +298,13 @@ export function compareConclusion(rows: CompareRow[], metric: keyof Metrics = "m
  * @example
  * ```ts
  * import { comparisonNotes } from "./compare_head.ts";
- * console.log(comparisonNotes({
+ * const notes = comparisonNotes({
  *   rows: [],
  *   pcaFit: { texts: 5000, of: 5000, iterations: [{ dim: 256, iterations: 15 }] },
  *   queries: 93,
  *   docs: 900,
- * })););
+ * });
+ * if (!notes.some((n) => n.includes("all 5000 unique training-split texts"))) throw new Error(notes.join("\n"));
  * ```
  */
 export function comparisonNotes(c: HeadComparison, metric: keyof Metrics = "mrr@10"): string[] {

@@ -48,15 +48,7 @@ export {
   trainPathNeeds,
 } from "./preflight.ts";
 export { learningRate, scheduleCurve } from "./schedule.ts";
-export {
-  createStepEngine,
-  NonFiniteLossError,
-  type PreparedData,
-  prepareTraining,
-  type TrainEvent,
-  trainHead,
-  type TrainResult,
-} from "./trainer.ts";
+export { createStepEngine, NonFiniteLossError, prepareTraining, trainHead } from "./trainer.ts";
 export {
   type LossSpec,
   OrtStep,
@@ -75,3 +67,4 @@ export {
   Validator,
 } from "./validator.ts";
 export { TfjsStep } from "./train_step_tfjs.ts";
+export type { PreparedData, TrainEvent, TrainResult } from "./types.ts";

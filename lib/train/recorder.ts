@@ -17,7 +17,7 @@ import {
 } from "../run/resume_check.ts";
 import type { RunDir, TrainState } from "../run/run_dir.ts";
 import type { TrainConfig } from "./config.ts";
-import type { PreparedData, TrainEvent } from "./trainer.ts";
+import type { PreparedData, TrainEvent } from "./types.ts";
 
 /**
  * The record of one run, committed through its run directory.

@@ -15,12 +15,11 @@
 import { type Device, initBackend } from "../core/backend.ts";
 import { embedTexts } from "../encoder/cache.ts";
 import { planMessage } from "../cli/progress.ts";
-import type { EpochRecord, RunInfo } from "../run/checkpoint.ts";
+import type { EpochRecord } from "../run/checkpoint.ts";
 import { matryoshkaDims, type TrainConfig } from "./config.ts";
 import {
   batchCount,
   batches,
-  type Dataset,
   type Example,
   loadDataset,
   loadWeightConfig,
@@ -31,7 +30,6 @@ import { describeEncoder, loadEncoder } from "../encoder/encoder.ts";
 import { ensureDefaultModel } from "../encoder/default_model.ts";
 import { orthogonalRows, pcaDirections } from "../head/head.ts";
 import { gatherInto, OrtStep, type StepBatch, type StepEngine } from "./train_step.ts";
-import type { FeatureErrors } from "../eval/metrics.ts";
 import { gatherRows, retrievalTask } from "../eval/evaluation.ts";
 import { checkTrainSplit } from "./preflight.ts";
 import { renderReport } from "../report/report.ts";
@@ -41,57 +39,13 @@ import { learningRate, scheduleCurve } from "./schedule.ts";
 import { AdamW } from "./optimizer.ts";
 import { BestSelector } from "./select.ts";
 import { RunRecorder } from "./recorder.ts";
+import type { PreparedData, TrainEvent, TrainResult } from "./types.ts";
 import { type RowBatch, sampleByQuery, VAL_RETRIEVAL_MAX_QUERIES, Validator } from "./validator.ts";
 
 /** Above this many validation listings, the report's comparison samples its queries. */
 const REPORT_COMPARE_MAX_DOCS = 3000;
 /** Queries of that sample. */
 const REPORT_COMPARE_QUERIES = 300;
-
-/** Everything the loop needs, computed once. */
-export interface PreparedData {
-  dataset: Dataset;
-  train: Example[];
-  val: Example[];
-  encoder: { name: string; dir: string; fingerprint: string; dim: number; params: number };
-  /** All unique texts of the dataset, row-aligned with `embeddings`. */
-  texts: string[];
-  /** Base-encoder embeddings, row-major `[texts.length, dim]`, L2-normalised. */
-  embeddings: Float32Array;
-  /** text → row of `embeddings`. */
-  rowOf: Map<string, number>;
-  cache: { hits: number; misses: number; truncated: number };
-}
-
-/** What the loop reports. The CLI turns these into lines and a progress bar. */
-export type TrainEvent =
-  | { type: "info"; message: string }
-  | {
-    type: "step";
-    epoch: number;
-    step: number;
-    steps: number;
-    loss: number;
-    avgLoss: number;
-    lr: number;
-  }
-  | { type: "epoch"; record: EpochRecord; isBest: boolean; bestPath?: string; select: string }
-  | { type: "done"; result: TrainResult };
-
-/** The outcome of {@link trainHead}. */
-export interface TrainResult {
-  outDir: string;
-  status: "complete" | "interrupted";
-  history: EpochRecord[];
-  best: RunInfo["best"];
-  baseMetrics: Record<string, number>;
-  finalMetrics: Record<string, number>;
-  perFeature?: { base: FeatureTable; projected: FeatureTable };
-  seconds: number;
-  stoppedEarly: boolean;
-}
-
-type FeatureTable = FeatureErrors;
 
 /** Training stopped because the loss became NaN or infinite. */
 export class NonFiniteLossError extends Error {
@@ -172,7 +126,7 @@ export async function prepareTraining(
  * @example
  * ```ts
  * import { toRowBatches } from "./trainer.ts";
- * declare const data: import("./trainer.ts").PreparedData;
+ * declare const data: import("./types.ts").PreparedData;
  * declare const config: import("./config.ts").TrainConfig;
  * const list = toRowBatches(data.train, data.rowOf, config, config.seed, 1);
  * console.log(list.length, list[0].rows.length); // batches, B·(2+K)
@@ -195,7 +149,7 @@ export function toRowBatches(
  * @example
  * ```ts
  * import { rowBatches } from "./trainer.ts";
- * declare const data: import("./trainer.ts").PreparedData;
+ * declare const data: import("./types.ts").PreparedData;
  * declare const config: import("./config.ts").TrainConfig;
  * for (const b of rowBatches(data.train, data.rowOf, config, config.seed, 1)) console.log(b.size);
  * ```
