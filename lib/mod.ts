@@ -46,3 +46,4 @@ export * from "./mine/mod.ts";
 export * from "./report/mod.ts";
 export * from "./serve/mod.ts";
 export * from "./cli/mod.ts";
+export * from "./notebook/mod.ts";

@@ -12,7 +12,12 @@
  */
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
 import { atomicWriteJson, join } from "../lib/core/fs.ts";
-import { compareOutputs, type NotebookJson, NOTEBOOKS, outputSignature } from "./nb_run.ts";
+import {
+  compareOutputs,
+  type NotebookJson,
+  NOTEBOOKS,
+  outputSignature,
+} from "../lib/notebook/notebook.ts";
 
 const SPEC: CommandSpec = {
   name: "nb:stress",

@@ -17,7 +17,12 @@
  *
  * @module
  */
-import { ensureDenoKernel, findMissingTools, installLine, type MissingTool } from "./nb_run.ts";
+import {
+  ensureDenoKernel,
+  findMissingTools,
+  installLine,
+  type MissingTool,
+} from "../lib/notebook/notebook.ts";
 
 /** The permissions `deno test` runs with (path-scoped; the browser test talks to localhost only). */
 export const TEST_PERMISSIONS: readonly string[] = [

@@ -29,7 +29,7 @@ import {
   outputSignature,
   renderMarkdownMath,
   strippedProblems,
-} from "../scripts/nb_run.ts";
+} from "../lib/notebook/notebook.ts";
 
 const PLOTLY = "application/vnd.plotly.v1+json";
 const MAX_PAGE_BYTES = 4_000_000;
