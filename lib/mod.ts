@@ -26,10 +26,13 @@
  * @example
  * ```ts
  * import { loadProjectionModel } from "./mod.ts";
- * const model = await loadProjectionModel("checkpoints/latest");
- * const { dim, data } = await model.encode(["phòng trọ q10 giá rẻ có máy lạnh"]);
- * console.log(dim, data.length); // 256 256
- * await model.dispose();
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   const model = await loadProjectionModel("checkpoints/latest");
+ *   const { dim, data } = await model.encode(["phòng trọ q10 giá rẻ có máy lạnh"]);
+ *   console.log(dim, data.length); // 256 256
+ *   await model.dispose();
+ * }
  * ```
  *
  * @module

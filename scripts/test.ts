@@ -9,8 +9,9 @@
  *   the one install line, and exits 3.
  *
  * Then it registers the Deno Jupyter kernel (idempotent, in the user's Jupyter
- * data directory), runs `deno test` on `tests/` (or the given files) with the
- * test permissions below, and exits with its status. `--no-setup` skips the
+ * data directory), runs `deno test --doc` on `tests/` and `lib/` (the tests,
+ * and every documentation example; or only the given files) with the test
+ * permissions below, and exits with its status. `--no-setup` skips the
  * install step (the check still runs and still stops early).
  * `--jupyter-bin=CMD` and `--chromium-bin=CMD` name the tools to look for
  * (for the test of this set-up path).
@@ -95,8 +96,9 @@ async function main(): Promise<number> {
     console.log(`Deno Jupyter kernel: could not register it: ${(err as Error).message}\n`);
     return 3;
   }
-  // Extra `deno test` flags pass through (e.g. --filter NAME); no file given means tests/.
-  if (!args.some((a) => !a.startsWith("-"))) args.push("tests/");
+  // Extra `deno test` flags pass through (e.g. --filter NAME). No file given means every test:
+  // tests/, and every documentation example of lib/ (`--doc`: each is type-checked and run).
+  if (!args.some((a) => !a.startsWith("-"))) args.push("--doc", "tests/", "lib/");
   const child = new Deno.Command("deno", {
     args: ["test", ...TEST_PERMISSIONS, ...args],
     stdin: "inherit",

@@ -201,10 +201,13 @@ export function grantedPaths(taskString: string, kind: "read" | "write"): string
  * @example
  * ```ts
  * import { requirePermissions } from "./permissions.ts";
- * await requirePermissions("train", [
- *   { kind: "read", path: "data/gen-data-set.json", flag: "--data" },
- *   { kind: "write", path: "checkpoints", flag: "--out" },
- * ]);
+ * // Type-checked, not run: it needs a task's own permissions (it throws the working `deno run` line otherwise).
+ * async function _example() {
+ *   await requirePermissions("train", [
+ *     { kind: "read", path: "data/gen-data-set.json", flag: "--data" },
+ *     { kind: "write", path: "checkpoints", flag: "--out" },
+ *   ]);
+ * }
  * ```
  */
 export async function requirePermissions(

@@ -303,8 +303,10 @@ export function negativeWeight(
  * @example
  * ```ts
  * import { loadDataset, type LoadDatasetOptions } from "./dataset.ts";
- * const opts: LoadDatasetOptions = { weights: { district: 2.5 } };
- * console.log((await loadDataset("data/gen-data-set.json", opts)).examples.length);
+ * import { loadWeightConfig } from "./dataset.ts";
+ * const opts: LoadDatasetOptions = { weights: await loadWeightConfig("data/weight-config.json") };
+ * const { examples } = await loadDataset("data/gen-data-set.json", opts);
+ * if (examples.length !== 1000) throw new Error(`${examples.length} examples`);
  * ```
  */
 export interface LoadDatasetOptions {

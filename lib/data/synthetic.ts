@@ -1049,7 +1049,7 @@ export function* generateParts(opts: GenerateOptions): Generator<string> {
  * const path = await Deno.makeTempFile({ suffix: ".json" });
  * const bytes = await writeSyntheticDataset(path, { count: 3, seed: 1 });
  * const data = JSON.parse(await Deno.readTextFile(path));
- * if (bytes <= 0 || data.length !== 3) throw new Error("3 examples");
+ * if (bytes <= 0 || data.examples.length !== 3) throw new Error("3 examples");
  * await Deno.remove(path);
  * ```
  */

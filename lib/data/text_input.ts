@@ -44,7 +44,10 @@ export function escapeInvisible(text: string): string {
  * @example
  * ```ts
  * import { readTexts, STDIN } from "./text_input.ts";
- * const texts = await readTexts(STDIN); // e.g. `cat queries.txt | deno run ...`
+ * // `cat queries.txt | deno run ...`: one text per line from stdin
+ * async function _fromStdin(): Promise<string[]> {
+ *   return await readTexts(STDIN);
+ * }
  * ```
  */
 export const STDIN = "-";

@@ -43,7 +43,10 @@ export const DEFAULT_MODEL_NAME = "lexical-1024";
  * @example
  * ```ts
  * import { BGE_M3_DIR, loadEncoder } from "./encoder.ts";
- * const enc = await loadEncoder(BGE_M3_DIR); // after `deno task fetch-model`
+ * // Type-checked, not run: it needs the real BGE-M3 in data/models/bge-m3 (`deno task fetch-model`).
+ * async function _example() {
+ *   const enc = await loadEncoder(BGE_M3_DIR); // after `deno task fetch-model`
+ * }
  * ```
  */
 export const BGE_M3_DIR = "data/models/bge-m3";

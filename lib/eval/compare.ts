@@ -89,8 +89,10 @@ export function storageVariants(rescore = 4): StorageVariant[] {
  * @example
  * ```ts
  * import type { CompareRow } from "./compare.ts";
- * declare const row: CompareRow;
- * console.log(row.label, row.metrics["mrr@10"], row.bytesPerVector);
+ * // Type-checked, not run: it needs row from a real run.
+ * async function _example(row: CompareRow) {
+ *   console.log(row.label, row.metrics["mrr@10"], row.bytesPerVector);
+ * }
  * ```
  */
 export interface CompareRow {
@@ -386,10 +388,13 @@ export async function pcaMethod(
  *
  * @example
  * ```ts
+ * import { initBackend } from "../core/backend.ts";
  * import { linearProjector } from "./compare.ts";
+ * await initBackend("cpu");
  * const p = linearProjector(new Float32Array([1, 0, 0, 0, 1, 0]), 3, 2);
- * console.log(p.project(new Float32Array([3, 4, 5]), 1)); // [0.6, 0.8]
+ * const out = p.project(new Float32Array([3, 4, 5]), 1);
  * p.dispose();
+ * if (Math.abs(out[0] - 0.6) > 1e-6 || Math.abs(out[1] - 0.8) > 1e-6) throw new Error(`${out}`);
  * ```
  */
 export function linearProjector(
@@ -450,13 +455,14 @@ export function rowLabel(method: string, dim: number, v: StorageVariant): string
  * @example
  * ```ts
  * import { compareMethods, storageVariants } from "./compare.ts";
- * declare const task: import("./evaluation.ts").RetrievalTask;
- * declare const table: import("./evaluation.ts").EmbeddingTable;
- * const rows = await compareMethods({
- *   task, table, variants: storageVariants(4),
- *   methods: [{ method: "base", dim: table.dim, project: (x) => x }],
- * });
- * console.log(rows.map((r) => r.label));
+ * // Type-checked, not run: it needs task, table from a real run.
+ * async function _example(task: import("./evaluation.ts").RetrievalTask, table: import("./evaluation.ts").EmbeddingTable) {
+ *   const rows = await compareMethods({
+ *     task, table, variants: storageVariants(4),
+ *     methods: [{ method: "base", dim: table.dim, project: (x) => x }],
+ *   });
+ *   console.log(rows.map((r) => r.label));
+ * }
  * ```
  */
 export async function compareMethods(input: {
@@ -521,8 +527,10 @@ export async function compareMethods(input: {
  * @example
  * ```ts
  * import { formatCompareTable } from "./compare.ts";
- * declare const rows: import("./compare.ts").CompareRow[];
- * console.log(formatCompareTable(rows));
+ * // Type-checked, not run: it needs rows from a real run.
+ * async function _example(rows: import("./compare.ts").CompareRow[]) {
+ *   console.log(formatCompareTable(rows));
+ * }
  * ```
  */
 export function formatCompareTable(rows: CompareRow[], digits = 4): string {

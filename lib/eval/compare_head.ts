@@ -158,11 +158,11 @@ export interface HeadComparison {
  * @example
  * ```ts
  * import { compareHead } from "./compare_head.ts";
- * declare const task: import("./evaluation.ts").RetrievalTask;
- * declare const table: import("./evaluation.ts").EmbeddingTable;
- * declare const weight: Float32Array; // [256, 1024]
- * const c = await compareHead({ task, table, fitTexts: task.docs, weight, outDim: 256, dims: [256, 64] });
- * console.log(c.rows.length); // 4 variants × (base + 2 PCA + 2 head) = 20
+ * // Type-checked, not run: it needs task, table, weight from a real run.
+ * async function _example(task: import("./evaluation.ts").RetrievalTask, table: import("./evaluation.ts").EmbeddingTable, weight: Float32Array) {
+ *   const c = await compareHead({ task, table, fitTexts: task.docs, weight, outDim: 256, dims: [256, 64] });
+ *   console.log(c.rows.length); // 4 variants × (base + 2 PCA + 2 head) = 20
+ * }
  * ```
  */
 export async function compareHead(input: CompareHeadInput): Promise<HeadComparison> {
@@ -230,8 +230,10 @@ const name = (r: CompareRow) => `${r.method}-${r.dim} ${storage(r)}`;
  * @example
  * ```ts
  * import { compareConclusion } from "./compare_head.ts";
- * declare const rows: import("./compare.ts").CompareRow[];
- * console.log(compareConclusion(rows).join(" "));
+ * // Type-checked, not run: it needs rows from a real run.
+ * async function _example(rows: import("./compare.ts").CompareRow[]) {
+ *   console.log(compareConclusion(rows).join(" "));
+ * }
  * ```
  */
 export function compareConclusion(rows: CompareRow[], metric: keyof Metrics = "mrr@10"): string[] {

@@ -136,11 +136,11 @@ export interface Comparison {
  * @example
  * ```ts
  * import { compareBaseAndHead, retrievalTask } from "./evaluation.ts";
- * declare const examples: import("../data/dataset.ts").Example[];
- * declare const table: import("./evaluation.ts").EmbeddingTable;
- * declare const project: (x: Float32Array, n: number) => Float32Array;
- * const cmp = await compareBaseAndHead({ examples, task: retrievalTask(examples), table, project, outDim: 256 });
- * console.log(cmp.base["mrr@10"], cmp.projected["mrr@10"]);
+ * // Type-checked, not run: it needs examples, table, project from a real run.
+ * async function _example(examples: import("../data/dataset.ts").Example[], table: import("./evaluation.ts").EmbeddingTable, project: (x: Float32Array, n: number) => Float32Array) {
+ *   const cmp = await compareBaseAndHead({ examples, task: retrievalTask(examples), table, project, outDim: 256 });
+ *   console.log(cmp.base["mrr@10"], cmp.projected["mrr@10"]);
+ * }
  * ```
  */
 export async function compareBaseAndHead(input: {

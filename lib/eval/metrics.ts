@@ -308,8 +308,10 @@ export class SearchIndex {
    * @example
    * ```ts
    * import { SearchIndex } from "./metrics.ts";
-   * declare const index: SearchIndex, queries: Float32Array;
-   * const { indices, scores } = await index.search(queries, queries.length / index.dim, 10);
+   * // Type-checked, not run: it needs index, queries from a real run.
+   * async function _example(index: SearchIndex, queries: Float32Array) {
+   *   const { indices, scores } = await index.search(queries, queries.length / index.dim, 10);
+   * }
    * ```
    */
   async search(queries: Float32Array, nq: number, k: number): Promise<TopKResult> {

@@ -147,9 +147,12 @@ export function prefixNormalize(
  * ```ts
  * import { headProjector } from "./dims.ts";
  * import { loadCheckpoint } from "../run/checkpoint.ts";
- * const p = await headProjector(await loadCheckpoint("checkpoints/latest"), 64);
- * console.log(p.dim); // 64, if the run was trained with --matryoshka ...,64
- * p.dispose();
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   const p = await headProjector(await loadCheckpoint("checkpoints/latest"), 64);
+ *   console.log(p.dim); // 64, if the run was trained with --matryoshka ...,64
+ *   p.dispose();
+ * }
  * ```
  */
 export async function headProjector(

@@ -15,8 +15,11 @@ import { linearHeadGraph } from "../core/onnx_build.ts";
  * @example
  * ```ts
  * import { exportHead } from "./export.ts";
- * const { bytes } = await exportHead("checkpoints/latest", "best");
- * console.log(bytes.length);
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   const { bytes } = await exportHead("checkpoints/latest", "best");
+ *   console.log(bytes.length);
+ * }
  * ```
  */
 export async function exportHead(

@@ -39,10 +39,13 @@ export interface ProjectionModel {
  * @example
  * ```ts
  * import { loadProjectionModel } from "./inference.ts";
- * const model = await loadProjectionModel("checkpoints/latest");
- * const { dim, data } = await model.encode(["phòng trọ q10 giá rẻ"]);
- * console.log(dim, data.length); // 256 256
- * await model.dispose();
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   const model = await loadProjectionModel("checkpoints/latest");
+ *   const { dim, data } = await model.encode(["phòng trọ q10 giá rẻ"]);
+ *   console.log(dim, data.length); // 256 256
+ *   await model.dispose();
+ * }
  * ```
  */
 export async function loadProjectionModel(

@@ -113,8 +113,10 @@ export type Constraints = Record<string, unknown>;
  * @example
  * ```ts
  * import { formatMineReport, type MineReport } from "./mine.ts";
- * declare const r: MineReport;
- * console.log(r.removed.margin, formatMineReport(r));
+ * // Type-checked, not run: it needs r from a real run.
+ * async function _example(r: MineReport) {
+ *   console.log(r.removed.margin, formatMineReport(r));
+ * }
  * ```
  */
 export interface MineReport {
@@ -507,8 +509,10 @@ export async function mineHardNegatives(
  * @example
  * ```ts
  * import { formatMineReport } from "./mine.ts";
- * declare const report: import("./mine.ts").MineReport;
- * console.log(formatMineReport(report));
+ * // Type-checked, not run: it needs report from a real run.
+ * async function _example(report: import("./mine.ts").MineReport) {
+ *   console.log(formatMineReport(report));
+ * }
  * ```
  */
 export function formatMineReport(r: MineReport): string {

@@ -177,8 +177,10 @@ export async function loadOptimizerState(
  * @example
  * ```ts
  * import { writeRunInfo, type RunInfo } from "./checkpoint.ts";
- * declare const info: RunInfo;
- * await writeRunInfo("/tmp/ckpt", info);
+ * // Type-checked, not run: it needs info from a real run.
+ * async function _example(info: RunInfo) {
+ *   await writeRunInfo("/tmp/ckpt", info);
+ * }
  * ```
  */
 export function writeRunInfo(dir: string, info: RunInfo): Promise<void> {
@@ -209,8 +211,11 @@ export function writeMetrics(dir: string, history: EpochRecord[]): Promise<void>
  * @example
  * ```ts
  * import { readRunInfo } from "./checkpoint.ts";
- * const info = await readRunInfo("checkpoints/latest");
- * console.log(info.encoder.name, info.best?.epoch);
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   const info = await readRunInfo("checkpoints/latest");
+ *   console.log(info.encoder.name, info.best?.epoch);
+ * }
  * ```
  */
 export async function readRunInfo(runDir: string): Promise<RunInfo> {
@@ -234,8 +239,11 @@ export async function readRunInfo(runDir: string): Promise<RunInfo> {
  * @example
  * ```ts
  * import { parseRunInfo } from "./checkpoint.ts";
- * const info = parseRunInfo(await Deno.readFile("checkpoints/x/config.json"), "checkpoints/x/config.json");
- * console.log(info.lastEpoch);
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   const info = parseRunInfo(await Deno.readFile("checkpoints/x/config.json"), "checkpoints/x/config.json");
+ *   console.log(info.lastEpoch);
+ * }
  * ```
  */
 export function parseRunInfo(data: Uint8Array | string, path: string): RunInfo {
@@ -267,7 +275,10 @@ export function parseRunInfo(data: Uint8Array | string, path: string): RunInfo {
  * @example
  * ```ts
  * import { readMetrics } from "./checkpoint.ts";
- * console.log((await readMetrics("checkpoints/latest")).length);
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   console.log((await readMetrics("checkpoints/latest")).length);
+ * }
  * ```
  */
 export async function readMetrics(runDir: string): Promise<EpochRecord[]> {
@@ -298,8 +309,11 @@ export async function readMetrics(runDir: string): Promise<EpochRecord[]> {
  * @example
  * ```ts
  * import { loadCheckpoint } from "./checkpoint.ts";
- * const ckpt = await loadCheckpoint("checkpoints/latest", { which: "best" });
- * console.log(ckpt.outDim, ckpt.inDim);
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   const ckpt = await loadCheckpoint("checkpoints/latest", { which: "best" });
+ *   console.log(ckpt.outDim, ckpt.inDim);
+ * }
  * ```
  */
 export async function loadCheckpoint(
@@ -491,8 +505,11 @@ export function validateHeadWeight(
  * @example
  * ```ts
  * import { assertHeadFitsEncoder, loadCheckpoint } from "./checkpoint.ts";
- * const ckpt = await loadCheckpoint("checkpoints/latest");
- * assertHeadFitsEncoder(ckpt, { name: "lexical-1024", dim: 1024, fingerprint: "7011a347d15a" });
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   const ckpt = await loadCheckpoint("checkpoints/latest");
+ *   assertHeadFitsEncoder(ckpt, { name: "lexical-1024", dim: 1024, fingerprint: "7011a347d15a" });
+ * }
  * ```
  */
 export function assertHeadFitsEncoder(
@@ -518,7 +535,10 @@ export function assertHeadFitsEncoder(
  * @example
  * ```ts
  * import { updateLatest } from "./checkpoint.ts";
- * await updateLatest("checkpoints", "checkpoints/2026-01-01T00-00-00");
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   await updateLatest("checkpoints", "checkpoints/2026-01-01T00-00-00");
+ * }
  * ```
  */
 export async function updateLatest(root: string, dir: string): Promise<void> {
@@ -534,7 +554,10 @@ export async function updateLatest(root: string, dir: string): Promise<void> {
  * @example
  * ```ts
  * import { resolveRunDir } from "./checkpoint.ts";
- * console.log(await resolveRunDir("checkpoints/latest")); // "checkpoints/2026-..."
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   console.log(await resolveRunDir("checkpoints/latest")); // "checkpoints/2026-..."
+ * }
  * ```
  */
 export async function resolveRunDir(path: string): Promise<string> {

@@ -145,9 +145,12 @@ async function readIfExists(path: string): Promise<Uint8Array | null> {
  * @example
  * ```ts
  * import { findCommitted, readManifest } from "./manifest.ts";
- * const m = (await readManifest("checkpoints/my-run"))!;
- * const hit = await findCommitted("checkpoints/my-run", "final.safetensors", m.files["final.safetensors"]);
- * console.log(hit?.path);
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   const m = (await readManifest("checkpoints/my-run"))!;
+ *   const hit = await findCommitted("checkpoints/my-run", "final.safetensors", m.files["final.safetensors"]);
+ *   console.log(hit?.path);
+ * }
  * ```
  */
 export async function findCommitted(
@@ -174,8 +177,11 @@ export async function findCommitted(
  * @example
  * ```ts
  * import { readCommittedFile } from "./manifest.ts";
- * const text = new TextDecoder().decode(await readCommittedFile("checkpoints/my-run", "config.json"));
- * console.log(JSON.parse(text).lastEpoch);
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example() {
+ *   const text = new TextDecoder().decode(await readCommittedFile("checkpoints/my-run", "config.json"));
+ *   console.log(JSON.parse(text).lastEpoch);
+ * }
  * ```
  */
 export async function readCommittedFile(dir: string, name: string): Promise<Uint8Array> {

@@ -44,9 +44,11 @@ const REFUSED_ON_RESUME = new Set(["data", "weights", "model", "seed", "valFract
  * @example
  * ```ts
  * import { resumeChanges } from "./resume_check.ts";
- * declare const info: import("./checkpoint.ts").RunInfo;
- * const changes = resumeChanges(info, { ...info.config, data: "other.json" });
- * console.log(changes.map((c) => c.field)); // ["--data"]
+ * // Type-checked, not run: it needs info from a real run.
+ * async function _example(info: import("./checkpoint.ts").RunInfo) {
+ *   const changes = resumeChanges(info, { ...info.config, data: "other.json" });
+ *   console.log(changes.map((c) => c.field)); // ["--data"]
+ * }
  * ```
  */
 export function resumeChanges(

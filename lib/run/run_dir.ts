@@ -121,19 +121,21 @@ export function defaultOutDir(): string {
  * @example
  * ```ts
  * import { RunDir } from "./run_dir.ts";
- * declare const info: import("./checkpoint.ts").RunInfo;
- * const run = await RunDir.create("/tmp/example-run");
- * try {
- *   const zeros = new Float32Array(info.head.outDim * info.head.inDim);
- *   await run.commitEpoch({
- *     epoch: 0,
- *     state: { weight: zeros, m: zeros, v: zeros, step: 0 },
- *     info,
- *     history: [{ epoch: 0, valLoss: 1 }],
- *     isBest: true,
- *   });
- * } finally {
- *   run.release();
+ * // Type-checked, not run: it needs info from a real run.
+ * async function _example(info: import("./checkpoint.ts").RunInfo) {
+ *   const run = await RunDir.create("/tmp/example-run");
+ *   try {
+ *     const zeros = new Float32Array(info.head.outDim * info.head.inDim);
+ *     await run.commitEpoch({
+ *       epoch: 0,
+ *       state: { weight: zeros, m: zeros, v: zeros, step: 0 },
+ *       info,
+ *       history: [{ epoch: 0, valLoss: 1 }],
+ *       isBest: true,
+ *     });
+ *   } finally {
+ *     run.release();
+ *   }
  * }
  * ```
  */
@@ -248,9 +250,12 @@ export class RunDir {
    * @example
    * ```ts
    * import { RunDir } from "./run_dir.ts";
-   * const run = await RunDir.open("checkpoints/latest");
-   * console.log(run.manifest?.epoch, run.history.length);
-   * run.release();
+   * // Type-checked, not run: it needs a trained run (`deno task train`).
+   * async function _example() {
+   *   const run = await RunDir.open("checkpoints/latest");
+   *   console.log(run.manifest?.epoch, run.history.length);
+   *   run.release();
+   * }
    * ```
    */
   static async open(path: string, opts: RunDirOptions = {}): Promise<RunDir> {
@@ -493,10 +498,13 @@ export class RunDir {
    * @example
    * ```ts
    * import { RunDir } from "./run_dir.ts";
-   * const run = await RunDir.open("checkpoints/latest");
-   * const { weight, step } = await run.loadState([256, 1024]);
-   * console.log(weight.length, step);
-   * run.release();
+   * // Type-checked, not run: it needs a trained run (`deno task train`).
+   * async function _example() {
+   *   const run = await RunDir.open("checkpoints/latest");
+   *   const { weight, step } = await run.loadState([256, 1024]);
+   *   console.log(weight.length, step);
+   *   run.release();
+   * }
    * ```
    */
   async loadState(shape: [number, number]): Promise<TrainState> {
@@ -545,9 +553,10 @@ export class RunDir {
    * @example
    * ```ts
    * import { RunDir, type TrainState } from "./run_dir.ts";
-   * declare const run: RunDir, state: TrainState;
-   * declare const info: import("./checkpoint.ts").RunInfo;
-   * await run.commitEpoch({ epoch: 1, state, info, history: [{ epoch: 0, valLoss: 2 }, { epoch: 1, valLoss: 1 }], isBest: true });
+   * // Type-checked, not run: it needs run, state, info from a real run.
+   * async function _example(run: RunDir, state: TrainState, info: import("./checkpoint.ts").RunInfo) {
+   *   await run.commitEpoch({ epoch: 1, state, info, history: [{ epoch: 0, valLoss: 2 }, { epoch: 1, valLoss: 1 }], isBest: true });
+   * }
    * ```
    */
   async commitEpoch(c: {
@@ -633,9 +642,11 @@ export class RunDir {
    * @example
    * ```ts
    * import { RunDir } from "./run_dir.ts";
-   * declare const run: RunDir, info: import("./checkpoint.ts").RunInfo;
-   * info.status = "complete";
-   * await run.commitStatus(info, { report: "<html></html>" });
+   * // Type-checked, not run: it needs run, info from a real run.
+   * async function _example(run: RunDir, info: import("./checkpoint.ts").RunInfo) {
+   *   info.status = "complete";
+   *   await run.commitStatus(info, { report: "<html></html>" });
+   * }
    * ```
    */
   async commitStatus(
@@ -754,8 +765,10 @@ export class RunDir {
    * @example
    * ```ts
    * import { RunDir } from "./run_dir.ts";
-   * declare const run: RunDir;
-   * console.log(await run.pointLatest());
+   * // Type-checked, not run: it needs run from a real run.
+   * async function _example(run: RunDir) {
+   *   console.log(await run.pointLatest());
+   * }
    * ```
    */
   async pointLatest(root = "checkpoints"): Promise<string> {

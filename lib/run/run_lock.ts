@@ -156,8 +156,10 @@ export class RunLock {
    * @example
    * ```ts
    * import { RunLock } from "./run_lock.ts";
-   * declare const lock: RunLock;
-   * lock.release();
+   * // Type-checked, not run: it needs lock from a real run.
+   * async function _example(lock: RunLock) {
+   *   lock.release();
+   * }
    * ```
    */
   release(): void {

@@ -151,7 +151,10 @@ export function checkTrainSplit(
  * ```ts
  * import { resolveConfig } from "./config.ts";
  * import { preflightTrain } from "./preflight.ts";
- * await preflightTrain(resolveConfig({}, { epochs: 1 }));
+ * // Type-checked, not run: it needs a task's own permissions.
+ * async function _example() {
+ *   await preflightTrain(resolveConfig({}, { epochs: 1 }));
+ * }
  * ```
  */
 export async function preflightTrain(

@@ -25,8 +25,10 @@ import type { PreparedData, TrainEvent } from "./types.ts";
  * @example
  * ```ts
  * import { RunRecorder } from "./recorder.ts";
- * declare const rec: RunRecorder;
- * console.log(rec.resumed, rec.nextEpoch, rec.history.length, rec.info.status);
+ * // Type-checked, not run: it needs rec from a real run.
+ * async function _example(rec: RunRecorder) {
+ *   console.log(rec.resumed, rec.nextEpoch, rec.history.length, rec.info.status);
+ * }
  * ```
  */
 export class RunRecorder {

@@ -393,8 +393,10 @@ export function lossInputs(
  * @example
  * ```ts
  * import type { StepEngine } from "./train_step.ts";
- * declare const engine: StepEngine;
- * console.log(engine.shape.outDim);
+ * // Type-checked, not run: it needs engine from a real run.
+ * async function _example(engine: StepEngine) {
+ *   console.log(engine.shape.outDim);
+ * }
  * ```
  */
 export interface StepEngine {
@@ -530,8 +532,10 @@ export class OrtStep implements StepEngine {
    * @example
    * ```ts
    * import { OrtStep, type StepBatch } from "./train_step.ts";
-   * declare const step: OrtStep, batch: StepBatch, weight: Float32Array;
-   * const { loss, grad } = await step.lossAndGrad(batch, weight);
+   * // Type-checked, not run: it needs step, batch, weight from a real run.
+   * async function _example(step: OrtStep, batch: StepBatch, weight: Float32Array) {
+   *   const { loss, grad } = await step.lossAndGrad(batch, weight);
+   * }
    * ```
    */
   async lossAndGrad(
@@ -552,8 +556,10 @@ export class OrtStep implements StepEngine {
    * @example
    * ```ts
    * import { OrtStep, type StepBatch } from "./train_step.ts";
-   * declare const step: OrtStep, batch: StepBatch, weight: Float32Array;
-   * const { loss, losses } = await step.loss(batch, weight);
+   * // Type-checked, not run: it needs step, batch, weight from a real run.
+   * async function _example(step: OrtStep, batch: StepBatch, weight: Float32Array) {
+   *   const { loss, losses } = await step.loss(batch, weight);
+   * }
    * ```
    */
   async loss(
@@ -571,8 +577,10 @@ export class OrtStep implements StepEngine {
    * @example
    * ```ts
    * import { OrtStep } from "./train_step.ts";
-   * declare const step: OrtStep, weight: Float32Array, rows: Float32Array;
-   * const y = await step.project(rows, rows.length / step.shape.inDim, weight);
+   * // Type-checked, not run: it needs step, weight, rows from a real run.
+   * async function _example(step: OrtStep, weight: Float32Array, rows: Float32Array) {
+   *   const y = await step.project(rows, rows.length / step.shape.inDim, weight);
+   * }
    * ```
    */
   async project(x: Float32Array, n: number, weight: Float32Array): Promise<Float32Array> {
@@ -609,8 +617,10 @@ export class OrtStep implements StepEngine {
    * @example
    * ```ts
    * import { OrtStep } from "./train_step.ts";
-   * declare const step: OrtStep;
-   * await step.dispose();
+   * // Type-checked, not run: it needs step from a real run.
+   * async function _example(step: OrtStep) {
+   *   await step.dispose();
+   * }
    * ```
    */
   async dispose(): Promise<void> {

@@ -94,8 +94,10 @@ export class TfjsStep implements StepEngine {
    * @example
    * ```ts
    * import type { TfjsStep } from "./train_step_tfjs.ts";
-   * declare const step: TfjsStep, batch: import("./train_step.ts").StepBatch, w: Float32Array;
-   * const { loss, grad } = await step.lossAndGrad(batch, w);
+   * // Type-checked, not run: it needs step, batch, w from a real run.
+   * async function _example(step: TfjsStep, batch: import("./train_step.ts").StepBatch, w: Float32Array) {
+   *   const { loss, grad } = await step.lossAndGrad(batch, w);
+   * }
    * ```
    */
   lossAndGrad(
@@ -125,8 +127,10 @@ export class TfjsStep implements StepEngine {
    * @example
    * ```ts
    * import type { TfjsStep } from "./train_step_tfjs.ts";
-   * declare const step: TfjsStep, batch: import("./train_step.ts").StepBatch, w: Float32Array;
-   * const { loss } = await step.loss(batch, w);
+   * // Type-checked, not run: it needs step, batch, w from a real run.
+   * async function _example(step: TfjsStep, batch: import("./train_step.ts").StepBatch, w: Float32Array) {
+   *   const { loss } = await step.loss(batch, w);
+   * }
    * ```
    */
   loss(batch: StepBatch, weight: Float32Array): Promise<{ loss: number; losses: Float32Array }> {
@@ -143,8 +147,10 @@ export class TfjsStep implements StepEngine {
    * @example
    * ```ts
    * import type { TfjsStep } from "./train_step_tfjs.ts";
-   * declare const step: TfjsStep, rows: Float32Array, w: Float32Array;
-   * const y = await step.project(rows, rows.length / 1024, w);
+   * // Type-checked, not run: it needs step, rows, w from a real run.
+   * async function _example(step: TfjsStep, rows: Float32Array, w: Float32Array) {
+   *   const y = await step.project(rows, rows.length / 1024, w);
+   * }
    * ```
    */
   project(x: Float32Array, n: number, weight: Float32Array): Promise<Float32Array> {
@@ -158,8 +164,10 @@ export class TfjsStep implements StepEngine {
    * @example
    * ```ts
    * import type { TfjsStep } from "./train_step_tfjs.ts";
-   * declare const step: TfjsStep;
-   * await step.dispose();
+   * // Type-checked, not run: it needs step from a real run.
+   * async function _example(step: TfjsStep) {
+   *   await step.dispose();
+   * }
    * ```
    */
   dispose(): Promise<void> {

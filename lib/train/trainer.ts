@@ -126,10 +126,11 @@ export async function prepareTraining(
  * @example
  * ```ts
  * import { toRowBatches } from "./trainer.ts";
- * declare const data: import("./types.ts").PreparedData;
- * declare const config: import("./config.ts").TrainConfig;
- * const list = toRowBatches(data.train, data.rowOf, config, config.seed, 1);
- * console.log(list.length, list[0].rows.length); // batches, B·(2+K)
+ * // Type-checked, not run: it needs data, config from a real run.
+ * async function _example(data: import("./types.ts").PreparedData, config: import("./config.ts").TrainConfig) {
+ *   const list = toRowBatches(data.train, data.rowOf, config, config.seed, 1);
+ *   console.log(list.length, list[0].rows.length); // batches, B·(2+K)
+ * }
  * ```
  */
 export function toRowBatches(
@@ -149,9 +150,10 @@ export function toRowBatches(
  * @example
  * ```ts
  * import { rowBatches } from "./trainer.ts";
- * declare const data: import("./types.ts").PreparedData;
- * declare const config: import("./config.ts").TrainConfig;
- * for (const b of rowBatches(data.train, data.rowOf, config, config.seed, 1)) console.log(b.size);
+ * // Type-checked, not run: it needs data, config from a real run.
+ * async function _example(data: import("./types.ts").PreparedData, config: import("./config.ts").TrainConfig) {
+ *   for (const b of rowBatches(data.train, data.rowOf, config, config.seed, 1)) console.log(b.size);
+ * }
  * ```
  */
 export function* rowBatches(

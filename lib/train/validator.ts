@@ -88,10 +88,11 @@ export type Gather = (
  * @example
  * ```ts
  * import { Validator } from "./validator.ts";
- * declare const v: Validator;
- * declare const weight: Float32Array;
- * const { valLoss, metrics } = await v.validate(weight);
- * console.log(valLoss, metrics["mrr@10"], v.baseMetrics["mrr@10"]);
+ * // Type-checked, not run: it needs v, weight from a real run.
+ * async function _example(v: Validator, weight: Float32Array) {
+ *   const { valLoss, metrics } = await v.validate(weight);
+ *   console.log(valLoss, metrics["mrr@10"], v.baseMetrics["mrr@10"]);
+ * }
  * ```
  */
 export class Validator {
