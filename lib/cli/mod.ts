@@ -11,10 +11,19 @@
  * @module
  */
 
-export { encodeReporter, planMessage, Progress } from "./progress.ts";
+export {
+  type EncodePlan,
+  type EncodeReporter,
+  encodeReporter,
+  type EncodeReporterOptions,
+  planMessage,
+  Progress,
+} from "./progress.ts";
 export {
   fileWriteNeeds,
+  type MissingPermission,
   type PathNeed,
   PermissionPreflightError,
   requirePermissions,
 } from "./permissions.ts";
+export { CliError } from "./cli.ts";

@@ -17,7 +17,13 @@
 
 export { type Device, DEVICES, initBackend } from "./backend.ts";
 export { atomicWrite, atomicWriteJson } from "./fs.ts";
-export { disableOrtTelemetry, loadOrt } from "./ort.ts";
-export { linearHeadGraph } from "./onnx_build.ts";
+export { disableOrtTelemetry, loadOrt, type Ort } from "./ort.ts";
+export { linearHeadGraph, type LinearHeadOptions, type XlmrShape } from "./onnx_build.ts";
 export { Rng } from "./rng.ts";
-export { readSafetensors, writeSafetensors } from "./safetensors.ts";
+export {
+  readSafetensors,
+  type SafeTensor,
+  type SafetensorsFile,
+  writeSafetensors,
+} from "./safetensors.ts";
+export { UsageError } from "./errors.ts";

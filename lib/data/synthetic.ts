@@ -82,7 +82,7 @@ export interface GeneratedExample {
 // ---------------------------------------------------------------------------------------------
 // Vocabulary
 
-interface District {
+export interface District {
   name: string;
   /** Number of a numbered district ("Quận 10" → 10). */
   num?: number;
@@ -260,7 +260,7 @@ const CITY_QUERY: Record<string, string[]> = {
   "Hà Nội": ["hà nội", "hn", "hà nội", "hn"],
 };
 
-interface RoomType {
+export interface RoomType {
   text: string[];
   query: string[];
   prices: number[];

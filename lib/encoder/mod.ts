@@ -18,15 +18,24 @@
 export {
   type CachedEmbeddings,
   cacheDir,
+  type CacheEncoder,
+  type CacheReadResult,
   DEFAULT_CACHE_ROOT,
   type EmbedPlan,
   embedTexts,
   type EmbedTextsOptions,
+  type LoadedCache,
   QUERY_CACHE_MAX,
   readCache,
   writeCache,
 } from "./cache.ts";
-export { buildDefaultModel, ensureDefaultModel } from "./default_model.ts";
+export {
+  buildDefaultModel,
+  type DefaultModelBuild,
+  type DefaultModelOptions,
+  ensureDefaultModel,
+  type ModelFiles,
+} from "./default_model.ts";
 export {
   DEFAULT_MODEL_DIR,
   describeEncoder,
@@ -42,5 +51,18 @@ export {
   modelFingerprint,
   type SessionOptions,
 } from "./encoder.ts";
-export { BGE_M3_SHAPE, buildShapeModel, buildShapeTokenizer } from "./bge_shape.ts";
-export { buildLexicalTokenizer, loadTokenizer, TextTokenizer } from "./tokenizer.ts";
+export {
+  BGE_M3_SHAPE,
+  buildShapeModel,
+  buildShapeTokenizer,
+  type ShapeModelBuild,
+  type ShapeModelOptions,
+} from "./bge_shape.ts";
+export {
+  buildLexicalTokenizer,
+  type LexicalTokenizer,
+  type LexicalTokenizerOptions,
+  loadTokenizer,
+  TextTokenizer,
+  type TokenizedText,
+} from "./tokenizer.ts";

@@ -54,16 +54,20 @@ export {
   retrievalTask,
 } from "./evaluation.ts";
 export {
+  type EvaluateInput,
   evaluateRetrieval,
   type FeatureErrors,
   featureErrors,
+  type FeatureErrorsInput,
   formatFeatureTable,
   formatMetricsTable,
   METRIC_KEYS,
   type Metrics,
+  type MetricsTableOptions,
   rankingMetrics,
   SearchIndex,
   topK,
+  type TopKResult,
 } from "./metrics.ts";
 export {
   buildIndex,

@@ -14,6 +14,7 @@
  */
 
 export {
+  type Constraints,
   differingFeatures,
   type Features,
   formatMineReport,

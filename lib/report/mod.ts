@@ -17,17 +17,23 @@ export { compareFigure, type CompareFigureOptions } from "./compare_plot.ts";
 export {
   barChart,
   combineFigures,
+  type DisplayOptions,
   displayPlot,
   type Figure,
   histogram,
+  type InlineMode,
   lineChart,
+  type LineChartOptions,
+  type LineSeries,
   lossCurves,
   lrSchedule,
   metricCurves,
   outputPauseMs,
+  type Pca2d,
   pca2d,
   pcaScatter,
+  type PlotBundle,
   plotlyLoaderScript,
   showOutput,
 } from "./plots.ts";
-export { renderReport, writeReport } from "./report.ts";
+export { renderReport, type ReportInput, writeReport } from "./report.ts";

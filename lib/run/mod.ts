@@ -16,6 +16,7 @@
 
 export {
   assertHeadFitsEncoder,
+  CHECKPOINT_FORMAT,
   CheckpointError,
   type EpochRecord,
   loadCheckpoint,
@@ -28,6 +29,7 @@ export {
 } from "./checkpoint.ts";
 export {
   type Manifest,
+  MANIFEST_FORMAT,
   type ManifestEntry,
   ManifestError,
   readCommittedFile,

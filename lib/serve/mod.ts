@@ -29,9 +29,12 @@ export {
   type HealthResponse,
   LIMITS,
   openSearchService,
+  type RankedColumn,
+  type ResultItem,
   type SearchResponse,
   type SearchService,
   serveSearch,
+  type ServiceOptions,
 } from "./server.ts";
 export { escapeHtml, renderSearchPage } from "./search_page.ts";
 export {
@@ -39,9 +42,15 @@ export {
   type AnnKind,
   annRecall,
   FilterError,
+  INDEX_FORMAT,
+  type IndexContents,
   type IndexHit,
   type IndexInfo,
   IndexMismatchError,
+  type IndexRow,
   inferColumns,
+  type MetaType,
+  type SearchOptions,
+  type UpsertResult,
   VectorStore,
 } from "./vector_store.ts";

@@ -48,13 +48,20 @@ export {
   trainPathNeeds,
 } from "./preflight.ts";
 export { learningRate, scheduleCurve } from "./schedule.ts";
-export { createStepEngine, NonFiniteLossError, prepareTraining, trainHead } from "./trainer.ts";
+export {
+  createStepEngine,
+  NonFiniteLossError,
+  prepareTraining,
+  trainHead,
+  type TrainOptions,
+} from "./trainer.ts";
 export {
   type LossSpec,
   OrtStep,
   prefixRows,
   type StepBatch,
   type StepEngine,
+  type StepShape,
 } from "./train_step.ts";
 export { AdamW, type AdamWOptions, adamWUpdate, createState, type StepState } from "./optimizer.ts";
 export { BestSelector } from "./select.ts";
