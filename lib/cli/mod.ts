@@ -27,3 +27,4 @@ export {
   requirePermissions,
 } from "./permissions.ts";
 export { CliError } from "./cli.ts";
+export { TrainView } from "./train_view.ts";

@@ -44,6 +44,7 @@ export {
   checkTrainConfig,
   checkTrainSplit,
   PreflightError,
+  preflightResume,
   preflightTrain,
   trainPathNeeds,
 } from "./preflight.ts";

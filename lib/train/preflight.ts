@@ -19,7 +19,9 @@ import { UsageError } from "../core/errors.ts";
 import type { TrainConfig } from "./config.ts";
 import { batchCount, type Example, queryGroups } from "../data/dataset.ts";
 import { DEFAULT_MODEL_DIM } from "../encoder/default_model.ts";
-import { DEFAULT_MODEL_DIR, readEncoderConfig } from "../encoder/encoder.ts";
+import { DEFAULT_MODEL_DIR, modelFingerprint, readEncoderConfig } from "../encoder/encoder.ts";
+import type { RunInfo } from "../run/checkpoint.ts";
+import { fileSha256, resumeChanges, resumeRefusal } from "../run/resume_check.ts";
 import { type PathNeed, requirePermissions } from "../cli/permissions.ts";
 
 /** A run that cannot work as configured; the message names the flag or data problem and the fix. */
@@ -185,4 +187,35 @@ export async function preflightTrain(
     dim = DEFAULT_MODEL_DIM;
   }
   checkTrainConfig(config, dim, modelDir);
+}
+
+/**
+ * Refuse `--resume` with other data, weights, model or split before anything
+ * is loaded (unless `force`): the same rules the loop applies when it starts
+ * (`RunRecorder.start`), checked early so that a refused run encodes nothing.
+ *
+ * @example
+ * ```ts
+ * import { preflightResume } from "./preflight.ts";
+ * import type { RunInfo } from "../run/checkpoint.ts";
+ * import type { TrainConfig } from "./config.ts";
+ * // Type-checked, not run: it needs a trained run (`deno task train`).
+ * async function _example(dir: string, info: RunInfo, config: TrainConfig) {
+ *   await preflightResume(dir, info, config, false); // throws a PreflightError naming each change
+ * }
+ * ```
+ */
+export async function preflightResume(
+  dir: string,
+  info: RunInfo,
+  config: TrainConfig,
+  force: boolean,
+): Promise<void> {
+  const changes = resumeChanges(info, config, {
+    dataSha256: await fileSha256(config.data),
+    weightsSha256: await fileSha256(config.weights),
+    fingerprint: await modelFingerprint(config.model || DEFAULT_MODEL_DIR).catch(() => undefined),
+  });
+  const refusal = resumeRefusal(dir, changes, force);
+  if (refusal) throw new PreflightError(refusal.message);
 }
