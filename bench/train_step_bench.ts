@@ -22,7 +22,8 @@ import { initBackend } from "../lib/core/backend.ts";
 import { buildModel, DataType, node, valueInfo } from "../lib/core/onnx_build.ts";
 import { Rng } from "../lib/core/rng.ts";
 import { adamWUpdate, createState } from "../lib/train/optimizer.ts";
-import { gatherInto, OrtStep, type StepBatch, type StepEngine } from "../lib/train/train_step.ts";
+import { OrtStep, type StepBatch, type StepEngine } from "../lib/train/train_step.ts";
+import { gatherRows } from "../lib/eval/evaluation.ts";
 import { TfjsStep } from "../lib/train/train_step_tfjs.ts";
 import { printTable, runPythonPeer, time } from "./peers.ts";
 
@@ -42,7 +43,7 @@ function stepper(engine: StepEngine) {
   const state = createState(init.slice());
   const x = new Float32Array(ROWS * D);
   return async () => {
-    gatherInto(emb, D, rows, x);
+    gatherRows(emb, D, rows, x);
     const batch: StepBatch = { x, size: B, weights, ids };
     const { grad } = await engine.lossAndGrad(batch, state.weight);
     adamWUpdate(state, grad, { lr: 1e-3, weightDecay: 0.01, clipNorm: 1 });
@@ -88,7 +89,7 @@ const tfGather = () => {
 };
 const gatherBuf = new Float32Array(ROWS * D);
 const jsGather = () => {
-  gatherInto(emb, D, rows, gatherBuf);
+  gatherRows(emb, D, rows, gatherBuf);
 };
 
 const RUNS = 30;

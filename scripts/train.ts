@@ -10,6 +10,7 @@ import {
   readConfigFile,
   resolveConfig,
   TRAIN_COMMAND,
+  usesOrt,
 } from "../lib/train/config.ts";
 import { requirePermissions } from "../lib/cli/permissions.ts";
 import { preflightResume, preflightTrain } from "../lib/train/preflight.ts";
@@ -54,8 +55,7 @@ async function main() {
 
   const tty = Deno.stderr.isTerminal() && !quiet && !json;
   const view = new TrainView({ quiet, json, tty, epochs: config.epochs });
-  const ort = config.device === "auto" || config.device === "ort";
-  const backend = ort ? "onnxruntime-cpu" : await initBackend(config.device as Device);
+  const backend = usesOrt(config) ? "onnxruntime-cpu" : await initBackend(config.device as Device);
   // Embeddings from the cache (a long cold encode shows its rate, ETA and a bar or log lines).
   const encodeBar = quiet || json
     ? undefined

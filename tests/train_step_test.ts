@@ -4,8 +4,8 @@ import { assert, assertEquals, assertLess, assertThrows } from "./assert.ts";
 import { matryoshkaInfoNCE, weightedInfoNCE } from "../lib/train/loss.ts";
 import { Rng } from "../lib/core/rng.ts";
 import { adamWUpdate, createState } from "../lib/train/optimizer.ts";
+import { gatherRows } from "../lib/eval/evaluation.ts";
 import {
-  gatherInto,
   lossInputs,
   type LossSpec,
   OrtStep,
@@ -275,11 +275,11 @@ Deno.test("train_step: onnxruntime and tfjs engines follow the same 5-step traje
   await b.dispose();
 });
 
-Deno.test("train_step: gatherInto, prefixRows and resolveDims", () => {
+Deno.test("train_step: gatherRows, prefixRows and resolveDims", () => {
   const m = new Float32Array([1, 2, 3, 4, 5, 6]);
-  assertEquals(gatherInto(m, 2, [2, 0, 2]), new Float32Array([5, 6, 1, 2, 5, 6]));
+  assertEquals(gatherRows(m, 2, [2, 0, 2]), new Float32Array([5, 6, 1, 2, 5, 6]));
   const out = new Float32Array(6).fill(9);
-  gatherInto(m, 2, [1], out, 1);
+  gatherRows(m, 2, [1], out, 1);
   assertEquals(out, new Float32Array([9, 9, 3, 4, 9, 9]));
   assertEquals(
     prefixRows(new Float32Array([3, 4, 12, 0, 5, 1]), 2, 3, 2).map((x) =>

@@ -61,12 +61,14 @@ export class TrainView {
     if (!this.#opts.quiet && !this.#opts.json) this.#print(line);
   }
 
-  /** The set-up lines after the embeddings are ready: backend, prefixes, data, parameters. */
+  /**
+   * The set-up lines after the embeddings are ready: backend (`onnxruntime-cpu`
+   * or a tfjs backend's name), prefixes, data, parameters.
+   */
   header(config: TrainConfig, data: PreparedData, backend: string): void {
     this.#hasVal = data.val.length > 0;
-    const ort = config.device === "auto" || config.device === "ort";
     this.say(
-      ort
+      backend === "onnxruntime-cpu"
         ? `Backend: onnxruntime CPU (${navigator.hardwareConcurrency} threads), closed-form gradient`
         : `Backend: tfjs ${backend} (autodiff reference)`,
     );

@@ -72,7 +72,9 @@ export function retrievalTask(examples: Example[], extraDocs: string[] = []): Re
 }
 
 /**
- * Copy the given rows of a row-major `[n, dim]` matrix into a new matrix.
+ * Copy the given rows of a row-major `[n, dim]` matrix into `out` (a new
+ * matrix by default; no allocation when `out` is given), starting at row
+ * `offset` of `out`. The one row gather of the project.
  *
  * @example
  * ```ts
@@ -85,10 +87,12 @@ export function gatherRows(
   src: Float32Array,
   dim: number,
   rows: ArrayLike<number>,
+  out: Float32Array = new Float32Array(rows.length * dim),
+  offset = 0,
 ): Float32Array {
-  const out = new Float32Array(rows.length * dim);
   for (let i = 0; i < rows.length; i++) {
-    out.set(src.subarray(rows[i] * dim, rows[i] * dim + dim), i * dim);
+    const r = rows[i];
+    out.set(src.subarray(r * dim, r * dim + dim), (offset + i) * dim);
   }
   return out;
 }

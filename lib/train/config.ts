@@ -426,3 +426,17 @@ export function configFromFlags(
   for (const [k, v] of Object.entries(flags)) if (k in DEFAULT_CONFIG) out[k] = v;
   return out as Partial<TrainConfig>;
 }
+
+/**
+ * True when the training step runs on onnxruntime (`--device auto` or `ort`),
+ * false for the tfjs autodiff reference (`wasm`, `cpu`, `gpu`).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_CONFIG, usesOrt } from "./config.ts";
+ * if (!usesOrt(DEFAULT_CONFIG) || usesOrt({ ...DEFAULT_CONFIG, device: "wasm" })) throw new Error();
+ * ```
+ */
+export function usesOrt(config: Pick<TrainConfig, "device">): boolean {
+  return config.device === "auto" || config.device === "ort";
+}

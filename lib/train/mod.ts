@@ -23,6 +23,7 @@ export {
   readConfigFile,
   resolveConfig,
   type TrainConfig,
+  usesOrt,
 } from "./config.ts";
 export {
   hardNegativeSimilarities,

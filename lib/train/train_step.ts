@@ -318,31 +318,6 @@ export interface StepBatch {
 }
 
 /**
- * Copy rows of a row-major `[n, dim]` matrix into `out` (typed-array copies,
- * no allocation when `out` is given).
- *
- * @example
- * ```ts
- * import { gatherInto } from "./train_step.ts";
- * const m = new Float32Array([1, 2, 3, 4, 5, 6]);
- * console.log(gatherInto(m, 2, [2, 0])); // Float32Array [5, 6, 1, 2]
- * ```
- */
-export function gatherInto(
-  src: Float32Array,
-  dim: number,
-  rows: ArrayLike<number>,
-  out: Float32Array = new Float32Array(rows.length * dim),
-  offset = 0,
-): Float32Array {
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i];
-    out.set(src.subarray(r * dim, r * dim + dim), (offset + i) * dim);
-  }
-  return out;
-}
-
-/**
  * The small per-batch loss inputs computed from the weights and ids:
  * `simBias [B,B]` (-1e30 on false negatives), `hnScale`, `hnBias [B,K]`,
  * and the direction coefficients `[α, β]`.

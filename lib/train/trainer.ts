@@ -16,7 +16,7 @@ import { type Device, initBackend } from "../core/backend.ts";
 import { embedTexts } from "../encoder/cache.ts";
 import { planMessage } from "../cli/progress.ts";
 import type { EpochRecord } from "../run/checkpoint.ts";
-import { matryoshkaDims, type TrainConfig } from "./config.ts";
+import { matryoshkaDims, type TrainConfig, usesOrt } from "./config.ts";
 import {
   batchCount,
   batches,
@@ -29,7 +29,7 @@ import {
 import { describeEncoder, loadEncoder } from "../encoder/encoder.ts";
 import { ensureDefaultModel } from "../encoder/default_model.ts";
 import { orthogonalRows, pcaDirections } from "../head/head.ts";
-import { gatherInto, OrtStep, type StepBatch, type StepEngine } from "./train_step.ts";
+import { OrtStep, type StepBatch, type StepEngine } from "./train_step.ts";
 import { gatherRows, retrievalTask } from "../eval/evaluation.ts";
 import { checkTrainSplit } from "./preflight.ts";
 import { renderReport } from "../report/report.ts";
@@ -206,7 +206,7 @@ export function gatherBatch(
     if (buffer.data.length < n) buffer.data = new Float32Array(n);
     x = buffer.data.subarray(0, n);
   } else x = new Float32Array(n);
-  gatherInto(embeddings, dim, b.rows, x);
+  gatherRows(embeddings, dim, b.rows, x);
   return { x, size: b.size, weights: b.weights, ids: b.ids };
 }
 
@@ -235,11 +235,6 @@ export async function createStepEngine(config: TrainConfig, inDim: number): Prom
   if (usesOrt(config)) return await OrtStep.create(shape, spec);
   const { TfjsStep } = await import("./train_step_tfjs.ts");
   return new TfjsStep(shape, spec);
-}
-
-/** True when the step runs on onnxruntime (device auto or ort). */
-function usesOrt(config: TrainConfig): boolean {
-  return config.device === "auto" || config.device === "ort";
 }
 
 /** Options of {@link trainHead}. */
