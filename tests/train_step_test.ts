@@ -9,7 +9,6 @@ import {
   lossInputs,
   type LossSpec,
   OrtStep,
-  prefixRows,
   resolveDims,
   type StepBatch,
 } from "../lib/train/train_step.ts";
@@ -275,18 +274,12 @@ Deno.test("train_step: onnxruntime and tfjs engines follow the same 5-step traje
   await b.dispose();
 });
 
-Deno.test("train_step: gatherRows, prefixRows and resolveDims", () => {
+Deno.test("train_step: gatherRows and resolveDims", () => {
   const m = new Float32Array([1, 2, 3, 4, 5, 6]);
   assertEquals(gatherRows(m, 2, [2, 0, 2]), new Float32Array([5, 6, 1, 2, 5, 6]));
   const out = new Float32Array(6).fill(9);
   gatherRows(m, 2, [1], out, 1);
   assertEquals(out, new Float32Array([9, 9, 3, 4, 9, 9]));
-  assertEquals(
-    prefixRows(new Float32Array([3, 4, 12, 0, 5, 1]), 2, 3, 2).map((x) =>
-      Math.round(x * 1e6) / 1e6
-    ),
-    new Float32Array([0.6, 0.8, 0, 1]),
-  );
   assertEquals(resolveDims(8), { dims: [8], weights: [1] });
   assertThrows(() => resolveDims(8, [16]), RangeError, "1..8");
   assertThrows(() => resolveDims(8, [4, 4]), RangeError, "repeat");

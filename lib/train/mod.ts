@@ -60,7 +60,6 @@ export {
 export {
   type LossSpec,
   OrtStep,
-  prefixRows,
   type StepBatch,
   type StepEngine,
   type StepShape,

@@ -637,20 +637,3 @@ export function normalizeRows(x: Float32Array, n: number, dim: number): Float32A
   }
   return x;
 }
-
-/**
- * The first `d` columns of a row-major `[n, dim]` matrix, each row
- * renormalised: a Matryoshka prefix embedding.
- *
- * @example
- * ```ts
- * import { prefixRows } from "./train_step.ts";
- * console.log(prefixRows(new Float32Array([3, 4, 5]), 1, 3, 2)); // [0.6, 0.8]
- * ```
- */
-export function prefixRows(x: Float32Array, n: number, dim: number, d: number): Float32Array {
-  if (d === dim) return x;
-  const out = new Float32Array(n * d);
-  for (let i = 0; i < n; i++) out.set(x.subarray(i * dim, i * dim + d), i * d);
-  return normalizeRows(out, n, d);
-}

@@ -22,7 +22,8 @@ import {
   type RetrievalTask,
   retrievalTask,
 } from "../eval/evaluation.ts";
-import { prefixRows, type StepEngine } from "./train_step.ts";
+import type { StepEngine } from "./train_step.ts";
+import { prefixNormalize } from "../head/dims.ts";
 import { Rng } from "../core/rng.ts";
 
 /**
@@ -169,7 +170,9 @@ export class Validator {
     const projQ = await this.#engine.project(this.#baseQ, nq, weight);
     const projD = await this.#engine.project(this.#baseD, nd, weight);
     const at = (d: number) =>
-      this.#evaluate(prefixRows(projQ, nq, o, d), prefixRows(projD, nd, o, d), d);
+      d === o
+        ? this.#evaluate(projQ, projD, o) // already unit rows
+        : this.#evaluate(prefixNormalize(projQ, nq, o, d), prefixNormalize(projD, nd, o, d), d);
     const metrics = await at(o);
     if (!this.#matryoshka) return { valLoss: vl.loss, metrics };
     const byDim: NonNullable<Validation["byDim"]> = {};
