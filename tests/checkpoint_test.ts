@@ -2,15 +2,17 @@ import { assertEquals, assertRejects, assertThrows } from "./assert.ts";
 import {
   CheckpointError,
   loadCheckpoint,
-  loadOptimizerState,
   readRunInfo,
   resolveRunDir,
   type RunInfo,
+  updateLatest,
+} from "../lib/run/checkpoint.ts";
+import {
+  loadOptimizerState,
   saveOptimizerState,
   saveWeight,
-  updateLatest,
   writeRunInfo,
-} from "../lib/run/checkpoint.ts";
+} from "./run_fixtures.ts";
 import { resolveConfig } from "../lib/train/config.ts";
 
 async function fakeRun(root: string, name: string, outDim = 2, inDim = 3): Promise<string> {

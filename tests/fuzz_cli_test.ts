@@ -16,7 +16,8 @@
  */
 import denoConfig from "../deno.json" with { type: "json" };
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { loadCheckpoint, readRunInfo, saveWeight } from "../lib/run/checkpoint.ts";
+import { loadCheckpoint, readRunInfo } from "../lib/run/checkpoint.ts";
+import { saveWeight } from "./run_fixtures.ts";
 import { exists, sha256Hex } from "../lib/core/fs.ts";
 import { generate } from "../lib/data/synthetic.ts";
 import { taskCommand } from "../lib/cli/permissions.ts";

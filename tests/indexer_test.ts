@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { embedTexts } from "../lib/encoder/cache.ts";
-import { saveWeight } from "../lib/run/checkpoint.ts";
+import { saveWeight } from "./run_fixtures.ts";
 import { loadEncoder } from "../lib/encoder/encoder.ts";
 import { checkpointSha256, indexListings, loadQueryHead } from "../lib/serve/indexer.ts";
 import { readListings } from "../lib/data/listings.ts";

@@ -6,11 +6,8 @@ import {
   readMetrics,
   readRunInfo,
   type RunInfo,
-  saveOptimizerState,
-  saveWeight,
-  writeMetrics,
-  writeRunInfo,
 } from "../lib/run/checkpoint.ts";
+import { saveOptimizerState, saveWeight, writeMetrics, writeRunInfo } from "./run_fixtures.ts";
 import { resolveConfig } from "../lib/train/config.ts";
 import { readManifest } from "../lib/run/manifest.ts";
 import {
