@@ -84,3 +84,12 @@ export {
   searchIndex,
   type SearchIndexOptions,
 } from "./quantize.ts";
+export {
+  compareRun,
+  evaluateRun,
+  type EvaluationOptions,
+  type PreparedEvaluation,
+  prepareEvaluation,
+  type RunComparison,
+  type RunEvaluation,
+} from "./run_eval.ts";
