@@ -18,12 +18,6 @@ import {
  * Save a head weight (`[outDim, inDim]`, F32) as `<dir>/<name>.safetensors`.
  * Writes outside a run's `manifest.json` (for tools and tests); training
  * commits through `RunDir` (`lib/run/run_dir.ts`).
- *
- * @example
- * ```ts
- * import { saveWeight } from "./run_fixtures.ts";
- * await saveWeight("/tmp/ckpt", "best", new Float32Array(8), 2, 4, { epoch: "1" });
- * ```
  */
 export async function saveWeight(
   dir: string,
@@ -44,12 +38,6 @@ export async function saveWeight(
  * Save the AdamW state (first and second moments, step) for `--resume`.
  * Writes outside a run's `manifest.json` (for tools and tests); training
  * commits through `RunDir` (`lib/run/run_dir.ts`).
- *
- * @example
- * ```ts
- * import { saveOptimizerState } from "./run_fixtures.ts";
- * await saveOptimizerState("/tmp/ckpt", { m: new Float32Array(8), v: new Float32Array(8), step: 3, shape: [4, 2] });
- * ```
  */
 export async function saveOptimizerState(
   dir: string,
@@ -63,13 +51,6 @@ export async function saveOptimizerState(
 
 /**
  * Load the AdamW state saved by {@link saveOptimizerState}, checking shapes.
- *
- * @example
- * ```ts
- * import { loadOptimizerState } from "./run_fixtures.ts";
- * const s = await loadOptimizerState("/tmp/ckpt", [4, 2]);
- * console.log(s.step);
- * ```
  */
 export async function loadOptimizerState(
   dir: string,
@@ -97,15 +78,6 @@ export async function loadOptimizerState(
  * Write `config.json` atomically.
  * Writes outside a run's `manifest.json` (for tools and tests); training
  * commits through `RunDir` (`lib/run/run_dir.ts`).
- *
- * @example
- * ```ts
- * import { writeRunInfo, type RunInfo } from "./run_fixtures.ts";
- * // Type-checked, not run: it needs info from a real run.
- * async function _example(info: RunInfo) {
- *   await writeRunInfo("/tmp/ckpt", info);
- * }
- * ```
  */
 export function writeRunInfo(dir: string, info: RunInfo): Promise<void> {
   return atomicWriteJson(join(dir, "config.json"), { ...info, updated: new Date().toISOString() });
@@ -115,12 +87,6 @@ export function writeRunInfo(dir: string, info: RunInfo): Promise<void> {
  * Rewrite `metrics.jsonl` atomically with one line per epoch record.
  * Writes outside a run's `manifest.json` (for tools and tests); training
  * commits through `RunDir` (`lib/run/run_dir.ts`).
- *
- * @example
- * ```ts
- * import { writeMetrics } from "./run_fixtures.ts";
- * await writeMetrics("/tmp/ckpt", [{ epoch: 0, valLoss: 2.5 }]);
- * ```
  */
 export function writeMetrics(dir: string, history: EpochRecord[]): Promise<void> {
   return atomicWrite(

@@ -36,6 +36,11 @@ export interface CommandSpec {
 
 /** Thrown for a bad command line; scripts print its message and exit 2. */
 export class CliError extends UsageError {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string) {
     super(message);
     this.name = "CliError";

@@ -50,6 +50,11 @@ export class PermissionPreflightError extends CliError {
   readonly missing: MissingPermission[];
   /** The command that would work (also in the message). */
   readonly command: string;
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string, missing: MissingPermission[], command: string) {
     super(message);
     this.name = "PermissionPreflightError";

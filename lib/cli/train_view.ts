@@ -44,6 +44,8 @@ export class TrainView {
   #hasVal = true;
 
   /**
+   * A view that prints through `print`.
+   *
    * @param opts `quiet` and `json` silence the lines; `tty` draws bars; `epochs` for "Epoch n/N".
    * @param print Where lines go (default `console.log`).
    */

@@ -17,7 +17,11 @@
 
 /** Bad input that the user can fix: a one-line message, exit code 2 in the CLI. */
 export class UsageError extends Error {
-  /** @param message What is wrong, naming the flag, file, record or field. */
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the flag, file, record or field.
+   */
   constructor(message: string) {
     super(message);
     this.name = "UsageError";

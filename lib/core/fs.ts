@@ -180,6 +180,11 @@ export function isRemoteUri(path: string): boolean {
  * ```
  */
 export class InputFileError extends Error {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string) {
     super(message);
     this.name = "InputFileError";

@@ -204,6 +204,11 @@ export interface Encoder {
  * ```
  */
 export class EncoderError extends Error {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string) {
     super(message);
     this.name = "EncoderError";

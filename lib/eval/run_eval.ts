@@ -73,15 +73,21 @@ export interface EvaluationOptions {
 
 /** The loaded run, data and embeddings. */
 export interface PreparedEvaluation {
+  /** The run directory. */
   dir: string;
+  /** The run's `config.json`. */
   info: RunInfo;
+  /** The loaded, verified head. */
   ckpt: LoadedCheckpoint;
   /** The dataset evaluated. */
   dataPath: string;
+  /** The split evaluated. */
   split: "val" | "train" | "all";
   /** The examples evaluated, and the run's training split (for the PCA fit and overlaps). */
   examples: Example[];
+  /** The run's training split. */
   train: Example[];
+  /** The retrieval task: queries, listings, relevant listings. */
   task: RetrievalTask;
   /** Base embeddings of every query, listing and PCA-fit text. */
   table: EmbeddingTable;
@@ -193,14 +199,17 @@ export async function prepareEvaluation(opts: EvaluationOptions): Promise<Prepar
 
 /** One head's evaluation: metrics, per-feature errors, storage. */
 export interface RunEvaluation {
+  /** Base against head: metrics and per-feature errors. */
   comparison: Comparison;
   /** The head's output dim evaluated (a trained prefix with `dim`). */
   dim: number;
+  /** The storage of both indexes. */
   quantize: Quantization;
   /** Binary rescoring factor (0 = none). */
   rescore: number;
   /** `fp32`, `int8`, `binary` or `binary+rescore×M`. */
   storage: string;
+  /** Bytes per stored vector, base and head. */
   bytesPerVector: { base: number; projected: number };
 }
 
@@ -245,6 +254,7 @@ export async function evaluateRun(
 
 /** The `--compare` table and what it was made from. */
 export interface RunComparison {
+  /** One row per method, dim and storage. */
   rows: CompareRow[];
   /** Label → directory of each head. */
   heads: { label: string; dir: string }[];

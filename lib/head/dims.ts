@@ -22,6 +22,11 @@ import { ProjectionHead } from "./head.ts";
  * ```
  */
 export class DimError extends UsageError {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string) {
     super(message);
     this.name = "DimError";

@@ -209,6 +209,11 @@ export interface ExecuteOptions {
 
 /** nbconvert itself failed (not a cell error): missing kernel, timeout, crash. */
 export class NotebookRunError extends Error {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string) {
     super(message);
     this.name = "NotebookRunError";

@@ -17,9 +17,11 @@ export const CHECKPOINT_FORMAT = "phongtro-head/v1";
 
 /** Validation numbers of one epoch. */
 export interface EpochRecord {
+  /** The epoch (0 = before the first step). */
   epoch: number;
   /** Mean training loss over the epoch; absent for epoch 0 (before training). */
   trainLoss?: number;
+  /** Mean validation loss (NaN without a validation split). */
   valLoss: number;
   /** Retrieval metrics of the projected head on the validation split. */
   metrics?: Record<string, number>;
@@ -35,12 +37,19 @@ export interface EpochRecord {
 
 /** The contents of `config.json`. */
 export interface RunInfo {
+  /** Format tag, {@link CHECKPOINT_FORMAT}. */
   format: typeof CHECKPOINT_FORMAT;
+  /** Where the run stands: `failed` after a non-finite loss (the last good epoch is kept). */
   status: "running" | "complete" | "interrupted" | "failed";
+  /** When the run was created (ISO 8601). */
   created: string;
+  /** When `config.json` was last committed (ISO 8601). */
   updated: string;
+  /** The resolved training config. */
   config: TrainConfig;
+  /** The frozen encoder the head was trained on (its fingerprint is checked on load). */
   encoder: { name: string; dir: string; fingerprint: string; dim: number; params: number };
+  /** The training data, its sha256, and the split that held out the validation examples. */
   dataset: {
     path: string;
     sha256: string;
@@ -53,15 +62,19 @@ export interface RunInfo {
     /** sha256 of the feature-weight file (runs since manifests). */
     weightsSha256?: string;
   };
+  /** The head's shape and parameter count. */
   head: { inDim: number; outDim: number; params: number };
+  /** The step's backend (`onnxruntime-cpu`, or the tfjs backend's name). */
   backend: string;
   /** The last epoch whose weights are in `final.safetensors`. */
   lastEpoch: number;
   /** Optimiser step count at `lastEpoch`. */
   step: number;
+  /** The selected epoch, its metric and value, and its record (null before epoch 0). */
   best: { epoch: number; select: string; value: number; record: EpochRecord } | null;
   /** Base-encoder validation metrics (1024-d), for comparison. */
   baseMetrics?: Record<string, number>;
+  /** Why the run failed (with `status: "failed"`). */
   error?: string;
   /** Each `--resume` that changed a setting: when, at which epoch, what changed, forced or not. */
   resumes?: {
@@ -74,18 +87,29 @@ export interface RunInfo {
 
 /** A head weight loaded from a checkpoint. */
 export interface LoadedCheckpoint {
+  /** The run directory, resolved (a `latest` pointer followed). */
   dir: string;
+  /** Which weights were loaded. */
   which: "best" | "final" | "interrupted";
+  /** The run's `config.json`. */
   info: RunInfo;
   /** PyTorch `nn.Linear` layout `[outDim, inDim]`. */
   weight: Float32Array;
+  /** Input dimension (the encoder's). */
   inDim: number;
+  /** Output dimension. */
   outDim: number;
+  /** The safetensors header's metadata (format, epoch). */
   metadata: Record<string, string>;
 }
 
 /** A checkpoint that cannot be used; the message names the file and the problem. */
 export class CheckpointError extends Error {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message The file and what is wrong with it.
+   */
   constructor(message: string) {
     super(message);
     this.name = "CheckpointError";

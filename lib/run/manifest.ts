@@ -51,6 +51,11 @@ export interface Manifest {
 
 /** A manifest that is unreadable, or a file that disagrees with it. */
 export class ManifestError extends Error {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string) {
     super(message);
     this.name = "ManifestError";

@@ -94,6 +94,11 @@ export interface RunDirOptions {
 
 /** A run directory that cannot be used as asked; the message says why and what to do. */
 export class RunDirError extends Error {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string) {
     super(message);
     this.name = "RunDirError";

@@ -26,6 +26,11 @@ export interface LockInfo {
 export class RunLockedError extends Error {
   /** The holder, as its lock file names it (null when it could not be read). */
   holder: LockInfo | null;
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string, holder: LockInfo | null) {
     super(message);
     this.name = "RunLockedError";

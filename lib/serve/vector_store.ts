@@ -223,6 +223,11 @@ export class IndexCorruptError extends Error {
  * ```
  */
 export class IndexMismatchError extends Error {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string) {
     super(message);
     this.name = "IndexMismatchError";
@@ -239,6 +244,11 @@ export class IndexMismatchError extends Error {
  * ```
  */
 export class FilterError extends Error {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the file, record, field or flag.
+   */
   constructor(message: string) {
     super(message);
     this.name = "FilterError";

@@ -239,6 +239,11 @@ function flagKey(flag: string): keyof TrainConfig | undefined {
 
 /** An invalid config file or value; the message names the file and key. */
 export class ConfigError extends Error {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong with the config, naming the field and its source.
+   */
   constructor(message: string) {
     super(message);
     this.name = "ConfigError";

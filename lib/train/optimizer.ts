@@ -24,9 +24,13 @@ import type { TrainState } from "../run/run_dir.ts";
  * ```
  */
 export interface StepState {
+  /** The weight, row-major `[outDim, inDim]`, updated in place. */
   weight: Float32Array;
+  /** First moment (running mean of gradients), same layout. */
   m: Float32Array;
+  /** Second moment (running mean of squared gradients), same layout. */
   v: Float32Array;
+  /** AdamW steps taken (the bias corrections use it). */
   step: number;
 }
 
@@ -50,12 +54,17 @@ export function createState(weight: Float32Array): StepState {
 
 /** AdamW hyper-parameters. */
 export interface AdamWOptions {
+  /** Learning rate of the step. */
   lr: number;
+  /** Decoupled weight decay λ (PyTorch AdamW's `weight_decay`). */
   weightDecay: number;
   /** Global-norm clip; 0 = off. */
   clipNorm: number;
+  /** β₁ (default 0.9). */
   beta1?: number;
+  /** β₂ (default 0.999). */
   beta2?: number;
+  /** ε in the denominator (default 1e-8). */
   eps?: number;
 }
 
@@ -127,6 +136,8 @@ export class AdamW {
   readonly options: AdamWOptions;
 
   /**
+   * An optimiser around `weight`, with zero moments at step 0.
+   *
    * @param weight Initial weight (updated in place).
    * @param options Weight decay, clip norm and betas; `lr` is the default rate.
    */

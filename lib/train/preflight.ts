@@ -26,6 +26,11 @@ import { type PathNeed, requirePermissions } from "../cli/permissions.ts";
 
 /** A run that cannot work as configured; the message names the flag or data problem and the fix. */
 export class PreflightError extends UsageError {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message What is wrong, naming the flag to change.
+   */
   constructor(message: string) {
     super(message);
     this.name = "PreflightError";

@@ -33,6 +33,8 @@ export class BestSelector {
   #sinceBest = 0;
 
   /**
+   * A selector with no best yet, or the best of a resumed run.
+   *
    * @param opts.hasVal Without validation numbers every epoch is the best (best = final).
    * @param opts.best The best of a resumed run.
    */

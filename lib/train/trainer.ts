@@ -49,6 +49,11 @@ const REPORT_COMPARE_QUERIES = 300;
 
 /** Training stopped because the loss became NaN or infinite. */
 export class NonFiniteLossError extends Error {
+  /**
+   * The error, with its one-line message.
+   *
+   * @param message The loss, the epoch and step, and the last good checkpoint.
+   */
   constructor(message: string) {
     super(message);
     this.name = "NonFiniteLossError";
@@ -239,6 +244,7 @@ export async function createStepEngine(config: TrainConfig, inDim: number): Prom
 
 /** Options of {@link trainHead}. */
 export interface TrainOptions {
+  /** Receives every info line, step, committed epoch and the result. */
   onEvent?: (e: TrainEvent) => void;
   /** Abort to stop after the current step, saving a checkpoint marked interrupted. */
   signal?: AbortSignal;

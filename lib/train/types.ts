@@ -10,9 +10,13 @@ import type { FeatureErrors } from "../eval/metrics.ts";
 
 /** Everything the loop needs, computed once. */
 export interface PreparedData {
+  /** The loaded dataset (path, format, sha256, examples). */
   dataset: Dataset;
+  /** The training split. */
   train: Example[];
+  /** The validation split (held out by query). */
   val: Example[];
+  /** The frozen encoder: name, folder, fingerprint, output dim, parameter count. */
   encoder: { name: string; dir: string; fingerprint: string; dim: number; params: number };
   /** All unique texts of the dataset, row-aligned with `embeddings`. */
   texts: string[];
@@ -20,6 +24,7 @@ export interface PreparedData {
   embeddings: Float32Array;
   /** text → row of `embeddings`. */
   rowOf: Map<string, number>;
+  /** Embedding cache use: texts found, texts encoded, texts truncated to the model's length. */
   cache: { hits: number; misses: number; truncated: number };
 }
 
@@ -40,13 +45,22 @@ export type TrainEvent =
 
 /** The outcome of {@link trainHead}. */
 export interface TrainResult {
+  /** The run directory. */
   outDir: string;
+  /** `complete`, or `interrupted` (Ctrl-C or an abort signal). */
   status: "complete" | "interrupted";
+  /** Every committed epoch (epoch 0 is before the first step). */
   history: EpochRecord[];
+  /** The selected epoch, by `--select`. */
   best: RunInfo["best"];
+  /** The base encoder's validation retrieval metrics. */
   baseMetrics: Record<string, number>;
+  /** The final head's validation retrieval metrics. */
   finalMetrics: Record<string, number>;
+  /** Per-feature error shares of the base encoder and the final head. */
   perFeature?: { base: FeatureErrors; projected: FeatureErrors };
+  /** Wall time of the loop. */
   seconds: number;
+  /** True when `--patience` stopped the run before `--epochs`. */
   stoppedEarly: boolean;
 }
