@@ -68,7 +68,9 @@ export function formatDuration(seconds: number): string {
  * ```
  */
 export class Progress {
+  /** Units of work in all (steps, texts). */
   readonly total: number;
+  /** False when nothing is drawn (not a terminal, or quiet). */
   readonly enabled: boolean;
   #done = 0;
   #suffix = "";
@@ -78,6 +80,7 @@ export class Progress {
   #opts: Required<Omit<ProgressOptions, "enabled" | "plainIntervalMs" | "start">>;
   #plainMs: number;
 
+  /** A bar for `total` units; `opts` sets the label, unit and drawing. */
   constructor(total: number, opts: ProgressOptions = {}) {
     this.total = Math.max(0, total);
     this.enabled = opts.enabled ?? isStderrTerminal();
@@ -247,8 +250,11 @@ export interface EncodeReporterOptions {
 
 /** What is cached and what is left (the shape of lib/encoder/cache.ts's `EmbedPlan`). */
 export interface EncodePlan {
+  /** Unique texts asked for. */
   total: number;
+  /** Texts already in the cache. */
   cached: number;
+  /** Texts the encoder will run on. */
   toEncode: number;
 }
 

@@ -18,6 +18,7 @@
  */
 export class Rng {
   #state: number;
+  /** A generator whose whole sequence is fixed by `seed` (an unsigned 32-bit integer). */
   constructor(seed: number) {
     this.#state = (seed >>> 0) ^ 0x9e3779b9;
     for (let i = 0; i < 4; i++) this.next();

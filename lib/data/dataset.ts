@@ -23,8 +23,11 @@ import { Rng } from "../core/rng.ts";
  * ```
  */
 export interface Negative {
+  /** The negative listing's text. */
   text: string;
+  /** Its weight in the loss (from `neg_weights`, or the weight config and `differs`). */
   weight: number;
+  /** Features in which it differs from the positive (empty when unlabelled). */
   differs: string[];
 }
 
@@ -41,8 +44,11 @@ export interface Negative {
 export interface Example {
   /** Position in the loaded dataset (0-based, in file order). */
   id: number;
+  /** The query text. */
   query: string;
+  /** The listing that satisfies it. */
   positive: string;
+  /** Hard negatives, with weights. */
   negatives: Negative[];
 }
 
@@ -57,8 +63,11 @@ export interface Example {
  * ```
  */
 export interface Dataset {
+  /** The file it was read from. */
   path: string;
+  /** The project's JSON, or FlagEmbedding JSONL. */
   format: "native" | "flagembedding";
+  /** Every example, in file order. */
   examples: Example[];
   /** Hex SHA-256 of the file's bytes (identifies the data in caches and checkpoints). */
   sha256: string;
@@ -111,6 +120,7 @@ export class DatasetError extends Error {
   readonly record: number | null;
   /** The offending field (e.g. `negatives[2].weight`), or null for whole-file problems. */
   readonly field: string | null;
+  /** An error naming `file`, the record (index or line) and the field. */
   constructor(
     file: string,
     record: number | null,

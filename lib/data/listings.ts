@@ -13,8 +13,11 @@ export type MetaValue = string | number | boolean | string[];
 
 /** One listing: a stable id, its text and its metadata. */
 export interface Listing {
+  /** Stable id (the file's `id`, or a hash of the text). */
   id: string;
+  /** The listing's text, as embedded. */
   text: string;
+  /** Metadata columns for filters (`city`, `price`, …). */
   meta: Record<string, MetaValue>;
 }
 

@@ -27,13 +27,21 @@ import { Rng } from "../core/rng.ts";
  * ```
  */
 export interface Features {
+  /** City (`Hà Nội` or `Hồ Chí Minh`). */
   city: string;
+  /** District of the city. */
   district: string;
+  /** A landmark in the district (a university, a market). */
   landmark: string;
+  /** Monthly rent in triệu đồng. */
   price: number;
+  /** Area in m². */
   area: number;
+  /** Room type (phòng trọ, chung cư mini, …). */
   room_type: string;
+  /** Amenities (máy lạnh, WC riêng, …). */
   amenities: string[];
+  /** House rules (giờ giấc tự do, nuôi thú cưng, …). */
   rules: string[];
 }
 
@@ -48,13 +56,17 @@ export interface Features {
  * ```
  */
 export interface Constraints {
+  /** The city asked for. */
   city?: string;
+  /** The district asked for. */
   district?: string;
+  /** A landmark the listing must be near. */
   landmark?: string;
   /** Inclusive bounds in triệu/tháng. */
   price?: { min?: number; max?: number };
   /** Inclusive lower bound in m². */
   area?: { min: number };
+  /** The room type asked for. */
   room_type?: string;
   /** Every listed amenity must be present. */
   amenities?: string[];
@@ -73,21 +85,28 @@ export interface Constraints {
  * ```
  */
 export interface GeneratedExample {
+  /** The query text. */
   query: string;
+  /** What the query asks for. */
   constraints: Constraints;
+  /** A listing that satisfies every constraint, with its features. */
   positive: { text: string; features: Features };
+  /** Listings that violate the query in the features named by `differs`. */
   negatives: { text: string; differs: string[]; features: Features }[];
 }
 
 // ---------------------------------------------------------------------------------------------
 // Vocabulary
 
+/** A district of the generator's vocabulary. */
 export interface District {
+  /** The district's canonical name. */
   name: string;
   /** Number of a numbered district ("Quận 10" → 10). */
   num?: number;
   /** Administrative prefix used when rendering a named district ("quận", "TP"). */
   prefix?: string;
+  /** Landmarks in the district. */
   landmarks: string[];
 }
 
@@ -260,10 +279,15 @@ const CITY_QUERY: Record<string, string[]> = {
   "Hà Nội": ["hà nội", "hn", "hà nội", "hn"],
 };
 
+/** A room type of the generator's vocabulary. */
 export interface RoomType {
+  /** How listings write it. */
   text: string[];
+  /** How queries write it. */
   query: string[];
+  /** Typical monthly rents (triệu đồng). */
   prices: number[];
+  /** Typical areas (m²). */
   areas: number[];
 }
 

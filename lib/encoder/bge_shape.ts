@@ -69,14 +69,19 @@ export interface ShapeModelOptions {
 
 /** What {@link buildShapeModel} wrote. */
 export interface ShapeModelBuild {
+  /** The model folder. */
   dir: string;
+  /** Layers, widths and vocabulary of the graph. */
   shape: XlmrShape;
+  /** Parameter count. */
   params: number;
   /** Bytes of `model.onnx_data`. */
   dataBytes: number;
   /** Bytes of `model.onnx`. */
   graphBytes: number;
+  /** Pieces of the tokenizer's vocabulary. */
   vocabSize: number;
+  /** The `encoder.json` written. */
   config: EncoderConfig;
 }
 

@@ -152,6 +152,7 @@ export interface EmbedTextsOptions {
 
 /** The result of {@link embedTexts}. */
 export interface CachedEmbeddings {
+  /** Embedding dimension. */
   dim: number;
   /** `[texts.length, dim]` in input order (empty with `collect: false`). */
   data: Float32Array;

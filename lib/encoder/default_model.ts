@@ -143,9 +143,13 @@ export interface DefaultModelOptions {
 
 /** The built files plus facts about them. */
 export interface DefaultModelBuild {
+  /** The files written. */
   files: ModelFiles;
+  /** Pieces of the tokenizer's vocabulary. */
   vocabSize: number;
+  /** Word pieces among them (the rest are characters and specials). */
   wordPieces: number;
+  /** The `encoder.json` written. */
   config: EncoderConfig;
 }
 

@@ -78,7 +78,9 @@ export interface EncoderConfig {
 
 /** Row-major `[n, dim]` vectors. */
 export interface Embeddings {
+  /** Embedding dimension. */
   dim: number;
+  /** Row-major `[n, dim]`, L2-normalised rows. */
   data: Float32Array;
 }
 
@@ -148,9 +150,13 @@ export interface SessionOptions {
 
 /** One chunk of {@link Encoder.encodeChunks}: input rows `start …`, row-major `[count, dim]`. */
 export interface EncodedChunk {
+  /** Index of the chunk's first text in the input. */
   start: number;
+  /** Texts in the chunk. */
   count: number;
+  /** Embedding dimension. */
   dim: number;
+  /** Row-major `[count, dim]`, L2-normalised rows. */
   data: Float32Array;
   /** Input indices (absolute) of texts cut to `maxLength` in this chunk. */
   truncatedIndices: number[];
@@ -158,9 +164,13 @@ export interface EncodedChunk {
 
 /** A loaded encoder (see {@link loadEncoder}). */
 export interface Encoder {
+  /** The model's name (from `encoder.json`). */
   name: string;
+  /** Embedding dimension. */
   dim: number;
+  /** The model folder. */
   dir: string;
+  /** The model's `encoder.json`. */
   config: EncoderConfig;
   /** Hex SHA-256 of the model files and `encoder.json`. */
   fingerprint: string;

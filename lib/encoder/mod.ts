@@ -60,6 +60,7 @@ export {
 } from "./bge_shape.ts";
 export {
   buildLexicalTokenizer,
+  type HfTokenizer,
   type LexicalTokenizer,
   type LexicalTokenizerOptions,
   loadTokenizer,

@@ -23,6 +23,19 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { checkInputFile } from "../core/fs.ts";
 import { decodeCharsmap, SpmNormalizer, xlmrTemplate } from "./sentencepiece.ts";
 
+/** The methods of `@huggingface/tokenizers`' `Tokenizer` that {@link TextTokenizer.hf} offers. */
+export interface HfTokenizer {
+  /** Ids and tokens of `text` (the pipeline of `tokenizer.json`, with its template). */
+  encode(
+    text: string,
+    options?: { add_special_tokens?: boolean },
+  ): { ids: number[]; tokens: string[] };
+  /** The id of a token, or undefined. */
+  token_to_id(token: string): number | undefined;
+  /** Token → id, with the added tokens when `withAddedTokens`. */
+  get_vocab(withAddedTokens?: boolean): Map<string, number>;
+}
+
 /** The ids of one text after the template, truncated to a maximum length. */
 export interface TokenizedText {
   /** Token ids including the template's special tokens. */
@@ -292,6 +305,7 @@ export class TextTokenizer {
   #added: string[] = [];
   #memo = new Map<string, { ids: number[]; margin: number }>();
 
+  /** A tokenizer from a parsed `tokenizer.json` (and `tokenizer_config.json`). */
   constructor(tokenizerJson: object, tokenizerConfig: object = {}) {
     this.#json = tokenizerJson;
     this.#config = tokenizerConfig;
@@ -321,8 +335,11 @@ export class TextTokenizer {
     this.specials = { before, after: withSpecials.length - before - plain.length };
   }
 
-  /** The underlying `@huggingface/tokenizers` instance (built on first use when the fast path is on). */
-  get hf(): Tokenizer {
+  /**
+   * The underlying `@huggingface/tokenizers` instance (built on first use when
+   * the fast path is on), seen through the few methods this project uses.
+   */
+  get hf(): HfTokenizer {
     this.#hf ??= new Tokenizer(this.#json, this.#config);
     return this.#hf;
   }

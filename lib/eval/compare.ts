@@ -58,6 +58,7 @@ export interface CompareMethod {
  * ```
  */
 export interface StorageVariant {
+  /** How vectors are stored: fp32, int8 or binary. */
   quantization: Quantization;
   /** Re-score `rescore × k` Hamming candidates with fp32 (binary only); 0: off. */
   rescore: number;
@@ -96,14 +97,19 @@ export function storageVariants(rescore = 4): StorageVariant[] {
  * ```
  */
 export interface CompareRow {
+  /** `base`, `pca`, `head` or another head's label. */
   method: string;
+  /** Vector dimension. */
   dim: number;
+  /** Storage of the vectors. */
   quantization: Quantization;
   /** Binary re-scoring multiplier (0: none). */
   rescore: number;
   /** `method-dim quantization[+rescore]`, e.g. `head-64 binary+rescore×4`. */
   label: string;
+  /** Retrieval metrics of this row. */
   metrics: Metrics;
+  /** Bytes per stored vector. */
   bytesPerVector: number;
   /** Milliseconds per query: project + search, batched over the evaluation queries. */
   msPerQuery: number;
@@ -130,6 +136,7 @@ export interface PcaBasis {
   mean: Float64Array;
   /** Principal directions, orthonormal rows `[k, inDim]`, by decreasing variance. */
   directions: Float32Array;
+  /** Directions kept. */
   k: number;
   /** Subspace iterations run. */
   iterations: number;

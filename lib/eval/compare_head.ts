@@ -119,6 +119,7 @@ export interface CompareHeadInput {
   fitTexts: readonly string[];
   /** Head weight `[outDim, inDim]` (PyTorch layout). */
   weight: Float32Array;
+  /** The head's output dimension. */
   outDim: number;
   /** The head's trained dims (`trainedDims(info)`; `[outDim]` without Matryoshka). */
   dims: readonly number[];
@@ -130,11 +131,13 @@ export interface CompareHeadInput {
   rescore?: number;
   /** Timed runs per row, the median reported (default 1: the latency column is informational). */
   repeats?: number;
+  /** Seed of the PCA fit sample and its start (default 42). */
   seed?: number;
 }
 
 /** Result of {@linkcode compareHead}. */
 export interface HeadComparison {
+  /** One row per method, dim and storage. */
   rows: CompareRow[];
   /**
    * PCA fit: texts used, of how many candidates, subspace iterations per fit
@@ -147,7 +150,9 @@ export interface HeadComparison {
     iterations: { dim: number; iterations: number }[];
     block?: number;
   };
+  /** Queries evaluated. */
   queries: number;
+  /** Listings searched. */
   docs: number;
 }
 

@@ -99,8 +99,11 @@ export function gatherRows(
 
 /** Embeddings looked up by text: a row-major matrix and a text → row map. */
 export interface EmbeddingTable {
+  /** Embedding dimension. */
   dim: number;
+  /** Row-major `[rows, dim]`. */
   data: Float32Array;
+  /** Text → its row in `data`. */
   rowOf: Map<string, number>;
 }
 
@@ -125,10 +128,15 @@ export function lookup(table: EmbeddingTable, texts: string[]): Float32Array {
 
 /** Base vs projected comparison on one retrieval task. */
 export interface Comparison {
+  /** Metrics of the base encoder. */
   base: Metrics;
+  /** Metrics of the head. */
   projected: Metrics;
+  /** Per feature: the share of single-feature hard negatives that outrank their positive. */
   perFeature: { base: FeatureErrors; projected: FeatureErrors };
+  /** Queries evaluated. */
   nQueries: number;
+  /** Listings searched. */
   nDocs: number;
 }
 

@@ -283,6 +283,7 @@ export class SearchIndex {
   readonly dim: number;
   #docsT: Float32Array;
 
+  /** An index over `nd` unit documents of `dim` values (row-major `docs`). */
   constructor(docs: Float32Array, nd: number, dim: number) {
     checkCount("dim", dim, 1);
     checkCount("nd", nd, 1);

@@ -335,8 +335,11 @@ export function hammingTopK(
  * ```
  */
 export interface QuantizedIndex {
+  /** How the vectors are stored. */
   quantization: Quantization;
+  /** Vector dimension. */
   dim: number;
+  /** Vectors in the index. */
   n: number;
   /** Bytes per vector in the index (see {@linkcode bytesPerVector}). */
   bytesPerVector: number;

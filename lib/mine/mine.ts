@@ -120,7 +120,9 @@ export type Constraints = Record<string, unknown>;
  * ```
  */
 export interface MineReport {
+  /** Examples read. */
   examples: number;
+  /** Distinct queries among them. */
   queries: number;
   /** Distinct candidate listings (corpus ∪ positives ∪ negatives). */
   candidates: number;
@@ -142,6 +144,7 @@ export interface MineReport {
   short: number;
   /** Mined negatives weighted from features / left at weight 1 for lack of features. */
   weighted: number;
+  /** Mined negatives left at weight 1. */
   unweighted: number;
   /** Texts embedded (queries and candidates, each once). */
   embedded: number;
@@ -158,10 +161,15 @@ export interface MineReport {
  * ```
  */
 export interface MinedRecord {
+  /** The query. */
   query: string;
+  /** Its positive listing(s). */
   pos: string[];
+  /** Mined hard negatives, best-ranked first. */
   neg: string[];
+  /** A weight per negative (from features, else 1). */
   neg_weights: number[];
+  /** Per negative, the features in which it differs from the positive. */
   neg_differs?: string[][];
 }
 

@@ -141,31 +141,49 @@ export async function ensureDenoKernel(
 
 /** One output of a code cell, as stored in an `.ipynb`. */
 export interface NotebookOutput {
+  /** `stream`, `display_data`, `execute_result` or `error`. */
   output_type: string;
+  /** MIME type → content (display outputs). */
   data?: Record<string, unknown>;
+  /** Text of a stream output. */
   text?: string | string[];
+  /** Stream name (`stdout`, `stderr`). */
   name?: string;
+  /** Error class name (error outputs). */
   ename?: string;
+  /** Error message (error outputs). */
   evalue?: string;
+  /** Error traceback lines (error outputs). */
   traceback?: string[];
+  /** Other nbformat fields, kept as they are. */
   [key: string]: unknown;
 }
 
 /** One cell of an `.ipynb`. */
 export interface NotebookCell {
+  /** Cell kind. */
   cell_type: "code" | "markdown" | "raw";
+  /** Cell source, as one string or lines. */
   source: string | string[];
+  /** Cell metadata. */
   metadata: Record<string, unknown>;
+  /** Outputs of a code cell. */
   outputs?: NotebookOutput[];
+  /** Execution counter of a code cell. */
   execution_count?: number | null;
+  /** Cell id (nbformat 4.5). */
   id?: string;
 }
 
 /** The parts of an `.ipynb` (nbformat 4) this script reads. */
 export interface NotebookJson {
+  /** The cells, in order. */
   cells: NotebookCell[];
+  /** Notebook metadata (kernel, language). */
   metadata: Record<string, unknown>;
+  /** nbformat major version (4). */
   nbformat: number;
+  /** nbformat minor version. */
   nbformat_minor: number;
 }
 
@@ -175,7 +193,9 @@ export interface NotebookError {
   cell: number;
   /** The first line of the cell's source. */
   source: string;
+  /** Error class name. */
   ename: string;
+  /** Error message. */
   evalue: string;
 }
 

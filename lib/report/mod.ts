@@ -21,6 +21,7 @@ export {
   displayPlot,
   type Figure,
   histogram,
+  INLINE_MODES,
   type InlineMode,
   lineChart,
   type LineChartOptions,

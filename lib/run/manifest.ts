@@ -29,12 +29,15 @@ export const NEXT_SUFFIX = ".next";
 
 /** One committed file: its sha256 (hex) and size. */
 export interface ManifestEntry {
+  /** SHA-256 of the file's bytes. */
   sha256: string;
+  /** The file's size. */
   bytes: number;
 }
 
 /** The contents of `manifest.json`: exactly one committed epoch. */
 export interface Manifest {
+  /** Format tag, {@link MANIFEST_FORMAT}. */
   format: typeof MANIFEST_FORMAT;
   /** Commit counter, +1 per commit (epoch ends, interruptions, the final status). */
   generation: number;
@@ -42,6 +45,7 @@ export interface Manifest {
   epoch: number;
   /** Optimiser step count at `epoch`. */
   step: number;
+  /** The run's status at this commit. */
   status: "running" | "complete" | "interrupted" | "failed";
   /** ISO time of the commit. */
   committed: string;

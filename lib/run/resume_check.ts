@@ -15,7 +15,9 @@ import { normalizePath, RunDirError } from "./run_dir.ts";
 export interface ResumeChange {
   /** The flag (`--data`) or derived field (`data sha256`). */
   field: string;
+  /** The run's recorded value. */
   from: unknown;
+  /** The value of this resume. */
   to: unknown;
   /** `refuse`: needs `--force`; `fatal`: cannot be resumed at all; `note`: recorded only. */
   kind: "refuse" | "fatal" | "note";

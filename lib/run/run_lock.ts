@@ -16,9 +16,13 @@ export const LOCK_FILE = ".lock";
 
 /** The contents of `.lock`. */
 export interface LockInfo {
+  /** Process id of the holder. */
   pid: number;
+  /** Host of the holder (a lock from another host is never taken over). */
   hostname: string;
+  /** When the lock was taken (ISO 8601). */
   started: string;
+  /** The holder's command line. */
   command: string;
 }
 

@@ -67,12 +67,15 @@ export async function checkpointSha256(dir: string, which: string): Promise<stri
 
 /** A head loaded for queries, with what identifies it. */
 export interface QueryHead {
+  /** The loaded, verified checkpoint. */
   checkpoint: LoadedCheckpoint;
   /** The checkpoint path as given (recorded in the index). */
   path: string;
+  /** SHA-256 of its weights file (recorded in the index). */
   sha256: string;
   /** Project `[n, inDim]` base vectors to unit `[n, outDim]` vectors. */
   project(base: Float32Array, n: number): Float32Array;
+  /** Free the head's tensors. */
   dispose(): void;
 }
 
@@ -123,13 +126,17 @@ function evenlySpaced<T>(xs: T[], n: number): T[] {
 
 /** Options of {@link indexListings}. */
 export interface IndexOptions {
+  /** The listings to index. */
   listings: Listing[];
   /** Index location (directory or LanceDB URI). */
   index?: string;
+  /** The run whose head projects the vectors. */
   checkpoint: string;
+  /** Which weights (default `best`). */
   which?: "best" | "final";
   /** Encoder directory (default: the checkpoint's, else the offline default). */
   model?: string;
+  /** Embedding cache root (default `data/cache`). */
   cacheRoot?: string;
   /** Remove rows whose id is not among `listings`. */
   deleteMissing?: boolean;
@@ -139,9 +146,13 @@ export interface IndexOptions {
   rebuild?: boolean;
   /** Store base vectors too (default true). */
   base?: boolean;
+  /** The ANN index: a kind, `auto` (by row count) or `none` (exact scan). */
   ann?: AnnKind | "auto" | "none";
+  /** Rows from which `auto` builds an ANN index. */
   annThreshold?: number;
+  /** IVF partitions probed per query. */
   nprobes?: number;
+  /** Candidates re-ranked with full vectors = k × refineFactor. */
   refineFactor?: number;
   /** Queries for the recall measurement (default 100). */
   recallSample?: number;
@@ -150,23 +161,37 @@ export interface IndexOptions {
    * `recallSample`, evenly spaced). Without them, indexed listings are the queries.
    */
   queries?: string[];
+  /** Index even if the encoder fingerprint differs from the run's. */
   force?: boolean;
+  /** Progress lines. */
   onLog?: (line: string) => void;
+  /** Warnings. */
   onWarning?: (line: string) => void;
 }
 
 /** What {@link indexListings} did. */
 export interface IndexReport {
+  /** The index location. */
   index: string;
+  /** True when this run created the index. */
   created: boolean;
+  /** Listings encoded. */
   encoded: number;
+  /** Listings whose embeddings came from the cache. */
   cached: number;
+  /** Rows inserted, updated and deleted by the upsert. */
   upsert: UpsertResult;
+  /** Rows deleted by `deleteIds`. */
   deletedById: number;
+  /** Rows in the index afterwards. */
   rows: number;
+  /** Seconds per phase. */
   seconds: { encode: number; project: number; write: number; ann: number; total: number };
+  /** The ANN index built, or null (exact scan). */
   ann: AnnInfo | null;
+  /** Recall@10 of the ANN index against the exact scan on a query sample, with timings. */
   recall: { recall: number; annMs: number; exactMs: number; queries: number } | null;
+  /** Milliseconds per query of the exact scan (without an ANN index). */
   exactMs: number | null;
 }
 

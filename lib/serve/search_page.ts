@@ -15,17 +15,25 @@ export interface HealthResponse {
   status: "ok" | "damaged";
   /** Why the index is damaged. */
   error?: string;
+  /** The index location. */
   index: string;
   /** The index version served. */
   version: number;
   /** The full check at start-up (`VectorStore.verify`), or null when it was skipped. */
   verified: { rows: number; seconds: number } | null;
+  /** Listings in the index. */
   rows: number;
+  /** Dimension of the head vectors. */
   dim: number;
+  /** Dimension of the base vectors (0: none stored). */
   baseDim: number;
+  /** The encoder the index was built with. */
   encoder: { name: string; dir: string; fingerprint: string; dim: number };
+  /** The head the index was built with (null: base vectors only). */
   checkpoint: { path: string; which: string; sha256: string } | null;
+  /** The ANN index, or null (exact scan). */
   ann: AnnInfo | null;
+  /** Seconds since the server started. */
   uptimeS: number;
 }
 

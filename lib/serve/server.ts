@@ -130,7 +130,9 @@ export interface ResultItem extends IndexHit {
 export interface RankedColumn {
   /** "head" or "base". */
   name: string;
+  /** Vector dimension of this column. */
   dim: number;
+  /** Ranked hits. */
   results: ResultItem[];
   /** Time to search the index, ms. */
   searchMs: number;
@@ -138,18 +140,25 @@ export interface RankedColumn {
 
 /** The JSON body of `GET /search`. */
 export interface SearchResponse {
+  /** The query as searched. */
   query: string;
+  /** Hits asked for. */
   k: number;
+  /** The head's ranking. */
   head: RankedColumn;
   /** Null when the index holds no base vectors. */
   base: RankedColumn | null;
+  /** Milliseconds per step of the request. */
   timings: { encodeMs: number; projectMs: number; headMs: number; baseMs: number; totalMs: number };
 }
 
 /** What the HTTP layer needs: a search and a health check. */
 export interface SearchService {
+  /** The `k` best listings for `query`, by the head and by the base encoder. */
   search(query: string, k: number): Promise<SearchResponse>;
+  /** What is served, and whether its files are intact. */
   health(): Promise<HealthResponse>;
+  /** Release the index and the encoder. */
   close(): Promise<void>;
 }
 
@@ -159,12 +168,15 @@ export interface ServiceOptions {
   index: string;
   /** Checkpoint (default: the one the index records). */
   checkpoint?: string;
+  /** Which weights (default: the index's). */
   which?: "best" | "final";
   /** Encoder directory (default: the one the index records). */
   model?: string;
+  /** Serve even if the encoder fingerprint differs. */
   force?: boolean;
   /** Rescan every row of the index first ({@link VectorStore.verify}; default true). */
   verify?: boolean;
+  /** Warnings. */
   onWarning?: (m: string) => void;
 }
 

@@ -140,6 +140,7 @@ export function annKindFor(quantize: "fp32" | "int8" | "binary"): AnnKind {
 
 /** The ANN index of the `vector` column and how it is queried. */
 export interface AnnInfo {
+  /** `ivf_flat`, `ivf_pq` or `hnsw_sq`. */
   kind: AnnKind;
   /**
    * Distance the index was trained with: \`dot\`, or \`l2\` for \`hnsw_sq\` (LanceDB 0.31's
@@ -165,8 +166,11 @@ export interface AnnInfo {
 
 /** What an index was built with; stored in table `index_meta`. */
 export interface IndexInfo {
+  /** Format tag, {@link INDEX_FORMAT}. */
   format: typeof INDEX_FORMAT;
+  /** When the index was created (ISO 8601). */
   created: string;
+  /** When it was last written (ISO 8601). */
   updated: string;
   /** The head: checkpoint directory, which weights, SHA-256 of the weights file. */
   checkpoint: { path: string; which: string; sha256: string } | null;
@@ -178,6 +182,7 @@ export interface IndexInfo {
   baseDim: number;
   /** Typed metadata columns, for filters. */
   columns: Record<string, MetaType>;
+  /** The ANN index of `vector`, or null (exact scan). */
   ann: AnnInfo | null;
   /** What the `listings` table holds; verified when the index is opened. */
   contents: IndexContents;
@@ -265,22 +270,29 @@ function lanceReason(err: unknown): string {
 
 /** A row to write: a listing with its head vector and (optionally) its base vector. */
 export interface IndexRow extends Listing {
+  /** The head vector (unit length). */
   vector: Float32Array;
+  /** The base encoder's vector (unit length), when stored. */
   base?: Float32Array;
 }
 
 /** One search hit. */
 export interface IndexHit {
+  /** 1-based rank. */
   rank: number;
+  /** The listing's id. */
   id: string;
+  /** The listing's text. */
   text: string;
   /** Cosine similarity (dot product of unit vectors). */
   score: number;
+  /** The listing's metadata. */
   meta: Record<string, MetaValue>;
 }
 
 /** Options of {@link VectorStore.search}. */
 export interface SearchOptions {
+  /** Hits to return. */
   k: number;
   /** `vector` (the head, default) or `base`. */
   column?: "vector" | "base";
@@ -290,15 +302,21 @@ export interface SearchOptions {
   exact?: boolean;
   /** Override the stored nprobes / refine factor / ef. */
   nprobes?: number;
+  /** Candidates re-ranked with full vectors = k × refineFactor. */
   refineFactor?: number;
+  /** HNSW search breadth. */
   ef?: number;
 }
 
 /** The counts of one {@link VectorStore.upsert}. */
 export interface UpsertResult {
+  /** New ids written. */
   inserted: number;
+  /** Existing ids whose text or metadata changed. */
   updated: number;
+  /** Rows deleted because their id was not upserted (`deleteMissing`). */
   deleted: number;
+  /** Rows afterwards. */
   rows: number;
 }
 
@@ -709,6 +727,7 @@ export class VectorStore {
     return gone;
   }
 
+  /** Rows as an Arrow table with the index's columns. */
   private toArrow(rows: IndexRow[]): arrow.Table {
     const cols = Object.keys(this.info.columns);
     const objs = rows.map((r) => {

@@ -61,8 +61,11 @@ type TensorProto = onnxProto.onnx.ITensorProto;
  * ```
  */
 export interface LossSpec {
+  /** Softmax temperature τ. */
   temperature: number;
+  /** Add the positive→query direction to the loss. */
   symmetric: boolean;
+  /** `exp`: weights scale exp(s) (correct); `logit`: the original's bug, kept as a variant. */
   weighting: "exp" | "logit";
   /** Matryoshka prefixes (each ≤ outDim); default `[outDim]`. */
   dims?: number[];
@@ -72,7 +75,9 @@ export interface LossSpec {
 
 /** Shapes of the step graph. */
 export interface StepShape {
+  /** Input (encoder) dimension. */
   inDim: number;
+  /** Output (head) dimension. */
   outDim: number;
   /** Hard negatives per row (K ≥ 0). */
   negatives: number;
@@ -375,13 +380,18 @@ export function lossInputs(
  * ```
  */
 export interface StepEngine {
+  /** The head's dimensions and the negatives per query. */
   readonly shape: StepShape;
+  /** Loss and dL/dW of a batch at `weight`. */
   lossAndGrad(
     batch: StepBatch,
     weight: Float32Array,
   ): Promise<{ loss: number; losses: Float32Array; grad: Float32Array }>;
+  /** Loss of a batch (total and per prefix), without the gradient. */
   loss(batch: StepBatch, weight: Float32Array): Promise<{ loss: number; losses: Float32Array }>;
+  /** Project `[n, inDim]` rows to unit `[n, outDim]` rows. */
   project(x: Float32Array, n: number, weight: Float32Array): Promise<Float32Array>;
+  /** Free the sessions or tensors. */
   dispose(): Promise<void>;
 }
 
@@ -409,8 +419,11 @@ function defaultThreads(): number {
  * ```
  */
 export class OrtStep implements StepEngine {
+  /** The head's dimensions and the negatives per query. */
   readonly shape: StepShape;
+  /** The loss computed. */
   readonly spec: LossSpec;
+  /** Matryoshka prefixes trained (`[outDim]` without Matryoshka). */
   readonly dims: number[];
   #ort: OrtModule;
   #grad: Ort.InferenceSession;

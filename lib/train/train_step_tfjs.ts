@@ -44,12 +44,17 @@ function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
  * ```
  */
 export class TfjsStep implements StepEngine {
+  /** The head's dimensions and the negatives per query. */
   readonly shape: StepShape;
+  /** The loss computed. */
   readonly spec: LossSpec;
+  /** Matryoshka prefixes trained. */
   readonly dims: number[];
+  /** Weight of each prefix's loss. */
   readonly dimWeights: number[];
   #head: ProjectionHead;
 
+  /** A tfjs step on the current backend for `shape` and `spec`. */
   constructor(shape: StepShape, spec: LossSpec) {
     this.shape = shape;
     this.spec = spec;
