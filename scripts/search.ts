@@ -240,39 +240,32 @@ async function searchLanceIndex(
   flags: Record<string, string | number | boolean>,
   t0: number,
 ): Promise<void> {
-  const { VectorStore } = await import("../lib/serve/vector_store.ts");
-  const { loadQueryHead } = await import("../lib/serve/indexer.ts");
+  const { openQuerySide } = await import("../lib/serve/query_side.ts");
+  const { FilterError } = await import("../lib/serve/vector_store.ts");
   const useBase = flags.base === true;
-  const store = await VectorStore.open(flags.index as string, { verify: flags.verify === true });
+  const side = await openQuerySide({
+    index: flags.index as string,
+    checkpoint: flags.checkpoint as string | undefined,
+    fallbackCheckpoint: "checkpoints/latest",
+    which: flags.which as "best" | "final" | undefined,
+    model: flags.model as string | undefined,
+    verify: flags.verify === true,
+    head: !useBase,
+    force: flags.force === true,
+    onWarning: (m) => console.error(m),
+  });
+  const { store, encoder, head } = side;
   try {
-    const ck = store.info.checkpoint;
-    const dir = (flags.checkpoint as string | undefined) ?? ck?.path ?? "checkpoints/latest";
-    const modelDir = (flags.model as string | undefined) ?? store.info.encoder.dir;
-    const encoder = await loadEncoder(modelDir);
     const say = (s: string) => flags.json ? undefined : console.log(s);
     say(
-      `${describeEncoder(encoder)}; ${useBase ? "base vectors (1024-d)" : `head ${dir} (256-d)`}`,
+      `${describeEncoder(encoder)}; ${
+        useBase ? "base vectors (1024-d)" : `head ${side.checkpoint} (256-d)`
+      }`,
     );
     const cacheRoot = (flags.cacheRoot as string | undefined) ?? "data/cache";
     const q = await embedTexts(encoder, [query], { cacheRoot, store: "query" });
-    await encoder.dispose();
-    let qv = q.data;
-    if (useBase) {
-      store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: null });
-    } else {
-      const which = (flags.which as "best" | "final" | undefined) ??
-        (ck?.which as "best" | "final") ??
-        "best";
-      const head = await loadQueryHead(dir, which, encoder.fingerprint, {
-        force: flags.force === true,
-        onWarning: (m) => console.error(m),
-      });
-      store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: head.sha256 });
-      qv = head.project(q.data, 1);
-      head.dispose();
-    }
+    const qv = head ? head.project(q.data, 1) : q.data;
     const where = flags.where as string | undefined;
-    const { FilterError } = await import("../lib/serve/vector_store.ts");
     const hits = await store.search(qv, { k, column: useBase ? "base" : "vector", where }).catch(
       (err) => {
         throw err instanceof FilterError ? new CliError(`search: --where: ${err.message}`) : err;
@@ -295,7 +288,7 @@ async function searchLanceIndex(
     for (const h of hits) say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
     say(`\nTime: ${ms.toFixed(0)} ms`);
   } finally {
-    store.close();
+    await side.close();
   }
 }
 

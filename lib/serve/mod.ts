@@ -54,3 +54,4 @@ export {
   type UpsertResult,
   VectorStore,
 } from "./vector_store.ts";
+export { openQuerySide, type QuerySide, type QuerySideOptions } from "./query_side.ts";

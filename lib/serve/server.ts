@@ -10,14 +10,13 @@
  *
  * @module
  */
-import { type Encoder, loadEncoder } from "../encoder/encoder.ts";
 import { matchingFeatures, matchingValues } from "./highlight.ts";
-import { loadQueryHead, type QueryHead } from "./indexer.ts";
+import { openQuerySide } from "./query_side.ts";
 import { isBlankText } from "../data/text_input.ts";
 import { type HealthResponse, renderSearchPage } from "./search_page.ts";
 
 export type { HealthResponse };
-import { type IndexHit, VectorStore } from "./vector_store.ts";
+import type { IndexHit } from "./vector_store.ts";
 
 /**
  * Request limits.
@@ -195,30 +194,15 @@ export interface ServiceOptions {
  * ```
  */
 export async function openSearchService(opts: ServiceOptions): Promise<SearchService> {
-  const store = await VectorStore.open(opts.index);
-  let verified: HealthResponse["verified"] = null;
-  let encoder: Encoder | undefined;
-  let head: QueryHead | undefined;
+  const side = await openQuerySide({ ...opts, verify: opts.verify ?? true, head: true });
+  const { store, encoder, verified } = side;
+  const head = side.head!;
   try {
-    if (opts.verify ?? true) verified = await store.verify();
-    encoder = await loadEncoder(opts.model ?? store.info.encoder.dir);
-    const ck = store.info.checkpoint;
-    const path = opts.checkpoint ?? ck?.path;
-    if (!path) throw new Error(`${opts.index}: the index records no checkpoint; pass --checkpoint`);
-    head = await loadQueryHead(
-      path,
-      opts.which ?? (ck?.which as "best" | "final" | undefined) ?? "best",
-      encoder.fingerprint,
-      { force: opts.force, onWarning: opts.onWarning },
-    );
-    store.checkCompatible({ fingerprint: encoder.fingerprint, checkpointSha256: head.sha256 });
     // Warm up: the encoder's session starts on first use, and the first search opens the table.
     const warm = await encoder.encode(["phòng trọ"]);
     await store.search(head.project(warm.data, 1), { k: 1 });
   } catch (err) {
-    head?.dispose();
-    await encoder?.dispose();
-    store.close();
+    await side.close();
     throw err;
   }
   const enc = encoder, hd = head;
@@ -294,9 +278,7 @@ export async function openSearchService(opts: ServiceOptions): Promise<SearchSer
       };
     },
     async close() {
-      hd.dispose();
-      await enc.dispose();
-      store.close();
+      await side.close();
     },
   };
 }
