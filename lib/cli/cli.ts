@@ -77,7 +77,7 @@ export function camelCase(flag: string): string {
  *     symmetric: { type: "boolean", help: "symmetric loss" },
  *   },
  * });
- * console.log(flags); // { epochs: 3, symmetric: false }
+ * if (JSON.stringify(flags) !== JSON.stringify({ epochs: 3, symmetric: false })) throw new Error(`got ${JSON.stringify(flags)}`);
  * ```
  */
 export function parseCommand(args: string[], spec: CommandSpec): ParsedCommand {

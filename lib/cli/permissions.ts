@@ -180,7 +180,7 @@ export function extendedCommand(taskString: string, missing: PathNeed[], args: s
  * @example
  * ```ts
  * import { grantedPaths } from "./permissions.ts";
- * console.log(grantedPaths("deno run --allow-read=data --allow-write=data x.ts", "read")); // ["data"]
+ * if (JSON.stringify(grantedPaths("deno run --allow-read=data --allow-write=data x.ts", "read")) !== JSON.stringify(["data"])) throw new Error(`got ${JSON.stringify(grantedPaths("deno run --allow-read=data --allow-write=data x.ts", "read"))}`);
  * ```
  */
 export function grantedPaths(taskString: string, kind: "read" | "write"): string[] {

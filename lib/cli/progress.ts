@@ -43,7 +43,7 @@ export interface ProgressOptions {
  * @example
  * ```ts
  * import { formatDuration } from "./progress.ts";
- * console.log(formatDuration(75)); // "1:15"
+ * if (JSON.stringify(formatDuration(75)) !== JSON.stringify("1:15")) throw new Error(`got ${JSON.stringify(formatDuration(75))}`);
  * ```
  */
 export function formatDuration(seconds: number): string {

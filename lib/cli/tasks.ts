@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { TASKS } from "./tasks.ts";
- * console.log(TASKS.train.script); // "scripts/train.ts"
+ * if (JSON.stringify(TASKS.train.script) !== JSON.stringify("scripts/train.ts")) throw new Error(`got ${JSON.stringify(TASKS.train.script)}`);
  * ```
  *
  * @module
@@ -59,7 +59,7 @@ const LANCE = [
  * @example
  * ```ts
  * import { LAUNCHED_ENV } from "./tasks.ts";
- * console.log(LAUNCHED_ENV); // "PHONGTRO_LAUNCHED"
+ * if (JSON.stringify(LAUNCHED_ENV) !== JSON.stringify("PHONGTRO_LAUNCHED")) throw new Error(`got ${JSON.stringify(LAUNCHED_ENV)}`);
  * ```
  */
 export const LAUNCHED_ENV = "PHONGTRO_LAUNCHED";

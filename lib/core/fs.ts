@@ -72,7 +72,7 @@ export async function exists(path: string): Promise<boolean> {
  * @example
  * ```ts
  * import { dirname } from "./fs.ts";
- * console.log(dirname("a/b/c.json")); // "a/b"
+ * if (JSON.stringify(dirname("a/b/c.json")) !== JSON.stringify("a/b")) throw new Error(`got ${JSON.stringify(dirname("a/b/c.json"))}`);
  * ```
  */
 export function dirname(path: string): string {
@@ -88,7 +88,7 @@ export function dirname(path: string): string {
  * @example
  * ```ts
  * import { join } from "./fs.ts";
- * console.log(join("data", "cache/", "abc")); // "data/cache/abc"
+ * if (JSON.stringify(join("data", "cache/", "abc")) !== JSON.stringify("data/cache/abc")) throw new Error(`got ${JSON.stringify(join("data", "cache/", "abc"))}`);
  * ```
  */
 export function join(...parts: string[]): string {
@@ -119,7 +119,7 @@ export async function sha256Hex(data: string | Uint8Array): Promise<string> {
  * @example
  * ```ts
  * import { sha256File } from "./fs.ts";
- * console.log((await sha256File("deno.json")).length); // 64
+ * if (JSON.stringify((await sha256File("deno.json")).length) !== JSON.stringify(64)) throw new Error(`got ${JSON.stringify((await sha256File("deno.json")).length)}`);
  * ```
  */
 export async function sha256File(path: string): Promise<string> {
@@ -144,7 +144,7 @@ export const PROJECT_ROOT: string = decodeURIComponent(new URL("../../", import.
  * ```ts
  * import { projectPath, PROJECT_ROOT } from "./fs.ts";
  * const p = projectPath("data/models/lexical-1024");
- * console.log(p === "data/models/lexical-1024" || p === `${PROJECT_ROOT}/data/models/lexical-1024`); // true
+ * if (JSON.stringify(p === "data/models/lexical-1024" || p === `${PROJECT_ROOT}/data/models/lexical-1024`) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(p === "data/models/lexical-1024" || p === `${PROJECT_ROOT}/data/models/lexical-1024`)}`);
  * ```
  */
 export function projectPath(rel: string): string {
@@ -162,7 +162,7 @@ export function projectPath(rel: string): string {
  * @example
  * ```ts
  * import { isRemoteUri } from "./fs.ts";
- * console.log(isRemoteUri("s3://b/idx"), isRemoteUri("/tmp/idx")); // true false
+ * if (JSON.stringify([isRemoteUri("s3://b/idx"), isRemoteUri("/tmp/idx")]) !== JSON.stringify([true, false])) throw new Error(`got ${JSON.stringify([isRemoteUri("s3://b/idx"), isRemoteUri("/tmp/idx")])}`);
  * ```
  */
 export function isRemoteUri(path: string): boolean {
@@ -176,7 +176,7 @@ export function isRemoteUri(path: string): boolean {
  * @example
  * ```ts
  * import { InputFileError } from "./fs.ts";
- * console.log(new InputFileError("x").name); // "InputFileError"
+ * if (JSON.stringify(new InputFileError("x").name) !== JSON.stringify("InputFileError")) throw new Error(`got ${JSON.stringify(new InputFileError("x").name)}`);
  * ```
  */
 export class InputFileError extends Error {
@@ -201,7 +201,8 @@ export class InputFileError extends Error {
  * ```ts
  * import { checkInputFile } from "./fs.ts";
  * await Deno.writeTextFile("/tmp/input-example.txt", "phòng trọ\n");
- * console.log(await checkInputFile("/tmp/input-example.txt")); // 14
+ * const bytes = await checkInputFile("/tmp/input-example.txt"); // its size: 13 bytes of UTF-8
+ * if (bytes !== 13) throw new Error(`got ${bytes}`);
  * let msg = "";
  * await checkInputFile("/tmp").catch((e) => msg = e.message);
  * console.log(msg); // /tmp: is a folder, not a file

@@ -63,7 +63,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  *   { weight: { dtype: "F32", shape: [2, 3], data: new Float32Array(6) } },
  *   { format: "pt" },
  * );
- * console.log(bytes.length % 8); // 0
+ * if (JSON.stringify(bytes.length % 8) !== JSON.stringify(0)) throw new Error(`got ${JSON.stringify(bytes.length % 8)}`);
  * ```
  */
 export function encodeSafetensors(
@@ -127,7 +127,7 @@ export function encodeSafetensors(
  * ```ts
  * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors({ w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) } });
- * console.log(decodeSafetensors(bytes).tensors.w.data); // Float32Array [1, 2]
+ * if (JSON.stringify(Array.from(decodeSafetensors(bytes).tensors.w.data)) !== JSON.stringify([1, 2])) throw new Error(`got ${decodeSafetensors(bytes).tensors.w.data}`);
  * ```
  */
 export function decodeSafetensors(

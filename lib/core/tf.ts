@@ -10,7 +10,7 @@
  * ```ts
  * import * as tf from "./tf.ts";
  * const t = tf.tensor2d([[1, 2], [3, 4]]);
- * console.log(t.slice([0, 0], [1, 2]).arraySync()); // [[1, 2]]
+ * if (JSON.stringify(t.slice([0, 0], [1, 2]).arraySync()) !== JSON.stringify([[1, 2]])) throw new Error(`got ${JSON.stringify(t.slice([0, 0], [1, 2]).arraySync())}`);
  * ```
  *
  * @module

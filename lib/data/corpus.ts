@@ -15,7 +15,7 @@ import { checkInputFile } from "../core/fs.ts";
  * ```ts
  * import { readCorpus } from "./corpus.ts";
  * await Deno.writeTextFile("/tmp/corpus.txt", "phòng trọ q10\n{\"text\": \"chung cư mini\"}\n");
- * console.log(await readCorpus("/tmp/corpus.txt")); // ["phòng trọ q10", "chung cư mini"]
+ * if (JSON.stringify(await readCorpus("/tmp/corpus.txt")) !== JSON.stringify(["phòng trọ q10", "chung cư mini"])) throw new Error(`got ${JSON.stringify(await readCorpus("/tmp/corpus.txt"))}`);
  * ```
  */
 export async function readCorpus(path: string): Promise<string[]> {

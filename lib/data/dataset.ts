@@ -155,7 +155,7 @@ function describe(v: unknown): string {
  * @example
  * ```ts
  * import { FLOAT32_MAX } from "./dataset.ts";
- * console.log(FLOAT32_MAX); // 3.4028234663852886e+38
+ * if (JSON.stringify(FLOAT32_MAX) !== JSON.stringify(3.4028234663852886e+38)) throw new Error(`got ${JSON.stringify(FLOAT32_MAX)}`);
  * ```
  */
 export const FLOAT32_MAX = 3.4028234663852886e38;
@@ -189,7 +189,7 @@ function blankProblem(s: string): string {
  * @example
  * ```ts
  * import { STANDARD_FEATURES } from "./dataset.ts";
- * console.log(STANDARD_FEATURES.includes("district")); // true
+ * if (JSON.stringify(STANDARD_FEATURES.includes("district")) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(STANDARD_FEATURES.includes("district"))}`);
  * ```
  */
 export const STANDARD_FEATURES: readonly string[] = [
@@ -225,7 +225,7 @@ function lineOf(text: string, message: string, firstLine = 1): string {
  * ```ts
  * import { loadWeightConfig } from "./dataset.ts";
  * const w = await loadWeightConfig("data/weight-config.json");
- * console.log(w.district); // 2.5
+ * if (JSON.stringify(w.district) !== JSON.stringify(2.5)) throw new Error(`got ${JSON.stringify(w.district)}`);
  * ```
  */
 export async function loadWeightConfig(path: string): Promise<WeightConfig> {
@@ -292,9 +292,9 @@ export async function loadWeightConfig(path: string): Promise<WeightConfig> {
  * ```ts
  * import { negativeWeight } from "./dataset.ts";
  * const w = { district: 2.5, price: 2.0 };
- * console.log(negativeWeight(undefined, ["price", "district"], w)); // 2.5
- * console.log(negativeWeight(0.5, ["district"], w)); // 0.5
- * console.log(negativeWeight(undefined, [], w)); // 1
+ * if (JSON.stringify(negativeWeight(undefined, ["price", "district"], w)) !== JSON.stringify(2.5)) throw new Error(`got ${JSON.stringify(negativeWeight(undefined, ["price", "district"], w))}`);
+ * if (JSON.stringify(negativeWeight(0.5, ["district"], w)) !== JSON.stringify(0.5)) throw new Error(`got ${JSON.stringify(negativeWeight(0.5, ["district"], w))}`);
+ * if (JSON.stringify(negativeWeight(undefined, [], w)) !== JSON.stringify(1)) throw new Error(`got ${JSON.stringify(negativeWeight(undefined, [], w))}`);
  * ```
  */
 export function negativeWeight(
@@ -1082,7 +1082,7 @@ function parseNativeRecord(ctx: LoadContext, index: number, rec: unknown): Examp
  * @example
  * ```ts
  * import { normalizeQuery } from "./dataset.ts";
- * console.log(normalizeQuery("  Phòng   trọ Q10 ")); // "phòng trọ q10"
+ * if (JSON.stringify(normalizeQuery("  Phòng   trọ Q10 ")) !== JSON.stringify("phòng trọ q10")) throw new Error(`got ${JSON.stringify(normalizeQuery("  Phòng   trọ Q10 "))}`);
  * ```
  */
 export function normalizeQuery(q: string): string {
@@ -1100,7 +1100,7 @@ export function normalizeQuery(q: string): string {
  *   { id: 0, query: "q10", positive: "a", negatives: [] },
  *   { id: 1, query: "Q10 ", positive: "b", negatives: [] },
  * ];
- * console.log(queryGroups(ex)); // [0, 0]
+ * if (JSON.stringify(queryGroups(ex)) !== JSON.stringify([0, 0])) throw new Error(`got ${JSON.stringify(queryGroups(ex))}`);
  * ```
  */
 export function queryGroups(examples: readonly Example[]): number[] {
@@ -1347,7 +1347,7 @@ function pickNegatives(
  * ```ts
  * import { uniqueTexts, type UniqueTextsOptions } from "./dataset.ts";
  * const opts: UniqueTextsOptions = { kind: "queries" };
- * console.log(uniqueTexts([{ id: 0, query: "q", positive: "p", negatives: [] }], opts)); // ["q"]
+ * if (JSON.stringify(uniqueTexts([{ id: 0, query: "q", positive: "p", negatives: [] }], opts)) !== JSON.stringify(["q"])) throw new Error(`got ${JSON.stringify(uniqueTexts([{ id: 0, query: "q", positive: "p", negatives: [] }], opts))}`);
  * ```
  */
 export interface UniqueTextsOptions {
@@ -1364,7 +1364,7 @@ export interface UniqueTextsOptions {
  * ```ts
  * import { uniqueTexts } from "./dataset.ts";
  * const ex = [{ id: 0, query: "q", positive: "p", negatives: [{ text: "p", weight: 1, differs: [] }] }];
- * console.log(uniqueTexts(ex)); // ["q", "p"]
+ * if (JSON.stringify(uniqueTexts(ex)) !== JSON.stringify(["q", "p"])) throw new Error(`got ${JSON.stringify(uniqueTexts(ex))}`);
  * ```
  */
 export function uniqueTexts(examples: readonly Example[], opts: UniqueTextsOptions = {}): string[] {

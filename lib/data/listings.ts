@@ -27,7 +27,7 @@ export interface Listing {
  * @example
  * ```ts
  * import { RESERVED_FIELDS } from "./listings.ts";
- * console.log(RESERVED_FIELDS.includes("vector")); // true
+ * if (JSON.stringify(RESERVED_FIELDS.includes("vector")) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(RESERVED_FIELDS.includes("vector"))}`);
  * ```
  */
 export const RESERVED_FIELDS: readonly string[] = [
@@ -50,7 +50,7 @@ export type DatasetListings = "positives" | "all";
  * @example
  * ```ts
  * import { textId } from "./listings.ts";
- * console.log((await textId("phòng trọ q10")).length); // 16
+ * if (JSON.stringify((await textId("phòng trọ q10")).length) !== JSON.stringify(16)) throw new Error(`got ${JSON.stringify((await textId("phòng trọ q10")).length)}`);
  * ```
  */
 export async function textId(text: string): Promise<string> {
@@ -63,7 +63,7 @@ export async function textId(text: string): Promise<string> {
  * @example
  * ```ts
  * import { metaValue } from "./listings.ts";
- * console.log(metaValue(["máy lạnh"], "x.jsonl: line 1", "amenities")); // ["máy lạnh"]
+ * if (JSON.stringify(metaValue(["máy lạnh"], "x.jsonl: line 1", "amenities")) !== JSON.stringify(["máy lạnh"])) throw new Error(`got ${JSON.stringify(metaValue(["máy lạnh"], "x.jsonl: line 1", "amenities"))}`);
  * ```
  */
 export function metaValue(v: unknown, where: string, field: string): MetaValue | undefined {
@@ -335,7 +335,7 @@ async function datasetListings(
  * @example
  * ```ts
  * import { readDatasetQueries } from "./listings.ts";
- * console.log((await readDatasetQueries("data/gen-data-set.json")).length > 0); // true
+ * if (JSON.stringify((await readDatasetQueries("data/gen-data-set.json")).length > 0) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify((await readDatasetQueries("data/gen-data-set.json")).length > 0)}`);
  * ```
  */
 export async function readDatasetQueries(path: string): Promise<string[]> {

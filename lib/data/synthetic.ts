@@ -571,7 +571,7 @@ function randomStyle(rng: Rng): Style {
  * @example
  * ```ts
  * import { stripDiacritics } from "./synthetic.ts";
- * console.log(stripDiacritics("phòng trọ đống đa")); // "phong tro dong da"
+ * if (JSON.stringify(stripDiacritics("phòng trọ đống đa")) !== JSON.stringify("phong tro dong da")) throw new Error(`got ${JSON.stringify(stripDiacritics("phòng trọ đống đa"))}`);
  * ```
  */
 export function stripDiacritics(s: string): string {
@@ -620,7 +620,7 @@ function randomListing(rng: Rng): Features {
  * import { violations } from "./synthetic.ts";
  * const f = { city: "Hồ Chí Minh", district: "Quận 10", landmark: "ĐH Bách Khoa", price: 3.5,
  *   area: 20, room_type: "phòng trọ", amenities: ["máy lạnh"], rules: [] };
- * console.log(violations(f, { district: "Quận 10", price: { max: 3 } })); // ["price"]
+ * if (JSON.stringify(violations(f, { district: "Quận 10", price: { max: 3 } })) !== JSON.stringify(["price"])) throw new Error(`got ${JSON.stringify(violations(f, { district: "Quận 10", price: { max: 3 } }))}`);
  * ```
  */
 export function violations(f: Features, c: Constraints): string[] {
@@ -913,7 +913,7 @@ function perturb(f: Features, c: Constraints, key: string, rng: Rng): Features |
  * @example
  * ```ts
  * import { CONSTRAINT_KEYS } from "./synthetic.ts";
- * console.log(CONSTRAINT_KEYS.includes("district")); // true
+ * if (JSON.stringify(CONSTRAINT_KEYS.includes("district")) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(CONSTRAINT_KEYS.includes("district"))}`);
  * ```
  */
 export const CONSTRAINT_KEYS: readonly string[] = [
@@ -1034,7 +1034,7 @@ export function generateExamples(opts: GenerateOptions): GeneratedExample[] {
  * ```ts
  * import { generate } from "./synthetic.ts";
  * const json = generate({ count: 3, seed: 42 });
- * console.log(JSON.parse(json).examples.length); // 3
+ * if (JSON.stringify(JSON.parse(json).examples.length) !== JSON.stringify(3)) throw new Error(`got ${JSON.stringify(JSON.parse(json).examples.length)}`);
  * ```
  */
 export function generate(opts: GenerateOptions): string {
@@ -1048,7 +1048,7 @@ export function generate(opts: GenerateOptions): string {
  * @example
  * ```ts
  * import { generateParts } from "./synthetic.ts";
- * console.log([...generateParts({ count: 2, seed: 42 })].length); // 4
+ * if (JSON.stringify([...generateParts({ count: 2, seed: 42 })].length) !== JSON.stringify(4)) throw new Error(`got ${JSON.stringify([...generateParts({ count: 2, seed: 42 })].length)}`);
  * ```
  */
 export function* generateParts(opts: GenerateOptions): Generator<string> {

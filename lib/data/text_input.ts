@@ -14,7 +14,7 @@ import { checkInputFile } from "../core/fs.ts";
  * @example
  * ```ts
  * import { isBlankText } from "./text_input.ts";
- * console.log(isBlankText(" \u200b\n"), isBlankText("phòng")); // true false
+ * if (JSON.stringify([isBlankText(" \u200b\n"), isBlankText("phòng")]) !== JSON.stringify([true, false])) throw new Error(`got ${JSON.stringify([isBlankText(" \u200b\n"), isBlankText("phòng")])}`);
  * ```
  */
 export function isBlankText(text: string): boolean {
@@ -97,7 +97,7 @@ export function parseTexts(content: string, source: string): string[] {
  * ```ts
  * import { readTexts } from "./text_input.ts";
  * await Deno.writeTextFile("/tmp/texts.txt", "phòng trọ q10\nchung cư mini q7\n");
- * console.log(await readTexts("/tmp/texts.txt")); // ["phòng trọ q10", "chung cư mini q7"]
+ * if (JSON.stringify(await readTexts("/tmp/texts.txt")) !== JSON.stringify(["phòng trọ q10", "chung cư mini q7"])) throw new Error(`got ${JSON.stringify(await readTexts("/tmp/texts.txt"))}`);
  * ```
  */
 export async function readTexts(path: string): Promise<string[]> {

@@ -91,7 +91,7 @@ export interface ShapeModelBuild {
  * @example
  * ```ts
  * import { EXTERNAL_DATA_FILE } from "./bge_shape.ts";
- * console.log(EXTERNAL_DATA_FILE); // "model.onnx_data"
+ * if (JSON.stringify(EXTERNAL_DATA_FILE) !== JSON.stringify("model.onnx_data")) throw new Error(`got ${JSON.stringify(EXTERNAL_DATA_FILE)}`);
  * ```
  */
 export const EXTERNAL_DATA_FILE = "model.onnx_data";

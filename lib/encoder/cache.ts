@@ -44,7 +44,7 @@ import { join } from "../core/fs.ts";
  * @example
  * ```ts
  * import { cacheDir, DEFAULT_CACHE_ROOT } from "./cache.ts";
- * console.log(cacheDir(DEFAULT_CACHE_ROOT, "0123abcd")); // "data/cache/0123abcd"
+ * if (JSON.stringify(cacheDir(DEFAULT_CACHE_ROOT, "0123abcd")) !== JSON.stringify("data/cache/0123abcd")) throw new Error(`got ${JSON.stringify(cacheDir(DEFAULT_CACHE_ROOT, "0123abcd"))}`);
  * ```
  */
 export const DEFAULT_CACHE_ROOT = "data/cache";
@@ -55,7 +55,7 @@ export const DEFAULT_CACHE_ROOT = "data/cache";
  * @example
  * ```ts
  * import { CACHE_VERSION } from "./cache.ts";
- * console.log(CACHE_VERSION); // 2
+ * if (JSON.stringify(CACHE_VERSION) !== JSON.stringify(2)) throw new Error(`got ${JSON.stringify(CACHE_VERSION)}`);
  * ```
  */
 export const CACHE_VERSION = 2;
@@ -66,7 +66,7 @@ export const CACHE_VERSION = 2;
  * @example
  * ```ts
  * import { QUERY_CACHE_MAX } from "./cache.ts";
- * console.log(QUERY_CACHE_MAX); // 1024
+ * if (JSON.stringify(QUERY_CACHE_MAX) !== JSON.stringify(1024)) throw new Error(`got ${JSON.stringify(QUERY_CACHE_MAX)}`);
  * ```
  */
 export const QUERY_CACHE_MAX = 1024;
@@ -77,7 +77,7 @@ export const QUERY_CACHE_MAX = 1024;
  * @example
  * ```ts
  * import { MAX_SEGMENTS } from "./cache.ts";
- * console.log(MAX_SEGMENTS); // 64
+ * if (JSON.stringify(MAX_SEGMENTS) !== JSON.stringify(64)) throw new Error(`got ${JSON.stringify(MAX_SEGMENTS)}`);
  * ```
  */
 export const MAX_SEGMENTS = 64;
@@ -173,7 +173,7 @@ export type CacheEncoder = Pick<Encoder, "name" | "dim" | "fingerprint" | "encod
  * @example
  * ```ts
  * import { cacheDir } from "./cache.ts";
- * console.log(cacheDir("data/cache", "abc123ab")); // "data/cache/abc123ab"
+ * if (JSON.stringify(cacheDir("data/cache", "abc123ab")) !== JSON.stringify("data/cache/abc123ab")) throw new Error(`got ${JSON.stringify(cacheDir("data/cache", "abc123ab"))}`);
  * ```
  */
 export function cacheDir(cacheRoot: string, fingerprint: string): string {

@@ -36,7 +36,7 @@ export const DEFAULT_DATA_PATH = "data/gen-data-set.json";
  * @example
  * ```ts
  * import { DEFAULT_MODEL_DIM } from "./default_model.ts";
- * console.log(DEFAULT_MODEL_DIM); // 1024
+ * if (JSON.stringify(DEFAULT_MODEL_DIM) !== JSON.stringify(1024)) throw new Error(`got ${JSON.stringify(DEFAULT_MODEL_DIM)}`);
  * ```
  */
 export const DEFAULT_MODEL_DIM = 1024;
@@ -72,7 +72,7 @@ export type ModelFiles = Record<string, Uint8Array>;
  * ```ts
  * import { collectTexts } from "./default_model.ts";
  * const json = { examples: [{ query: "q", positive: { text: "p" }, negatives: [{ text: "n" }] }] };
- * console.log(collectTexts(json)); // ["q", "p", "n"]
+ * if (JSON.stringify(collectTexts(json)) !== JSON.stringify(["q", "p", "n"])) throw new Error(`got ${JSON.stringify(collectTexts(json))}`);
  * ```
  */
 export function collectTexts(value: unknown): string[] {
@@ -104,7 +104,7 @@ const PUNCTUATION_ONLY = /^[\p{P}\p{S}]+$/u;
  * ```ts
  * import { embeddingTable } from "./default_model.ts";
  * const t = embeddingTable(["<s>", "<pad>", "</s>", "<unk>", "▁phòng"], 8);
- * console.log(t.length); // 40
+ * if (JSON.stringify(t.length) !== JSON.stringify(40)) throw new Error(`got ${JSON.stringify(t.length)}`);
  * ```
  */
 export function embeddingTable(
@@ -256,7 +256,7 @@ export async function buildDefaultModel(
  * import { ensureDefaultModel } from "./default_model.ts";
  * import { loadEncoder } from "./encoder.ts";
  * const enc = await loadEncoder(await ensureDefaultModel());
- * console.log(enc.name); // "lexical-1024"
+ * if (JSON.stringify(enc.name) !== JSON.stringify("lexical-1024")) throw new Error(`got ${JSON.stringify(enc.name)}`);
  * ```
  */
 export async function ensureDefaultModel(

@@ -33,7 +33,7 @@ export const DEFAULT_MODEL_DIR = "data/models/lexical-1024";
  * @example
  * ```ts
  * import { DEFAULT_MODEL_NAME } from "./encoder.ts";
- * console.log(DEFAULT_MODEL_NAME); // "lexical-1024"
+ * if (JSON.stringify(DEFAULT_MODEL_NAME) !== JSON.stringify("lexical-1024")) throw new Error(`got ${JSON.stringify(DEFAULT_MODEL_NAME)}`);
  * ```
  */
 export const DEFAULT_MODEL_NAME = "lexical-1024";
@@ -397,7 +397,8 @@ export async function modelFingerprint(dir: string): Promise<string> {
  * @example
  * ```ts
  * import { l2NormalizeRows } from "./encoder.ts";
- * console.log(l2NormalizeRows(new Float32Array([3, 4]), 2)); // [0.6, 0.8]
+ * const rows = l2NormalizeRows(new Float32Array([3, 4]), 2);
+ * if (Math.abs(rows[0] - 0.6) > 1e-6 || Math.abs(rows[1] - 0.8) > 1e-6) throw new Error(`got ${rows}`);
  * ```
  */
 export function l2NormalizeRows(data: Float32Array, dim: number): Float32Array {

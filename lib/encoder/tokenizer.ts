@@ -528,7 +528,7 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
  * @example
  * ```ts
  * import { METASPACE } from "./tokenizer.ts";
- * console.log(METASPACE + "phòng"); // "▁phòng"
+ * if (JSON.stringify(METASPACE + "phòng") !== JSON.stringify("▁phòng")) throw new Error(`got ${JSON.stringify(METASPACE + "phòng")}`);
  * ```
  */
 export const METASPACE = "\u2581";
@@ -539,7 +539,7 @@ export const METASPACE = "\u2581";
  * @example
  * ```ts
  * import { SPECIAL_TOKENS } from "./tokenizer.ts";
- * console.log(SPECIAL_TOKENS.indexOf("</s>")); // 2
+ * if (JSON.stringify(SPECIAL_TOKENS.indexOf("</s>")) !== JSON.stringify(2)) throw new Error(`got ${JSON.stringify(SPECIAL_TOKENS.indexOf("</s>"))}`);
  * ```
  */
 export const SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>"] as const;
@@ -561,7 +561,7 @@ const PUNCTUATION = ".,;:!?'\"()[]{}-–—/\\%&+*=#@_<>~^$€₫…·•|`";
  * @example
  * ```ts
  * import { fallbackCharacters } from "./tokenizer.ts";
- * console.log(fallbackCharacters().includes("ự")); // true
+ * if (JSON.stringify(fallbackCharacters().includes("ự")) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(fallbackCharacters().includes("ự"))}`);
  * ```
  */
 export function fallbackCharacters(): string[] {
@@ -578,7 +578,7 @@ export function fallbackCharacters(): string[] {
  * @example
  * ```ts
  * import { normalizeLexical } from "./tokenizer.ts";
- * console.log(normalizeLexical("PHÒNG Trọ")); // "phòng trọ"
+ * if (JSON.stringify(normalizeLexical("PHÒNG Trọ")) !== JSON.stringify("phòng trọ")) throw new Error(`got ${JSON.stringify(normalizeLexical("PHÒNG Trọ"))}`);
  * ```
  */
 export function normalizeLexical(text: string): string {

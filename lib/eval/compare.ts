@@ -71,7 +71,7 @@ export interface StorageVariant {
  * @example
  * ```ts
  * import { storageVariants } from "./compare.ts";
- * console.log(storageVariants(4).map((v) => v.quantization)); // ["fp32", "int8", "binary", "binary"]
+ * if (JSON.stringify(storageVariants(4).map((v) => v.quantization)) !== JSON.stringify(["fp32", "int8", "binary", "binary"])) throw new Error(`got ${JSON.stringify(storageVariants(4).map((v) => v.quantization))}`);
  * ```
  */
 export function storageVariants(rescore = 4): StorageVariant[] {
@@ -584,7 +584,7 @@ export function formatCompareTable(rows: CompareRow[], digits = 4): string {
  * ```ts
  * import { trainOverlap } from "./compare.ts";
  * const train = [{ id: 0, query: "Phòng  Q10", positive: "p", negatives: [] }];
- * console.log(trainOverlap(["phòng q10", "nhà q3"], train)); // 1
+ * if (JSON.stringify(trainOverlap(["phòng q10", "nhà q3"], train)) !== JSON.stringify(1)) throw new Error(`got ${JSON.stringify(trainOverlap(["phòng q10", "nhà q3"], train))}`);
  * ```
  */
 export function trainOverlap(

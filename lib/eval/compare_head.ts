@@ -41,7 +41,7 @@ export const PCA_FIT_MAX_TEXTS = 8000;
  * @example
  * ```ts
  * import { pcaIterations } from "./compare_head.ts";
- * console.log(pcaIterations(64), pcaIterations(256)); // 6 6
+ * if (JSON.stringify([pcaIterations(64), pcaIterations(256)]) !== JSON.stringify([6, 6])) throw new Error(`got ${JSON.stringify([pcaIterations(64), pcaIterations(256)])}`);
  * ```
  */
 export function pcaIterations(_dim: number): number {
@@ -58,7 +58,7 @@ export function pcaIterations(_dim: number): number {
  * import { headMethods } from "./compare_head.ts";
  * const w = new Float32Array([1, 0, 0, 0, 1, 0]); // 2 × 3
  * const h = await headMethods(w, 3, 2, [2, 1]);
- * console.log(h.methods.map((m) => `${m.method}-${m.dim}`)); // ["head-2", "head-1"]
+ * if (JSON.stringify(h.methods.map((m) => `${m.method}-${m.dim}`)) !== JSON.stringify(["head-2", "head-1"])) throw new Error(`got ${JSON.stringify(h.methods.map((m) => `${m.method}-${m.dim}`))}`);
  * h.dispose();
  * ```
  */
@@ -99,8 +99,8 @@ export async function headMethods(
  * @example
  * ```ts
  * import { sampleTexts } from "./compare_head.ts";
- * console.log(sampleTexts(["a", "b", "c"], 5)); // ["a", "b", "c"]
- * console.log(sampleTexts(["a", "b", "c"], 2, 1).length); // 2
+ * if (JSON.stringify(sampleTexts(["a", "b", "c"], 5)) !== JSON.stringify(["a", "b", "c"])) throw new Error(`got ${JSON.stringify(sampleTexts(["a", "b", "c"], 5))}`);
+ * if (JSON.stringify(sampleTexts(["a", "b", "c"], 2, 1).length) !== JSON.stringify(2)) throw new Error(`got ${JSON.stringify(sampleTexts(["a", "b", "c"], 2, 1).length)}`);
  * ```
  */
 export function sampleTexts(texts: readonly string[], max: number, seed = 42): string[] {

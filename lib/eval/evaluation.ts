@@ -37,7 +37,7 @@ export interface RetrievalTask {
  * const task = retrievalTask([
  *   { id: 0, query: "q", positive: "p", negatives: [{ text: "n", weight: 2, differs: ["price"] }] },
  * ]);
- * console.log(task); // { queries: ["q"], docs: ["p", "n"], relevant: [[0]] }
+ * if (JSON.stringify(task) !== JSON.stringify({ queries: ["q"], docs: ["p", "n"], relevant: [[0]] })) throw new Error(`got ${JSON.stringify(task)}`);
  * ```
  */
 export function retrievalTask(examples: Example[], extraDocs: string[] = []): RetrievalTask {
@@ -80,7 +80,7 @@ export function retrievalTask(examples: Example[], extraDocs: string[] = []): Re
  * ```ts
  * import { gatherRows } from "./evaluation.ts";
  * const m = new Float32Array([1, 2, 3, 4, 5, 6]); // 3 rows of 2
- * console.log(gatherRows(m, 2, [2, 0])); // Float32Array [5, 6, 1, 2]
+ * if (JSON.stringify(Array.from(gatherRows(m, 2, [2, 0]))) !== JSON.stringify([5, 6, 1, 2])) throw new Error(`got ${gatherRows(m, 2, [2, 0])}`);
  * ```
  */
 export function gatherRows(
@@ -114,7 +114,7 @@ export interface EmbeddingTable {
  * ```ts
  * import { lookup } from "./evaluation.ts";
  * const t = { dim: 1, data: new Float32Array([7, 8]), rowOf: new Map([["a", 0], ["b", 1]]) };
- * console.log(lookup(t, ["b"])); // Float32Array [8]
+ * if (JSON.stringify(Array.from(lookup(t, ["b"]))) !== JSON.stringify([8])) throw new Error(`got ${lookup(t, ["b"])}`);
  * ```
  */
 export function lookup(table: EmbeddingTable, texts: string[]): Float32Array {

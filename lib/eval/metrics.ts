@@ -131,7 +131,7 @@ function checkCount(name: string, v: number, min: number): void {
  * const docs = new Float32Array([1, 0, 0, 1, 0.6, 0.8]); // 3 docs, dim 2
  * const q = new Float32Array([0, 1]);                     // 1 query
  * const r = await topK(q, 1, docs, 3, 2, 2);
- * console.log(r.indices); // Int32Array [1, 2]
+ * if (JSON.stringify(Array.from(r.indices)) !== JSON.stringify([1, 2])) throw new Error(`got ${r.indices}`);
  * ```
  */
 export async function topK(
@@ -273,7 +273,7 @@ function loadIndexSession(): Promise<Ort.InferenceSession> {
  * import { SearchIndex } from "./metrics.ts";
  * const index = new SearchIndex(new Float32Array([1, 0, 0, 1, 0.6, 0.8]), 3, 2);
  * const r = await index.search(new Float32Array([0, 1]), 1, 2);
- * console.log(r.indices); // Int32Array [1, 2]
+ * if (JSON.stringify(Array.from(r.indices)) !== JSON.stringify([1, 2])) throw new Error(`got ${r.indices}`);
  * ```
  */
 export class SearchIndex {
@@ -600,7 +600,7 @@ export interface EvaluateInput {
  *   queryVecs: new Float32Array([1, 0]), docVecs: new Float32Array([0, 1, 1, 0]),
  *   dim: 2, nq: 1, nd: 2, relevant: [1],
  * });
- * console.log(m["recall@1"]); // 1
+ * if (JSON.stringify(m["recall@1"]) !== JSON.stringify(1)) throw new Error(`got ${JSON.stringify(m["recall@1"])}`);
  * ```
  */
 export async function evaluateRetrieval(input: EvaluateInput): Promise<Metrics> {
@@ -638,7 +638,7 @@ export interface FeatureErrorsInput {
  *   examples: [{ query: "q", positive: "p", negatives: [{ text: "n", differs: ["price"] }] }],
  *   vectorOf: (t) => new Float32Array(vecs[t]),
  * });
- * console.log(out.price); // { total: 1, errors: 1, rate: 1 }
+ * if (JSON.stringify(out.price) !== JSON.stringify({ total: 1, errors: 1, rate: 1 })) throw new Error(`got ${JSON.stringify(out.price)}`);
  * ```
  */
 export function featureErrors(input: FeatureErrorsInput): FeatureErrors {
@@ -745,7 +745,7 @@ export function formatMetricsTable(
  * @example
  * ```ts
  * import { metricKeysOf } from "./metrics.ts";
- * console.log(metricKeysOf({ "mrr@10": 0.5, "recall@1": 0.4, "map": 0.3 })); // ["recall@1", "mrr@10", "map"]
+ * if (JSON.stringify(metricKeysOf({ "mrr@10": 0.5, "recall@1": 0.4, "map": 0.3 })) !== JSON.stringify(["recall@1", "mrr@10", "map"])) throw new Error(`got ${JSON.stringify(metricKeysOf({ "mrr@10": 0.5, "recall@1": 0.4, "map": 0.3 }))}`);
  * ```
  */
 export function metricKeysOf(...records: Record<string, number>[]): string[] {

@@ -58,7 +58,7 @@ export const QUANTIZATIONS: readonly Quantization[] = ["fp32", "int8", "binary"]
  * @example
  * ```ts
  * import { QUANTIZE_FLAGS } from "./quantize.ts";
- * console.log(Object.keys(QUANTIZE_FLAGS)); // ["quantize", "rescore"]
+ * if (JSON.stringify(Object.keys(QUANTIZE_FLAGS)) !== JSON.stringify(["quantize", "rescore"])) throw new Error(`got ${JSON.stringify(Object.keys(QUANTIZE_FLAGS))}`);
  * ```
  */
 export const QUANTIZE_FLAGS: Record<"quantize" | "rescore", FlagSpec> = {
@@ -85,7 +85,7 @@ export const QUANTIZE_FLAGS: Record<"quantize" | "rescore", FlagSpec> = {
  * @example
  * ```ts
  * import { bytesPerVector } from "./quantize.ts";
- * console.log(bytesPerVector("fp32", 256), bytesPerVector("int8", 256), bytesPerVector("binary", 256)); // 1024 256 32
+ * if (JSON.stringify([bytesPerVector("fp32", 256), bytesPerVector("int8", 256), bytesPerVector("binary", 256)]) !== JSON.stringify([1024, 256, 32])) throw new Error(`got ${JSON.stringify([bytesPerVector("fp32", 256), bytesPerVector("int8", 256), bytesPerVector("binary", 256)])}`);
  * ```
  */
 export function bytesPerVector(q: Quantization, dim: number): number {
@@ -99,7 +99,8 @@ export function bytesPerVector(q: Quantization, dim: number): number {
  * @example
  * ```ts
  * import { fitInt8Scales } from "./quantize.ts";
- * console.log(fitInt8Scales(new Float32Array([0.5, -1, -0.25, 0.5]), 2, 2)); // [0.5/127, 1/127]
+ * const scales = fitInt8Scales(new Float32Array([0.5, -1, -0.25, 0.5]), 2, 2); // max |x| / 127 per dim
+ * if (Math.abs(scales[0] - 0.5 / 127) > 1e-7 || Math.abs(scales[1] - 1 / 127) > 1e-7) throw new Error(`got ${scales}`);
  * ```
  */
 export function fitInt8Scales(docs: Float32Array, n: number, dim: number): Float32Array {
@@ -125,7 +126,7 @@ export function fitInt8Scales(docs: Float32Array, n: number, dim: number): Float
  * @example
  * ```ts
  * import { quantizeInt8 } from "./quantize.ts";
- * console.log(quantizeInt8(new Float32Array([0.5, -2]), 1, 2, new Float32Array([0.5 / 127, 1 / 127]))); // Int8Array [127, -127]
+ * if (JSON.stringify(Array.from(quantizeInt8(new Float32Array([0.5, -2]), 1, 2, new Float32Array([0.5 / 127, 1 / 127])))) !== JSON.stringify([127, -127])) throw new Error(`got ${quantizeInt8(new Float32Array([0.5, -2]), 1, 2, new Float32Array([0.5 / 127, 1 / 127]))}`);
  * ```
  */
 export function quantizeInt8(
@@ -176,7 +177,7 @@ export function dequantizeInt8(
  * @example
  * ```ts
  * import { packSigns } from "./quantize.ts";
- * console.log(packSigns(new Float32Array([1, -1, 0.5]), 1, 3)); // Uint32Array [5]
+ * if (JSON.stringify(Array.from(packSigns(new Float32Array([1, -1, 0.5]), 1, 3))) !== JSON.stringify([5])) throw new Error(`got ${packSigns(new Float32Array([1, -1, 0.5]), 1, 3)}`);
  * ```
  */
 export function packSigns(x: Float32Array, n: number, dim: number): Uint32Array {
@@ -198,7 +199,7 @@ export function packSigns(x: Float32Array, n: number, dim: number): Uint32Array 
  * @example
  * ```ts
  * import { popcount32 } from "./quantize.ts";
- * console.log(popcount32(0xff00ff00)); // 16
+ * if (JSON.stringify(popcount32(0xff00ff00)) !== JSON.stringify(16)) throw new Error(`got ${JSON.stringify(popcount32(0xff00ff00))}`);
  * ```
  */
 export function popcount32(v: number): number {
@@ -234,7 +235,7 @@ function tieRank(i: number): number {
  * import { hammingTopK, packSigns } from "./quantize.ts";
  * const docs = packSigns(new Float32Array([1, 1, -1, -1, 1, -1]), 3, 2);
  * const q = packSigns(new Float32Array([1, -1]), 1, 2);
- * console.log(hammingTopK(q, 1, docs, 3, 2, 1).indices); // Int32Array [2]
+ * if (JSON.stringify(Array.from(hammingTopK(q, 1, docs, 3, 2, 1).indices)) !== JSON.stringify([2])) throw new Error(`got ${hammingTopK(q, 1, docs, 3, 2, 1).indices}`);
  * ```
  */
 export function hammingTopK(
@@ -331,7 +332,7 @@ export function hammingTopK(
  * ```ts
  * import { buildIndex, type QuantizedIndex } from "./quantize.ts";
  * const idx: QuantizedIndex = buildIndex(new Float32Array([1, 0, 0, 1]), 2, 2, "binary");
- * console.log(idx.bytesPerVector); // 1
+ * if (JSON.stringify(idx.bytesPerVector) !== JSON.stringify(1)) throw new Error(`got ${JSON.stringify(idx.bytesPerVector)}`);
  * ```
  */
 export interface QuantizedIndex {
@@ -359,7 +360,7 @@ export interface QuantizedIndex {
  * ```ts
  * import { buildIndex } from "./quantize.ts";
  * const idx = buildIndex(new Float32Array([0.6, 0.8, 1, 0]), 2, 2, "int8");
- * console.log(idx.bytesPerVector); // 2
+ * if (JSON.stringify(idx.bytesPerVector) !== JSON.stringify(2)) throw new Error(`got ${JSON.stringify(idx.bytesPerVector)}`);
  * ```
  */
 export function buildIndex(
@@ -427,7 +428,7 @@ export interface SearchIndexOptions {
  * import { buildIndex, searchIndex } from "./quantize.ts";
  * const idx = buildIndex(new Float32Array([1, 0, 0, 1]), 2, 2, "binary", { keepFloat: true });
  * const r = await searchIndex(idx, new Float32Array([0.1, 0.9]), 1, { k: 1, rescore: 4 });
- * console.log(r.indices); // Int32Array [1]
+ * if (JSON.stringify(Array.from(r.indices)) !== JSON.stringify([1])) throw new Error(`got ${r.indices}`);
  * ```
  */
 export async function searchIndex(

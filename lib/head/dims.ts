@@ -43,8 +43,8 @@ export class DimError extends UsageError {
  * ```ts
  * import { trainedDims } from "./dims.ts";
  * const info = { head: { outDim: 256 }, config: { matryoshka: [256, 128, 64] } };
- * console.log(trainedDims(info)); // [256, 128, 64]
- * console.log(trainedDims({ head: { outDim: 256 }, config: {} })); // [256]
+ * if (JSON.stringify(trainedDims(info)) !== JSON.stringify([256, 128, 64])) throw new Error(`got ${JSON.stringify(trainedDims(info))}`);
+ * if (JSON.stringify(trainedDims({ head: { outDim: 256 }, config: {} })) !== JSON.stringify([256])) throw new Error(`got ${JSON.stringify(trainedDims({ head: { outDim: 256 }, config: {} }))}`);
  * ```
  */
 export function trainedDims(
@@ -79,8 +79,8 @@ export function trainedDims(
  * ```ts
  * import { resolveDim } from "./dims.ts";
  * const info = { head: { outDim: 256 }, config: { matryoshka: [256, 64] } };
- * console.log(resolveDim(info, 64)); // 64
- * console.log(resolveDim(info, undefined)); // 256
+ * if (JSON.stringify(resolveDim(info, 64)) !== JSON.stringify(64)) throw new Error(`got ${JSON.stringify(resolveDim(info, 64))}`);
+ * if (JSON.stringify(resolveDim(info, undefined)) !== JSON.stringify(256)) throw new Error(`got ${JSON.stringify(resolveDim(info, undefined))}`);
  * // resolveDim(info, 100) throws: --dim 100 is not a trained dimension ... 256, 64
  * ```
  */
@@ -111,7 +111,7 @@ export function resolveDim(
  * ```ts
  * import { prefixNormalize } from "./dims.ts";
  * const x = new Float32Array([0.6, 0.0, 0.8, 0, 1, 0]); // 2 rows of 3
- * console.log(prefixNormalize(x, 2, 3, 2)); // Float32Array [1, 0, 0, 1]
+ * if (JSON.stringify(Array.from(prefixNormalize(x, 2, 3, 2))) !== JSON.stringify([1, 0, 0, 1])) throw new Error(`got ${prefixNormalize(x, 2, 3, 2)}`);
  * ```
  */
 export function prefixNormalize(

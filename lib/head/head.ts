@@ -124,7 +124,7 @@ export class ProjectionHead {
    * ```ts
    * import { ProjectionHead } from "./head.ts";
    * const head = ProjectionHead.create({ inDim: 16, outDim: 4, init: "orthogonal", seed: 7 });
-   * console.log(head.getWeight().length); // 64
+   * if (JSON.stringify(head.getWeight().length) !== JSON.stringify(64)) throw new Error(`got ${JSON.stringify(head.getWeight().length)}`);
    * head.dispose();
    * ```
    */
@@ -171,7 +171,7 @@ export class ProjectionHead {
    * const head = ProjectionHead.create({ inDim: 8, outDim: 4 });
    * const loss = () => head.apply(tf.randomNormal([5, 8]), { inputGrad: false }).sum() as tf.Scalar;
    * const { grads } = tf.variableGrads(loss);
-   * console.log(grads[head.weight.name].shape); // [8, 4]
+   * if (JSON.stringify(grads[head.weight.name].shape) !== JSON.stringify([8, 4])) throw new Error(`got ${JSON.stringify(grads[head.weight.name].shape)}`);
    * head.dispose();
    * ```
    */
@@ -195,7 +195,7 @@ export class ProjectionHead {
    * ```ts
    * import { ProjectionHead } from "./head.ts";
    * const head = ProjectionHead.create({ inDim: 4, outDim: 2 });
-   * console.log(head.project(new Float32Array(12).fill(1), 3).length); // 6
+   * if (JSON.stringify(head.project(new Float32Array(12).fill(1), 3).length) !== JSON.stringify(6)) throw new Error(`got ${JSON.stringify(head.project(new Float32Array(12).fill(1), 3).length)}`);
    * head.dispose();
    * ```
    */
@@ -226,7 +226,7 @@ export class ProjectionHead {
    * import { ProjectionHead } from "./head.ts";
    * const head = ProjectionHead.create({ inDim: 4, outDim: 2 });
    * const w = head.getWeight(); // rows are orthonormal
-   * console.log(w.length); // 8
+   * if (JSON.stringify(w.length) !== JSON.stringify(8)) throw new Error(`got ${JSON.stringify(w.length)}`);
    * head.dispose();
    * ```
    */
@@ -297,7 +297,7 @@ export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
  * ```ts
  * import { orthogonalRows } from "./head.ts";
  * const w = orthogonalRows(2, 3, 42); // two orthonormal rows of length 3
- * console.log(w.length); // 6
+ * if (JSON.stringify(w.length) !== JSON.stringify(6)) throw new Error(`got ${JSON.stringify(w.length)}`);
  * ```
  */
 export function orthogonalRows(rows: number, cols: number, seed: number): Float32Array {

@@ -179,7 +179,7 @@ export interface MinedRecord {
  * @example
  * ```ts
  * import { sameFeatureValue } from "./mine.ts";
- * console.log(sameFeatureValue(["a", "b"], ["b", "a"]), sameFeatureValue(3, 3.5)); // true false
+ * if (JSON.stringify([sameFeatureValue(["a", "b"], ["b", "a"]), sameFeatureValue(3, 3.5)]) !== JSON.stringify([true, false])) throw new Error(`got ${JSON.stringify([sameFeatureValue(["a", "b"], ["b", "a"]), sameFeatureValue(3, 3.5)])}`);
  * ```
  */
 export function sameFeatureValue(a: unknown, b: unknown): boolean {
@@ -199,7 +199,7 @@ export function sameFeatureValue(a: unknown, b: unknown): boolean {
  * ```ts
  * import { differingFeatures } from "./mine.ts";
  * const w = { city: 3, district: 2.5, price: 2 };
- * console.log(differingFeatures({ city: "HN", price: 3 }, { city: "HN", price: 4 }, w)); // ["price"]
+ * if (JSON.stringify(differingFeatures({ city: "HN", price: 3 }, { city: "HN", price: 4 }, w)) !== JSON.stringify(["price"])) throw new Error(`got ${JSON.stringify(differingFeatures({ city: "HN", price: 3 }, { city: "HN", price: 4 }, w))}`);
  * ```
  */
 export function differingFeatures(
@@ -256,7 +256,7 @@ export async function readFeatures(path: string): Promise<Map<string, Features>>
  * ```ts
  * import { violations } from "./mine.ts";
  * const f = { district: "Quận 10", price: 3.5, amenities: ["máy lạnh"] };
- * console.log(violations(f, { district: "Quận 10", price: { max: 3 }, amenities: ["máy lạnh"] })); // ["price"]
+ * if (JSON.stringify(violations(f, { district: "Quận 10", price: { max: 3 }, amenities: ["máy lạnh"] })) !== JSON.stringify(["price"])) throw new Error(`got ${JSON.stringify(violations(f, { district: "Quận 10", price: { max: 3 }, amenities: ["máy lạnh"] }))}`);
  * ```
  */
 export function violations(f: Features, c: Constraints): string[] {
@@ -311,7 +311,7 @@ export async function readConstraints(path: string): Promise<(Constraints | unde
  * @example
  * ```ts
  * import { parseRange } from "./mine.ts";
- * console.log(parseRange("10-100")); // [10, 100]
+ * if (JSON.stringify(parseRange("10-100")) !== JSON.stringify([10, 100])) throw new Error(`got ${JSON.stringify(parseRange("10-100"))}`);
  * ```
  */
 export function parseRange(s: string): [number, number] {

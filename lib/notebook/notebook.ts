@@ -109,7 +109,7 @@ export function installLine(missing: MissingTool[]): string {
  * @example
  * ```ts ignore
  * import { ensureDenoKernel } from "./notebook.ts";
- * console.log(await ensureDenoKernel()); // "already registered: /root/.local/share/jupyter/kernels/deno"
+ * if (JSON.stringify(await ensureDenoKernel()) !== JSON.stringify("already registered: /root/.local/share/jupyter/kernels/deno")) throw new Error(`got ${JSON.stringify(await ensureDenoKernel())}`);
  * ```
  */
 export async function ensureDenoKernel(
@@ -256,7 +256,7 @@ function sourceText(cell: NotebookCell): string {
  *   cells: [{ cell_type: "code", source: "throw 1", metadata: {},
  *     outputs: [{ output_type: "error", ename: "Error", evalue: "1" }] }],
  * });
- * console.log(errors); // [{ cell: 0, source: "throw 1", ename: "Error", evalue: "1" }]
+ * if (JSON.stringify(errors) !== JSON.stringify([{ cell: 0, source: "throw 1", ename: "Error", evalue: "1" }])) throw new Error(`got ${JSON.stringify(errors)}`);
  * ```
  */
 export function notebookErrors(nb: NotebookJson): NotebookError[] {
@@ -287,7 +287,7 @@ export function notebookErrors(nb: NotebookJson): NotebookError[] {
  *   { cell_type: "code", source: "", metadata: {}, outputs: [
  *     { output_type: "display_data", data: { "text/plain": "x", "text/html": "<b>x</b>" } }] },
  * ] });
- * console.log(sig); // { "0": ["display_data:text/html+text/plain"] }
+ * if (JSON.stringify(sig) !== JSON.stringify({ "0": ["display_data:text/html+text/plain"] })) throw new Error(`got ${JSON.stringify(sig)}`);
  * ```
  */
 export function outputSignature(nb: NotebookJson): Record<number, string[]> {
@@ -346,7 +346,7 @@ export function compareOutputs(
  *     language_info: { name: "typescript" } },
  *   cells: [{ cell_type: "code", source: "1", metadata: {}, outputs: [], execution_count: 3 }],
  * });
- * console.log(problems); // ["cell 0: execution_count is 3, expected null"]
+ * if (JSON.stringify(problems) !== JSON.stringify(["cell 0: execution_count is 3, expected null"])) throw new Error(`got ${JSON.stringify(problems)}`);
  * ```
  */
 export function strippedProblems(nb: NotebookJson): string[] {
@@ -497,7 +497,7 @@ export async function executeNotebook(
  * ```ts
  * import { renderMarkdownMath } from "./notebook.ts";
  * const html = renderMarkdownMath("with $w = 0$, `$x$` stays");
- * console.log(html.includes("<math"), html.includes("`$x$`")); // true true
+ * if (JSON.stringify([html.includes("<math"), html.includes("`$x$`")]) !== JSON.stringify([true, true])) throw new Error(`got ${JSON.stringify([html.includes("<math"), html.includes("`$x$`")])}`);
  * ```
  */
 export function renderMarkdownMath(markdown: string): string {
@@ -529,7 +529,7 @@ export function renderMarkdownMath(markdown: string): string {
  * import { renderNotebookMath } from "./notebook.ts";
  * const nb = renderNotebookMath({ nbformat: 4, nbformat_minor: 5, metadata: {},
  *   cells: [{ cell_type: "markdown", source: "$x^2$", metadata: {} }] });
- * console.log(String(nb.cells[0].source).startsWith('<span class="katex">')); // true
+ * if (JSON.stringify(String(nb.cells[0].source).startsWith('<span class="katex">')) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(String(nb.cells[0].source).startsWith('<span class="katex">'))}`);
  * ```
  */
 export function renderNotebookMath(nb: NotebookJson): NotebookJson {
@@ -553,7 +553,7 @@ export function renderNotebookMath(nb: NotebookJson): NotebookJson {
  * ```ts
  * import { offlinePage } from "./notebook.ts";
  * const page = offlinePage('<head><script src="file:///usr/share/javascript/mathjax/MathJax.js"></script></head>');
- * console.log(page.includes("<script src")); // false
+ * if (JSON.stringify(page.includes("<script src")) !== JSON.stringify(false)) throw new Error(`got ${JSON.stringify(page.includes("<script src"))}`);
  * ```
  */
 export function offlinePage(html: string): string {
@@ -566,7 +566,7 @@ export function offlinePage(html: string): string {
  * @example
  * ```ts
  * import { formatErrors } from "./notebook.ts";
- * console.log(formatErrors([]) === ""); // true
+ * if (JSON.stringify(formatErrors([]) === "") !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(formatErrors([]) === "")}`);
  * ```
  */
 export function formatErrors(

@@ -17,7 +17,7 @@ import type { Figure } from "./plots.ts";
  * ```ts
  * import { compareFigure, type CompareFigureOptions } from "./compare_plot.ts";
  * const o: CompareFigureOptions = { metric: "ndcg@10", rescoredOnly: true };
- * console.log(compareFigure([], o).data.length); // 0
+ * if (JSON.stringify(compareFigure([], o).data.length) !== JSON.stringify(0)) throw new Error(`got ${JSON.stringify(compareFigure([], o).data.length)}`);
  * ```
  */
 export interface CompareFigureOptions {
@@ -41,7 +41,7 @@ export interface CompareFigureOptions {
  *   { method: "base", dim: 1024, quantization: "fp32", rescore: 0, label: "base-1024 fp32", metrics: m, bytesPerVector: 4096, msPerQuery: 1 },
  *   { method: "head", dim: 256, quantization: "int8", rescore: 0, label: "head-256 int8", metrics: m, bytesPerVector: 256, msPerQuery: 1 },
  * ]);
- * console.log(fig.data.length); // 2
+ * if (JSON.stringify(fig.data.length) !== JSON.stringify(2)) throw new Error(`got ${JSON.stringify(fig.data.length)}`);
  * ```
  */
 export function compareFigure(rows: CompareRow[], opts: CompareFigureOptions = {}): Figure {

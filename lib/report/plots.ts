@@ -23,7 +23,7 @@ export interface Figure {
  * @example
  * ```ts
  * import { PLOTLY_CONFIG } from "./plots.ts";
- * console.log(PLOTLY_CONFIG.displaylogo); // false
+ * if (JSON.stringify(PLOTLY_CONFIG.displaylogo) !== JSON.stringify(false)) throw new Error(`got ${JSON.stringify(PLOTLY_CONFIG.displaylogo)}`);
  * ```
  */
 export const PLOTLY_CONFIG: Readonly<Record<string, unknown>> = Object.freeze({
@@ -75,7 +75,7 @@ function line(name: string, x: number[], y: number[], extra: object = {}) {
  * ```ts
  * import { lossCurves } from "./plots.ts";
  * const fig = lossCurves([{ epoch: 1, trainLoss: 2.1, valLoss: 2.0 }, { epoch: 2, trainLoss: 1.5, valLoss: 1.7 }]);
- * console.log(fig.data.length); // 2
+ * if (JSON.stringify(fig.data.length) !== JSON.stringify(2)) throw new Error(`got ${JSON.stringify(fig.data.length)}`);
  * ```
  */
 export function lossCurves(
@@ -102,7 +102,7 @@ export function lossCurves(
  *   { epoch: 1, metrics: { "recall@1": 0.4, "ndcg@10": 0.5 } },
  *   { epoch: 2, metrics: { "recall@1": 0.5, "ndcg@10": 0.6 } },
  * ]);
- * console.log(fig.data.map((t) => t.name)); // ["recall@1", "ndcg@10"]
+ * if (JSON.stringify(fig.data.map((t) => t.name)) !== JSON.stringify(["recall@1", "ndcg@10"])) throw new Error(`got ${JSON.stringify(fig.data.map((t) => t.name))}`);
  * ```
  */
 export function metricCurves(
@@ -128,7 +128,7 @@ export function metricCurves(
  * ```ts
  * import { lrSchedule } from "./plots.ts";
  * const fig = lrSchedule([0, 1, 2, 3], [0, 1e-3, 5e-4, 0]);
- * console.log(fig.data[0].x); // [0, 1, 2, 3]
+ * if (JSON.stringify(fig.data[0].x) !== JSON.stringify([0, 1, 2, 3])) throw new Error(`got ${JSON.stringify(fig.data[0].x)}`);
  * ```
  */
 export function lrSchedule(steps: number[], lrs: number[], opts: { title?: string } = {}): Figure {
@@ -156,7 +156,7 @@ export function lrSchedule(steps: number[], lrs: number[], opts: { title?: strin
  * ```ts
  * import { histogram } from "./plots.ts";
  * const fig = histogram([0.1, 0.2, 0.2, 0.9], { title: "Similarity", xTitle: "cosine", nbins: 20 });
- * console.log(fig.data[0].type); // "histogram"
+ * if (JSON.stringify(fig.data[0].type) !== JSON.stringify("histogram")) throw new Error(`got ${JSON.stringify(fig.data[0].type)}`);
  * ```
  */
 export function histogram(
@@ -184,7 +184,7 @@ export function histogram(
  *   { name: "base", values: [0.4, 0.3] },
  *   { name: "projected", values: [0.2, 0.1] },
  * ], { title: "Error rate by feature", yTitle: "rate" });
- * console.log(fig.data.length); // 2
+ * if (JSON.stringify(fig.data.length) !== JSON.stringify(2)) throw new Error(`got ${JSON.stringify(fig.data.length)}`);
  * ```
  */
 export function barChart(
@@ -257,7 +257,7 @@ export interface LineChartOptions {
  *   { name: "w=1", x, y: x.map((s) => Math.exp(s)) },
  *   { name: "w=2", x, y: x.map((s) => 2 * Math.exp(s)), dash: "dash" },
  * ], { title: "share of loss", xTitle: "similarity", vlines: [{ x: 0.6, label: "positive" }] });
- * console.log(fig.data.length, (fig.layout.shapes as unknown[]).length); // 2 1
+ * if (JSON.stringify([fig.data.length, (fig.layout.shapes as unknown[]).length]) !== JSON.stringify([2, 1])) throw new Error(`got ${JSON.stringify([fig.data.length, (fig.layout.shapes as unknown[]).length])}`);
  * ```
  */
 export function lineChart(series: LineSeries[], opts: LineChartOptions): Figure {
@@ -346,7 +346,7 @@ export function lineChart(series: LineSeries[], opts: LineChartOptions): Figure 
  * const a = lineChart([{ name: "a", x: [0, 1], y: [0, 1] }], { title: "exp" });
  * const b = lineChart([{ name: "b", x: [0, 1], y: [1, 0] }], { title: "logit" });
  * const fig = combineFigures([a, b], { columns: 2, title: "weighting" });
- * console.log(fig.data[1].xaxis); // "x2"
+ * if (JSON.stringify(fig.data[1].xaxis) !== JSON.stringify("x2")) throw new Error(`got ${JSON.stringify(fig.data[1].xaxis)}`);
  * ```
  */
 export function combineFigures(
@@ -444,7 +444,7 @@ export interface Pca2d {
  * import { pca2d } from "./plots.ts";
  * const v = new Float32Array([0, 0, 0, 2, 0, 0, 4, 0, 1, 6, 0, 0]); // 4 points, dim 3
  * const p = pca2d(v, 4, 3);
- * console.log(p.explained[0] > 0.9); // true
+ * if (JSON.stringify(p.explained[0] > 0.9) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(p.explained[0] > 0.9)}`);
  * ```
  */
 export function pca2d(
@@ -560,7 +560,7 @@ export function pca2d(
  * import { pcaScatter } from "./plots.ts";
  * const v = new Float32Array([1, 0, 0, 0.9, 0.1, 0, 0, 1, 0, 0, 0.9, 0.1]);
  * const fig = pcaScatter(v, 4, 3, ["a", "a", "b", "b"], { title: "PCA" });
- * console.log(fig.data.map((t) => t.name)); // ["a", "b"]
+ * if (JSON.stringify(fig.data.map((t) => t.name)) !== JSON.stringify(["a", "b"])) throw new Error(`got ${JSON.stringify(fig.data.map((t) => t.name))}`);
  * ```
  */
 export function pcaScatter(
@@ -626,7 +626,7 @@ let plotlyLoader: string | undefined;
  * @example
  * ```ts
  * import { plotlyJsUrl } from "./plots.ts";
- * console.log(plotlyJsUrl().href.endsWith("plotly-cartesian.min.js")); // true
+ * if (JSON.stringify(plotlyJsUrl().href.endsWith("plotly-cartesian.min.js")) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(plotlyJsUrl().href.endsWith("plotly-cartesian.min.js"))}`);
  * ```
  */
 export function plotlyJsUrl(): URL {
@@ -646,7 +646,7 @@ export function plotlyJsUrl(): URL {
  * @example
  * ```ts
  * import { plotlyJsSource } from "./plots.ts";
- * console.log(plotlyJsSource().length > 1e6); // true
+ * if (JSON.stringify(plotlyJsSource().length > 1e6) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(plotlyJsSource().length > 1e6)}`);
  * ```
  */
 export function plotlyJsSource(): string {
@@ -672,7 +672,7 @@ export function plotlyJsSource(): string {
  * @example
  * ```ts
  * import { plotlyScriptTag } from "./plots.ts";
- * console.log(plotlyScriptTag().startsWith("<script>")); // true
+ * if (JSON.stringify(plotlyScriptTag().startsWith("<script>")) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(plotlyScriptTag().startsWith("<script>"))}`);
  * ```
  */
 export function plotlyScriptTag(): string {
@@ -692,7 +692,7 @@ export function plotlyScriptTag(): string {
  * ```ts
  * import { plotlyLoaderScript } from "./plots.ts";
  * const tag = plotlyLoaderScript();
- * console.log(tag.length < 800_000, tag.includes("DecompressionStream")); // true true
+ * if (JSON.stringify([tag.length < 800_000, tag.includes("DecompressionStream")]) !== JSON.stringify([true, true])) throw new Error(`got ${JSON.stringify([tag.length < 800_000, tag.includes("DecompressionStream")])}`);
  * ```
  */
 export function plotlyLoaderScript(): string {
@@ -750,7 +750,7 @@ function escapeAttr(s: string): string {
  * ```ts
  * import { figureToHtmlDiv, lossCurves } from "./plots.ts";
  * const html = figureToHtmlDiv(lossCurves([{ epoch: 1, valLoss: 1 }]), "loss");
- * console.log(html.includes('id="loss"')); // true
+ * if (JSON.stringify(html.includes('id="loss"')) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(html.includes('id="loss"'))}`);
  * ```
  */
 export function figureToHtmlDiv(fig: Figure, id: string, opts: { height?: number } = {}): string {
@@ -818,7 +818,7 @@ export const PLOTLY_INLINE_ENV = "PLOTLY_INLINE";
  * @example
  * ```ts
  * import { defaultInlineMode } from "./plots.ts";
- * console.log(["once", "always", "never"].includes(defaultInlineMode())); // true
+ * if (JSON.stringify(["once", "always", "never"].includes(defaultInlineMode())) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(["once", "always", "never"].includes(defaultInlineMode()))}`);
  * ```
  */
 export function defaultInlineMode(): InlineMode {
@@ -914,7 +914,7 @@ export function displayPlot(
  * @example
  * ```ts
  * import { outputPauseMs } from "./plots.ts";
- * console.log(outputPauseMs(700_000)); // 190
+ * if (JSON.stringify(outputPauseMs(700_000)) !== JSON.stringify(190)) throw new Error(`got ${JSON.stringify(outputPauseMs(700_000))}`);
  * ```
  */
 export function outputPauseMs(chars: number): number {

@@ -63,7 +63,7 @@ export interface ReportInput {
  * @example
  * ```ts
  * import { escapeHtml } from "./report.ts";
- * console.log(escapeHtml("<b>&</b>")); // "&lt;b&gt;&amp;&lt;/b&gt;"
+ * if (JSON.stringify(escapeHtml("<b>&</b>")) !== JSON.stringify("&lt;b&gt;&amp;&lt;/b&gt;")) throw new Error(`got ${JSON.stringify(escapeHtml("<b>&</b>"))}`);
  * ```
  */
 export function escapeHtml(s: string): string {
@@ -143,7 +143,7 @@ function compareTableHtml(rows: CompareRow[]): string {
  * ```ts
  * import { reportFigures } from "./report.ts";
  * const figs = reportFigures({ title: "t", config: {}, history: [{ epoch: 1, valLoss: 1 }] });
- * console.log(figs.map((f) => f.id)); // ["loss"]
+ * if (JSON.stringify(figs.map((f) => f.id)) !== JSON.stringify(["loss"])) throw new Error(`got ${JSON.stringify(figs.map((f) => f.id))}`);
  * ```
  */
 export function reportFigures(input: ReportInput): { id: string; heading: string; fig: Figure }[] {
@@ -235,7 +235,7 @@ table.config td { font-family: ui-monospace, Menlo, Consolas, monospace; word-br
  *   config: { lr: 1e-3, epochs: 2 },
  *   history: [{ epoch: 1, trainLoss: 2, valLoss: 1.9 }, { epoch: 2, trainLoss: 1.5, valLoss: 1.6 }],
  * });
- * console.log(html.startsWith("<!DOCTYPE html>")); // true
+ * if (JSON.stringify(html.startsWith("<!DOCTYPE html>")) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(html.startsWith("<!DOCTYPE html>"))}`);
  * ```
  */
 export function renderReport(input: ReportInput): string {
@@ -308,7 +308,7 @@ ${parts.join("\n")}
  * const file = await writeReport("/tmp/run1", {
  *   title: "run 1", config: {}, history: [{ epoch: 1, valLoss: 1 }],
  * });
- * console.log(file); // "/tmp/run1/report.html"
+ * if (JSON.stringify(file) !== JSON.stringify("/tmp/run1/report.html")) throw new Error(`got ${JSON.stringify(file)}`);
  * ```
  */
 export async function writeReport(path: string, input: ReportInput): Promise<string> {

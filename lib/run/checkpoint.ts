@@ -290,7 +290,7 @@ export async function loadCheckpoint(
  * @example
  * ```ts
  * import { MAX_HEAD_VALUE } from "./checkpoint.ts";
- * console.log(MAX_HEAD_VALUE); // 10000
+ * if (JSON.stringify(MAX_HEAD_VALUE) !== JSON.stringify(10000)) throw new Error(`got ${JSON.stringify(MAX_HEAD_VALUE)}`);
  * ```
  */
 export const MAX_HEAD_VALUE = 1e4;
@@ -301,7 +301,7 @@ export const MAX_HEAD_VALUE = 1e4;
  * @example
  * ```ts
  * import { MAX_ROW_NORM_RATIO } from "./checkpoint.ts";
- * console.log(MAX_ROW_NORM_RATIO); // 1000
+ * if (JSON.stringify(MAX_ROW_NORM_RATIO) !== JSON.stringify(1000)) throw new Error(`got ${JSON.stringify(MAX_ROW_NORM_RATIO)}`);
  * ```
  */
 export const MAX_ROW_NORM_RATIO = 1e3;

@@ -102,7 +102,7 @@ export async function readManifest(dir: string): Promise<Manifest | null> {
  *     '"status":"running","committed":"","files":{}}',
  *   "manifest.json",
  * );
- * console.log(m.generation); // 1
+ * if (JSON.stringify(m.generation) !== JSON.stringify(1)) throw new Error(`got ${JSON.stringify(m.generation)}`);
  * ```
  */
 export function parseManifest(text: string, path: string): Manifest {

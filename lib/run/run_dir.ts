@@ -799,8 +799,8 @@ export class RunDir {
  * @example
  * ```ts
  * import { latestName } from "./run_dir.ts";
- * console.log(latestName("./checkpoints/run1/")); // "run1"
- * console.log(latestName("/tmp/run1")); // null
+ * if (JSON.stringify(latestName("./checkpoints/run1/")) !== JSON.stringify("run1")) throw new Error(`got ${JSON.stringify(latestName("./checkpoints/run1/"))}`);
+ * if (JSON.stringify(latestName("/tmp/run1")) !== JSON.stringify(null)) throw new Error(`got ${JSON.stringify(latestName("/tmp/run1"))}`);
  * ```
  */
 export function latestName(dir: string, root = "checkpoints"): string | null {
@@ -822,7 +822,7 @@ export function latestName(dir: string, root = "checkpoints"): string | null {
  * @example
  * ```ts
  * import { normalizePath } from "./run_dir.ts";
- * console.log(normalizePath("./a//b/../c/", "/repo")); // "/repo/a/c"
+ * if (JSON.stringify(normalizePath("./a//b/../c/", "/repo")) !== JSON.stringify("/repo/a/c")) throw new Error(`got ${JSON.stringify(normalizePath("./a//b/../c/", "/repo"))}`);
  * ```
  */
 export function normalizePath(path: string, cwd?: string): string {

@@ -16,7 +16,7 @@ import type { MetaValue } from "../data/listings.ts";
  * @example
  * ```ts
  * import { foldText } from "./highlight.ts";
- * console.log(foldText("Phòng trọ Q.10, ĐH Bách Khoa")); // "phong tro q 10 dh bach khoa"
+ * if (JSON.stringify(foldText("Phòng trọ Q.10, ĐH Bách Khoa")) !== JSON.stringify("phong tro q 10 dh bach khoa")) throw new Error(`got ${JSON.stringify(foldText("Phòng trọ Q.10, ĐH Bách Khoa"))}`);
  * ```
  */
 export function foldText(s: string): string {
@@ -68,7 +68,7 @@ function millions(num: string, unit: string, frac: string | undefined): number {
  * @example
  * ```ts
  * import { numericConstraints } from "./highlight.ts";
- * console.log(numericConstraints("phòng dưới 3tr5, trên 20m2")); // { priceMax: 3.5, areaMin: 20 }
+ * if (JSON.stringify(numericConstraints("phòng dưới 3tr5, trên 20m2")) !== JSON.stringify({ priceMax: 3.5, areaMin: 20 })) throw new Error(`got ${JSON.stringify(numericConstraints("phòng dưới 3tr5, trên 20m2"))}`);
  * ```
  */
 export function numericConstraints(query: string): { priceMax?: number; areaMin?: number } {
@@ -122,7 +122,7 @@ export function matchingFeatures(query: string, meta: Record<string, MetaValue>)
  * @example
  * ```ts
  * import { matchingValues } from "./highlight.ts";
- * console.log(matchingValues("có máy lạnh", ["máy lạnh", "gác lửng"])); // ["máy lạnh"]
+ * if (JSON.stringify(matchingValues("có máy lạnh", ["máy lạnh", "gác lửng"])) !== JSON.stringify(["máy lạnh"])) throw new Error(`got ${JSON.stringify(matchingValues("có máy lạnh", ["máy lạnh", "gác lửng"]))}`);
  * ```
  */
 export function matchingValues(query: string, values: string[]): string[] {

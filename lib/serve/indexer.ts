@@ -36,7 +36,7 @@ import {
  * @example
  * ```ts
  * import { DEFAULT_INDEX_DIR } from "./indexer.ts";
- * console.log(DEFAULT_INDEX_DIR); // "data/index"
+ * if (JSON.stringify(DEFAULT_INDEX_DIR) !== JSON.stringify("data/index")) throw new Error(`got ${JSON.stringify(DEFAULT_INDEX_DIR)}`);
  * ```
  */
 export const DEFAULT_INDEX_DIR = "data/index";
@@ -46,7 +46,7 @@ export const DEFAULT_INDEX_DIR = "data/index";
  * @example
  * ```ts
  * import { DEFAULT_ANN_THRESHOLD } from "./indexer.ts";
- * console.log(DEFAULT_ANN_THRESHOLD); // 20000
+ * if (JSON.stringify(DEFAULT_ANN_THRESHOLD) !== JSON.stringify(20000)) throw new Error(`got ${JSON.stringify(DEFAULT_ANN_THRESHOLD)}`);
  * ```
  */
 export const DEFAULT_ANN_THRESHOLD = 20_000;

@@ -172,7 +172,7 @@ if (p.get("q")) { $("q").value = p.get("q"); run(); }
  *     checkpoint: null, ann: null, uptimeS: 0,
  *   },
  * });
- * console.log(html.includes('id="head-list"')); // true
+ * if (JSON.stringify(html.includes('id="head-list"')) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(html.includes('id="head-list"'))}`);
  * ```
  */
 export function renderSearchPage(opts: { health: HealthResponse; title?: string }): string {

@@ -24,7 +24,7 @@ import type { IndexHit } from "./vector_store.ts";
  * @example
  * ```ts
  * import { LIMITS } from "./server.ts";
- * console.log(LIMITS.maxK); // 50
+ * if (JSON.stringify(LIMITS.maxK) !== JSON.stringify(50)) throw new Error(`got ${JSON.stringify(LIMITS.maxK)}`);
  * ```
  */
 export const LIMITS = {
@@ -51,7 +51,7 @@ const DRAIN_MS = 10_000;
  * @example
  * ```ts
  * import { TIMEOUTS } from "./server.ts";
- * console.log(TIMEOUTS.headerMs, TIMEOUTS.idleMs); // 10000 60000
+ * if (JSON.stringify([TIMEOUTS.headerMs, TIMEOUTS.idleMs]) !== JSON.stringify([10000, 60000])) throw new Error(`got ${JSON.stringify([TIMEOUTS.headerMs, TIMEOUTS.idleMs])}`);
  * ```
  */
 export const TIMEOUTS = { headerMs: 10_000, idleMs: 60_000 } as const;
@@ -348,7 +348,7 @@ function checkParams(q: unknown, k: unknown): { q: string; k: number } {
  * import { createHandler, openSearchService } from "./server.ts";
  * const handler = createHandler(await openSearchService({ index: "data/index" }));
  * const res = await handler(new Request("http://localhost/search?q=phòng+q10&k=3"));
- * console.log(res.status, (await res.json()).head.results.length); // 200 3
+ * if (JSON.stringify([res.status, (await res.json()).head.results.length]) !== JSON.stringify([200, 3])) throw new Error(`got ${JSON.stringify([res.status, (await res.json()).head.results.length])}`);
  * ```
  */
 export function createHandler(

@@ -70,7 +70,7 @@ const UNIT_TOLERANCE = 1e-3;
  * @example
  * ```ts
  * import { INDEX_FORMAT } from "./vector_store.ts";
- * console.log(INDEX_FORMAT); // "phongtro-index/v2"
+ * if (JSON.stringify(INDEX_FORMAT) !== JSON.stringify("phongtro-index/v2")) throw new Error(`got ${JSON.stringify(INDEX_FORMAT)}`);
  * ```
  */
 export const INDEX_FORMAT = "phongtro-index/v2";
@@ -80,7 +80,7 @@ export const INDEX_FORMAT = "phongtro-index/v2";
  * @example
  * ```ts
  * import { LISTINGS_TABLE } from "./vector_store.ts";
- * console.log(LISTINGS_TABLE); // "listings"
+ * if (JSON.stringify(LISTINGS_TABLE) !== JSON.stringify("listings")) throw new Error(`got ${JSON.stringify(LISTINGS_TABLE)}`);
  * ```
  */
 export const LISTINGS_TABLE = "listings";
@@ -90,7 +90,7 @@ export const LISTINGS_TABLE = "listings";
  * @example
  * ```ts
  * import { META_TABLE } from "./vector_store.ts";
- * console.log(META_TABLE); // "index_meta"
+ * if (JSON.stringify(META_TABLE) !== JSON.stringify("index_meta")) throw new Error(`got ${JSON.stringify(META_TABLE)}`);
  * ```
  */
 export const META_TABLE = "index_meta";
@@ -111,7 +111,7 @@ export type AnnKind = "ivf_flat" | "ivf_pq" | "hnsw_sq" | "ivf_rq";
  * @example
  * ```ts
  * import { ANN_KINDS } from "./vector_store.ts";
- * console.log(ANN_KINDS.includes("ivf_pq")); // true
+ * if (JSON.stringify(ANN_KINDS.includes("ivf_pq")) !== JSON.stringify(true)) throw new Error(`got ${JSON.stringify(ANN_KINDS.includes("ivf_pq"))}`);
  * ```
  */
 export const ANN_KINDS: readonly (AnnKind | "auto" | "none")[] = [
@@ -131,7 +131,7 @@ export const ANN_KINDS: readonly (AnnKind | "auto" | "none")[] = [
  * @example
  * ```ts
  * import { annKindFor } from "./vector_store.ts";
- * console.log(annKindFor("int8")); // "hnsw_sq"
+ * if (JSON.stringify(annKindFor("int8")) !== JSON.stringify("hnsw_sq")) throw new Error(`got ${JSON.stringify(annKindFor("int8"))}`);
  * ```
  */
 export function annKindFor(quantize: "fp32" | "int8" | "binary"): AnnKind {
@@ -207,7 +207,7 @@ export interface IndexContents {
  * @example
  * ```ts
  * import { IndexCorruptError } from "./vector_store.ts";
- * console.log(new IndexCorruptError("x").name); // "IndexCorruptError"
+ * if (JSON.stringify(new IndexCorruptError("x").name) !== JSON.stringify("IndexCorruptError")) throw new Error(`got ${JSON.stringify(new IndexCorruptError("x").name)}`);
  * ```
  */
 export class IndexCorruptError extends Error {
@@ -224,7 +224,7 @@ export class IndexCorruptError extends Error {
  * @example
  * ```ts
  * import { IndexMismatchError } from "./vector_store.ts";
- * console.log(new IndexMismatchError("x").name); // "IndexMismatchError"
+ * if (JSON.stringify(new IndexMismatchError("x").name) !== JSON.stringify("IndexMismatchError")) throw new Error(`got ${JSON.stringify(new IndexMismatchError("x").name)}`);
  * ```
  */
 export class IndexMismatchError extends Error {
@@ -245,7 +245,7 @@ export class IndexMismatchError extends Error {
  * @example
  * ```ts
  * import { FilterError } from "./vector_store.ts";
- * console.log(new FilterError("x").name); // "FilterError"
+ * if (JSON.stringify(new FilterError("x").name) !== JSON.stringify("FilterError")) throw new Error(`got ${JSON.stringify(new FilterError("x").name)}`);
  * ```
  */
 export class FilterError extends Error {

@@ -200,7 +200,7 @@ const LIST_KEYS = new Set<keyof TrainConfig>(["matryoshka", "dimsWeights"]);
  * @example
  * ```ts
  * import { parseNumberList } from "./config.ts";
- * console.log(parseNumberList("256,128,64", "--matryoshka", true)); // [256, 128, 64]
+ * if (JSON.stringify(parseNumberList("256,128,64", "--matryoshka", true)) !== JSON.stringify([256, 128, 64])) throw new Error(`got ${JSON.stringify(parseNumberList("256,128,64", "--matryoshka", true))}`);
  * ```
  */
 export function parseNumberList(value: unknown, where: string, integer: boolean): number[] {
@@ -347,7 +347,7 @@ export async function readConfigFile(path: string): Promise<Partial<TrainConfig>
  * ```ts
  * import { resolveConfig } from "./config.ts";
  * const cfg = resolveConfig({ epochs: 5, lr: 1e-3 }, { epochs: 2 });
- * console.log(cfg.epochs, cfg.lr); // 2 0.001
+ * if (JSON.stringify([cfg.epochs, cfg.lr]) !== JSON.stringify([2, 0.001])) throw new Error(`got ${JSON.stringify([cfg.epochs, cfg.lr])}`);
  * ```
  */
 export function resolveConfig(
@@ -421,7 +421,7 @@ export function matryoshkaDims(cfg: TrainConfig): { dims: number[]; weights: num
  * @example
  * ```ts
  * import { configFromFlags } from "./config.ts";
- * console.log(configFromFlags({ epochs: 2, quiet: true })); // { epochs: 2 }
+ * if (JSON.stringify(configFromFlags({ epochs: 2, quiet: true })) !== JSON.stringify({ epochs: 2 })) throw new Error(`got ${JSON.stringify(configFromFlags({ epochs: 2, quiet: true }))}`);
  * ```
  */
 export function configFromFlags(

@@ -20,7 +20,7 @@ import type { TrainState } from "../run/run_dir.ts";
  * ```ts
  * import { createState } from "./optimizer.ts";
  * const s = createState(new Float32Array(8));
- * console.log(s.m.length, s.step); // 8 0
+ * if (JSON.stringify([s.m.length, s.step]) !== JSON.stringify([8, 0])) throw new Error(`got ${JSON.stringify([s.m.length, s.step])}`);
  * ```
  */
 export interface StepState {
@@ -40,7 +40,7 @@ export interface StepState {
  * @example
  * ```ts
  * import { createState } from "./optimizer.ts";
- * console.log(createState(new Float32Array(4)).v); // Float32Array(4) [0, 0, 0, 0]
+ * if (JSON.stringify(Array.from(createState(new Float32Array(4)).v)) !== JSON.stringify([0, 0, 0, 0])) throw new Error(`got ${createState(new Float32Array(4)).v}`);
  * ```
  */
 export function createState(weight: Float32Array): StepState {

@@ -92,7 +92,7 @@ const MASKED = -1e30;
  * @example
  * ```ts
  * import { resolveDims } from "./train_step.ts";
- * console.log(resolveDims(256, [256, 64])); // { dims: [256, 64], weights: [1, 1] }
+ * if (JSON.stringify(resolveDims(256, [256, 64])) !== JSON.stringify({ dims: [256, 64], weights: [1, 1] })) throw new Error(`got ${JSON.stringify(resolveDims(256, [256, 64]))}`);
  * ```
  */
 export function resolveDims(
@@ -637,7 +637,8 @@ function projectGraph(D: number, O: number): Uint8Array {
  * @example
  * ```ts
  * import { normalizeRows } from "./train_step.ts";
- * console.log(normalizeRows(new Float32Array([3, 4]), 1, 2)); // [0.6, 0.8]
+ * const rows = normalizeRows(new Float32Array([3, 4]), 1, 2);
+ * if (Math.abs(rows[0] - 0.6) > 1e-6 || Math.abs(rows[1] - 0.8) > 1e-6) throw new Error(`got ${rows}`);
  * ```
  */
 export function normalizeRows(x: Float32Array, n: number, dim: number): Float32Array {

@@ -196,7 +196,7 @@ export function* rowBatches(
  * import { gatherBatch } from "./trainer.ts";
  * const emb = new Float32Array([1, 0, 0, 1]); // 2 rows of 2
  * const b = gatherBatch(emb, 2, { rows: Int32Array.from([0, 1, 1, 0]), weights: new Float32Array(0), ids: [0, 1], size: 2 });
- * console.log(b.x); // Float32Array [1, 0, 0, 1, 0, 1, 1, 0]
+ * if (JSON.stringify(Array.from(b.x)) !== JSON.stringify([1, 0, 0, 1, 0, 1, 1, 0])) throw new Error(`got ${b.x}`);
  * ```
  */
 export function gatherBatch(
