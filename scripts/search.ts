@@ -8,21 +8,11 @@
  */
 import { CliError, type CommandSpec, helpText, parseCommand, runMain } from "../lib/cli/cli.ts";
 import { embedTexts } from "../lib/encoder/cache.ts";
-import { assertHeadFitsEncoder, loadCheckpoint, readRunInfo } from "../lib/run/checkpoint.ts";
-import { readCorpus } from "../lib/data/corpus.ts";
-import { loadDataset, uniqueTexts } from "../lib/data/dataset.ts";
-import { ensureDefaultModel } from "../lib/encoder/default_model.ts";
-import { describeEncoder, loadEncoder } from "../lib/encoder/encoder.ts";
-import { exists } from "../lib/core/fs.ts";
+import { describeEncoder } from "../lib/encoder/encoder.ts";
 import { isBlankText } from "../lib/head/inference.ts";
 import { requirePermissions } from "../lib/cli/permissions.ts";
-import { headProjector, resolveDim } from "../lib/head/dims.ts";
-import {
-  buildIndex,
-  type Quantization,
-  QUANTIZE_FLAGS,
-  searchIndex,
-} from "../lib/eval/quantize.ts";
+import { type Quantization, QUANTIZE_FLAGS } from "../lib/eval/quantize.ts";
+import { searchCorpus } from "../lib/eval/search_corpus.ts";
 import { readTexts } from "../lib/data/text_input.ts";
 
 const SPEC: CommandSpec = {
@@ -141,92 +131,54 @@ async function main() {
     return;
   }
 
-  const info = useBase && !(await exists(`${dir}/config.json`))
-    ? undefined
-    : await readRunInfo(dir);
-  if (info && !useBase) resolveDim(info, flags.dim as number | undefined, dir); // fail early
-  const modelDir = (flags.model as string | undefined) ??
-    (info?.config.model || await ensureDefaultModel());
-  const encoder = await loadEncoder(modelDir);
-  // The head is loaded and verified before anything is encoded.
-  const ckpt = useBase ? undefined : await loadCheckpoint(dir, {
-    which: (flags.which as "best" | "final" | undefined) ?? "best",
-    fingerprint: encoder.fingerprint,
-    force: flags.force === true,
-    onWarning: (m) => console.error(m),
-  });
-  if (ckpt) assertHeadFitsEncoder(ckpt, encoder);
   const say = (s: string) => flags.json ? undefined : console.log(s);
-  say(
-    `${describeEncoder(encoder)}; ${
-      ckpt
-        ? `head ${dir} (${flags.dim ? `${flags.dim}-d prefix` : `${ckpt.outDim}-d`})`
-        : `base vectors (${encoder.dim}-d)`
-    }`,
-  );
-
-  // Every unique listing text (positives and hard negatives) of the dataset.
-  const corpus = flags.corpus ? await readCorpus(flags.corpus as string) : uniqueTexts(
-    (await loadDataset(
-      (flags.data as string | undefined) ?? info?.dataset.path ?? "data/gen-data-set.json",
-    )).examples,
-    { kind: "passages" },
-  );
-  const docs = await embedTexts(encoder, corpus, { cacheRoot });
-  // Queries go to the bounded query store, never into the corpus cache.
-  const q = await embedTexts(encoder, queries, { cacheRoot, store: "query" });
-  await encoder.dispose();
-
-  let qv = q.data, dv = docs.data, dim = docs.dim;
-  if (ckpt) {
-    const head = await headProjector(ckpt, flags.dim as number | undefined);
-    qv = head.project(q.data, queries.length);
-    dv = head.project(docs.data, corpus.length);
-    dim = head.dim;
-    head.dispose();
-  }
-  const kk = Math.min(k, corpus.length);
-  const index = buildIndex(dv, corpus.length, dim, quantize, { keepFloat: rescore > 0 });
-  const r = await searchIndex(index, qv, queries.length, { k: kk, rescore });
+  const r = await searchCorpus({
+    queries,
+    k,
+    checkpoint: dir,
+    which: flags.which as "best" | "final" | undefined,
+    base: useBase,
+    dim: flags.dim as number | undefined,
+    quantize,
+    rescore,
+    corpus: flags.corpus as string | undefined,
+    data: flags.data as string | undefined,
+    model: flags.model as string | undefined,
+    cacheRoot,
+    force: flags.force === true,
+    onInfo: say,
+  });
   const ms = performance.now() - t0;
-  const hitsOf = (qi: number) =>
-    Array.from(r.indices.subarray(qi * kk, (qi + 1) * kk), (idx, i) => ({
-      rank: i + 1,
-      score: r.scores[qi * kk + i],
-      text: corpus[idx],
-    }));
   if (flags.json) {
-    for (let qi = 0; qi < queries.length; qi++) {
+    for (const [qi, query] of queries.entries()) {
       console.log(JSON.stringify({
-        query: queries[qi],
+        query,
         base: useBase,
-        dim,
+        dim: r.dim,
         quantize,
         rescore,
-        bytes_per_vector: index.bytesPerVector,
-        results: hitsOf(qi),
-        encoded: q.misses + docs.misses,
+        bytes_per_vector: r.bytesPerVector,
+        results: r.hits[qi],
+        encoded: r.encoded.queries + r.encoded.docs,
         ms,
       }));
     }
     return;
   }
+  const q = r.encoded.queries;
   say(
-    `Corpus: ${corpus.length} listings (${docs.misses} encoded, ${docs.hits} from cache); ${
+    `Corpus: ${r.corpus.length} listings (${r.encoded.docs} encoded, ${r.encoded.docsCached} from cache); ${
       queries.length === 1
-        ? `query ${q.misses ? "encoded" : "from cache"}`
-        : `${queries.length} queries (${q.misses} encoded)`
+        ? `query ${q ? "encoded" : "from cache"}`
+        : `${queries.length} queries (${q} encoded)`
     }`,
   );
-  say(
-    `Index: ${dim}-d ${quantize}${
-      rescore > 0 ? ` (re-scoring ${rescore}×k candidates in fp32)` : ""
-    }, ${index.bytesPerVector} bytes/vector`,
-  );
-  for (let qi = 0; qi < queries.length; qi++) {
-    const shown = queries[qi].length > 200 ? `${queries[qi].slice(0, 197)}...` : queries[qi];
+  const rescoring = rescore > 0 ? ` (re-scoring ${rescore}×k candidates in fp32)` : "";
+  say(`Index: ${r.dim}-d ${quantize}${rescoring}, ${r.bytesPerVector} bytes/vector`);
+  for (const [qi, query] of queries.entries()) {
+    const shown = query.length > 200 ? `${query.slice(0, 197)}...` : query;
     say(`${qi > 0 ? "\n" : ""}Query: ${shown}\n`);
-    for (const h of hitsOf(qi)) {
+    for (const h of r.hits[qi]) {
       say(`${String(h.rank).padStart(2)}. ${h.score.toFixed(4)}  ${h.text}`);
     }
   }

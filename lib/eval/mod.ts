@@ -93,3 +93,9 @@ export {
   type RunComparison,
   type RunEvaluation,
 } from "./run_eval.ts";
+export {
+  type CorpusHit,
+  type CorpusSearch,
+  type CorpusSearchOptions,
+  searchCorpus,
+} from "./search_corpus.ts";
