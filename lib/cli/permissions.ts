@@ -71,8 +71,9 @@ export class PermissionPreflightError extends CliError {
  * @example
  * ```ts
  * import { fileWriteNeeds } from "./permissions.ts";
- * console.log(fileWriteNeeds("out/head.onnx", "--out"));
- * // [{ kind: "read", path: "out", flag: "--out" }, { kind: "write", path: "out", flag: "--out" }]
+ * const needs = fileWriteNeeds("out/head.onnx", "--out");
+ * const expected = [{ kind: "read", path: "out", flag: "--out" }, { kind: "write", path: "out", flag: "--out" }];
+ * if (JSON.stringify(needs) !== JSON.stringify(expected)) throw new Error(JSON.stringify(needs));
  * ```
  */
 export function fileWriteNeeds(path: string, flag: string): PathNeed[] {
@@ -129,7 +130,7 @@ export function taskCommand(task: string): string | undefined {
  * @example
  * ```ts
  * import { shellQuote } from "./permissions.ts";
- * console.log(shellQuote("phòng trọ"), shellQuote("--out")); // 'phòng trọ' --out
+ * if (shellQuote("phòng trọ") !== "'phòng trọ'" || shellQuote("--out") !== "--out") throw new Error("quoting");
  * ```
  */
 export function shellQuote(word: string): string {

@@ -275,8 +275,8 @@ export interface EncodeReporter {
  * @example
  * ```ts
  * import { planMessage } from "./progress.ts";
- * console.log(planMessage({ total: 5000, cached: 1200, toEncode: 3800 }));
- * // "resumed: 1,200 of 5,000 texts already cached; encoding 3,800"
+ * const msg = planMessage({ total: 5000, cached: 1200, toEncode: 3800 });
+ * if (msg !== "resumed: 1,200 of 5,000 texts already cached; encoding 3,800") throw new Error(msg);
  * ```
  */
 export function planMessage(p: EncodePlan): string {

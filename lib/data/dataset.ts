@@ -1141,7 +1141,8 @@ export interface SplitOptions {
  * import { loadDataset, splitDataset } from "./dataset.ts";
  * const { examples } = await loadDataset("data/gen-data-set.json");
  * const { train, val } = splitDataset(examples, { valFraction: 0.1, seed: 42 });
- * console.log(train.length, val.length);
+ * // held out by query: the README's split (900 training and 100 validation examples)
+ * if (train.length !== 900 || val.length !== 100) throw new Error(`${train.length} / ${val.length}`);
  * ```
  */
 export function splitDataset(

@@ -130,7 +130,7 @@ function fillRandom(out: Float32Array, state: number): number {
  * ```ts
  * import { buildShapeTokenizer } from "./bge_shape.ts";
  * const { json, pieces } = buildShapeTokenizer(["Phòng trọ Q10"], 1000);
- * console.log(pieces.length, pieces[999]); // 1000 "<mask>"
+ * if (pieces.length !== 1000 || pieces[999] !== "<mask>") throw new Error(`${pieces.length} ${pieces[999]}`);
  * ```
  */
 export function buildShapeTokenizer(

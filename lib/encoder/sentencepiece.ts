@@ -121,7 +121,7 @@ const decoder = new TextDecoder();
  * ```ts
  * import { parseSentencePieceModel } from "./sentencepiece.ts";
  * const m = parseSentencePieceModel(await Deno.readFile("tests/fixtures/spm/vi-unigram.model"));
- * console.log(m.pieces[0].type, m.normalizer.name); // unknown nmt_nfkc
+ * if (m.pieces[0].type !== "unknown" || m.normalizer.name !== "nmt_nfkc") throw new Error("not XLM-R's layout");
  * ```
  */
 export function parseSentencePieceModel(

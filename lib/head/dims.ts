@@ -18,7 +18,7 @@ import { ProjectionHead } from "./head.ts";
  * @example
  * ```ts
  * import { DimError } from "./dims.ts";
- * console.log(new DimError("--dim 100 ...").name); // DimError
+ * if (new DimError("--dim 100 ...").name !== "DimError") throw new Error("name");
  * ```
  */
 export class DimError extends UsageError {

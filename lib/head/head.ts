@@ -90,7 +90,7 @@ function linearNoInputGrad(x: tf.Tensor2D) {
  * import { ProjectionHead } from "./head.ts";
  * const head = ProjectionHead.create({ inDim: 8, outDim: 4, seed: 1 });
  * const y = head.apply(tf.randomNormal([3, 8]));
- * console.log(y.shape, head.paramCount); // [3, 4] 32
+ * if (y.shape.join("x") !== "3x4" || head.paramCount !== 32) throw new Error(`${y.shape} ${head.paramCount}`);
  * head.dispose();
  * ```
  */

@@ -338,7 +338,8 @@ export function parseRange(s: string): [number, number] {
  *   async (texts) => ({ dim: 2, data: new Float32Array(texts.flatMap((t) => vec[t])) }),
  *   { range: [0, 3], numNegatives: 1, sample: "top" },
  * );
- * console.log(records[0].neg, report.removed.positive); // ["a"] 1
+ * // "a" is the best-scored listing that is not the positive; the positive was removed once
+ * if (records[0].neg.join() !== "a" || report.removed.positive !== 1) throw new Error(JSON.stringify(records));
  * ```
  */
 export async function mineHardNegatives(

@@ -43,7 +43,8 @@ export interface HealthResponse {
  * @example
  * ```ts
  * import { escapeHtml } from "./search_page.ts";
- * console.log(escapeHtml('<b>"x" & y</b>')); // &lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;
+ * const html = escapeHtml('<b>"x" & y</b>');
+ * if (html !== "&lt;b&gt;&quot;x&quot; &amp; y&lt;/b&gt;") throw new Error(html);
  * ```
  */
 export function escapeHtml(s: string): string {

@@ -397,7 +397,7 @@ const META_SCHEMA = new arrow.Schema([
  * @example
  * ```ts
  * import { sqlString } from "./vector_store.ts";
- * console.log(sqlString("Hà Nội's")); // 'Hà Nội''s'
+ * if (sqlString("Hà Nội's") !== "'Hà Nội''s'") throw new Error(sqlString("Hà Nội's"));
  * ```
  */
 export function sqlString(s: string): string {
@@ -420,7 +420,7 @@ export function sqlString(s: string): string {
  * });
  * await store.upsert([{ id: "a", text: "phòng trọ", meta: {}, vector: new Float32Array([1, 0]) }]);
  * const hits = await store.search(new Float32Array([1, 0]), { k: 1 });
- * console.log(hits[0].id, hits[0].score); // a 1
+ * if (hits[0].id !== "a" || Math.abs(hits[0].score - 1) > 1e-6) throw new Error(JSON.stringify(hits));
  * store.close();
  * ```
  */

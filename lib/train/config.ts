@@ -404,8 +404,8 @@ function checkMatryoshka(cfg: TrainConfig): void {
  * @example
  * ```ts
  * import { matryoshkaDims, resolveConfig } from "./config.ts";
- * console.log(matryoshkaDims(resolveConfig({}, { matryoshka: [64, 256] })));
- * // { dims: [256, 64], weights: [1, 1] }
+ * const md = matryoshkaDims(resolveConfig({}, { matryoshka: [64, 256] }));
+ * if (JSON.stringify(md) !== JSON.stringify({ dims: [256, 64], weights: [1, 1] })) throw new Error(JSON.stringify(md));
  * ```
  */
 export function matryoshkaDims(cfg: TrainConfig): { dims: number[]; weights: number[] } {

@@ -112,7 +112,7 @@ export const LOSS_BUG_WEIGHTS: readonly number[] = [0, 0.5, 1, 2, 2.5];
  * ```ts
  * import { lossBugFigure } from "./loss_bug.ts";
  * const fig = lossBugFigure({ temperature: 0.05, positiveSimilarity: 0.6, markSimilarity: 0.4 });
- * console.log(fig.data.length); // 10 (5 weights x 2 panels)
+ * if (fig.data.length !== 10) throw new Error(`${fig.data.length} traces, expected 5 weights x 2 panels`);
  * ```
  */
 export function lossBugFigure(opts: LossBugFigureOptions): Figure {

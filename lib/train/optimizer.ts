@@ -84,7 +84,7 @@ export interface AdamWOptions {
  * import { adamWUpdate, createState } from "./optimizer.ts";
  * const s = createState(new Float32Array([1, 1]));
  * const norm = adamWUpdate(s, new Float32Array([3, 4]), { lr: 0.1, weightDecay: 0, clipNorm: 1 });
- * console.log(norm, s.weight); // 5 [0.9, 0.9]
+ * if (norm !== 5 || Math.abs(s.weight[0] - 0.9) > 1e-6 || Math.abs(s.weight[1] - 0.9) > 1e-6) throw new Error(`${norm} ${s.weight}`);
  * ```
  */
 export function adamWUpdate(state: StepState, grad: Float32Array, opts: AdamWOptions): number {
