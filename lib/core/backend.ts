@@ -36,7 +36,7 @@ export type Device = "auto" | "wasm" | "cpu" | "gpu";
  * @example
  * ```ts
  * import { DEVICES } from "./backend.ts";
- * console.log(DEVICES.join("|")); // auto|wasm|cpu|gpu
+ * if (DEVICES.join("|") !== "auto|wasm|cpu|gpu") throw new Error(DEVICES.join("|"));
  * ```
  */
 export const DEVICES: readonly Device[] = ["auto", "wasm", "cpu", "gpu"];

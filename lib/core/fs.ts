@@ -53,7 +53,7 @@ export function atomicWriteJson(path: string, value: unknown): Promise<void> {
  * @example
  * ```ts
  * import { exists } from "./fs.ts";
- * console.log(await exists("/tmp"));
+ * if (!await exists("/tmp") || await exists("/tmp/surely-not-here-4d2c")) throw new Error("exists");
  * ```
  */
 export async function exists(path: string): Promise<boolean> {
@@ -101,7 +101,8 @@ export function join(...parts: string[]): string {
  * @example
  * ```ts
  * import { sha256Hex } from "./fs.ts";
- * console.log(await sha256Hex("abc"));
+ * const hex = await sha256Hex("abc"); // the FIPS 180-2 test vector
+ * if (hex !== "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") throw new Error(hex);
  * ```
  */
 export async function sha256Hex(data: string | Uint8Array): Promise<string> {

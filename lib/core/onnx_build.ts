@@ -474,7 +474,7 @@ function tensorInfo(tensor: Uint8Array): { count: number; dataType: number } {
  * ```ts
  * import { externalTensor } from "./onnx_build.ts";
  * const t = externalTensor("W", [2, 2], "model.onnx_data", 0);
- * console.log(t.dataLocation); // 1 (EXTERNAL)
+ * if (t.dataLocation !== 1) throw new Error("expected EXTERNAL (1)");
  * ```
  */
 export function externalTensor(

@@ -13,7 +13,10 @@
  * ```ts
  * import { Rng } from "./rng.ts";
  * const rng = new Rng(42);
- * console.log(rng.next(), rng.int(10), rng.pick(["a", "b"]));
+ * const again = new Rng(42); // the same seed, the same sequence
+ * const a = [rng.next(), rng.int(10), rng.pick(["a", "b"])];
+ * const b = [again.next(), again.int(10), again.pick(["a", "b"])];
+ * if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`${a} vs ${b}`);
  * ```
  */
 export class Rng {

@@ -59,7 +59,7 @@ export interface Example {
  * ```ts
  * import { type Dataset, loadDataset } from "./dataset.ts";
  * const ds: Dataset = await loadDataset("data/gen-data-set.json");
- * console.log(ds.format, ds.examples.length);
+ * if (ds.format !== "native" || ds.examples.length !== 1000) throw new Error(`${ds.format} ${ds.examples.length}`);
  * ```
  */
 export interface Dataset {
@@ -1245,8 +1245,8 @@ function epochSeed(seed: number, epoch: number): number {
  * @example
  * ```ts
  * import { batchCount } from "./dataset.ts";
- * console.log(batchCount(900, 128)); // 8 (7 full + one of 4 rows)
- * console.log(batchCount(129, 128)); // 1 (the 1-row remainder is dropped)
+ * if (batchCount(900, 128) !== 8) throw new Error("7 full batches + one of 4 rows");
+ * if (batchCount(129, 128) !== 1) throw new Error("the 1-row remainder is dropped");
  * ```
  */
 export function batchCount(n: number, batchSize: number): number {

@@ -457,7 +457,8 @@ function tenths(p: number): number {
  * @example
  * ```ts
  * import { priceText } from "./synthetic.ts";
- * console.log([0, 1, 2, 3].map((s) => priceText(3.5, s))); // 3tr5, 3,5 triệu, 3.500.000đ, 3.5tr
+ * const styles = [0, 1, 2, 3].map((s) => priceText(3.5, s)).join(", ");
+ * if (styles !== "3tr5, 3,5 triệu, 3.500.000đ, 3.5tr") throw new Error(styles);
  * ```
  */
 export function priceText(p: number, style: number): string {

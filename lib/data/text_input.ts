@@ -28,7 +28,8 @@ export function isBlankText(text: string): boolean {
  * @example
  * ```ts
  * import { escapeInvisible } from "./text_input.ts";
- * console.log(escapeInvisible("a\u200b")); // "a\u200b"
+ * const shown = escapeInvisible("a\u200b"); // quoted, the zero-width space made visible
+ * if (shown !== String.raw`"a\u200b"`) throw new Error(shown);
  * ```
  */
 export function escapeInvisible(text: string): string {
@@ -60,8 +61,8 @@ export const STDIN = "-";
  * @example
  * ```ts
  * import { parseTexts } from "./text_input.ts";
- * console.log(parseTexts('phòng trọ q10\n{"query": "căn hộ q7"}\n', "queries.txt"));
- * // ["phòng trọ q10", "căn hộ q7"]
+ * const texts = parseTexts('phòng trọ q10\n{"query": "căn hộ q7"}\n', "queries.txt");
+ * if (JSON.stringify(texts) !== JSON.stringify(["phòng trọ q10", "căn hộ q7"])) throw new Error(`${texts}`);
  * ```
  */
 export function parseTexts(content: string, source: string): string[] {

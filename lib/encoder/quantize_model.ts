@@ -115,7 +115,9 @@ class TensorReader {
  * ```ts
  * import { quantizeColumns } from "./quantize_model.ts";
  * const { q, scale } = quantizeColumns(new Float32Array([1, -0.5, -2, 0.25]), 2, 2);
- * console.log(Array.from(q), Array.from(scale)); // [64, -127, -127, 64] [0.015748…, 0.003937…]
+ * // per output column: scale = max |w| / 127, q = round(w / scale)
+ * if (Array.from(q).join() !== "64,-127,-127,64") throw new Error(`${q}`);
+ * if (Math.abs(scale[0] - 2 / 127) > 1e-7 || Math.abs(scale[1] - 0.5 / 127) > 1e-7) throw new Error(`${scale}`);
  * ```
  */
 export function quantizeColumns(

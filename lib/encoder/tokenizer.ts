@@ -628,7 +628,7 @@ const WORD_RUN = /[\p{L}\p{M}\p{N}]+/gu;
  * ```ts
  * import { buildLexicalTokenizer } from "./tokenizer.ts";
  * const { pieces } = buildLexicalTokenizer(["Phòng trọ Q10, wc riêng"]);
- * console.log(pieces.slice(0, 6)); // ["<s>", "<pad>", "</s>", "<unk>", "▁", ...]
+ * if (pieces.slice(0, 5).join(" ") !== "<s> <pad> </s> <unk> ▁") throw new Error(`${pieces.slice(0, 5)}`);
  * ```
  */
 export function buildLexicalTokenizer(

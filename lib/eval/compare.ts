@@ -448,7 +448,8 @@ export function linearProjector(
  * @example
  * ```ts
  * import { rowLabel } from "./compare.ts";
- * console.log(rowLabel("head", 64, { quantization: "binary", rescore: 4 })); // head-64 binary+rescore×4
+ * const label = rowLabel("head", 64, { quantization: "binary", rescore: 4 });
+ * if (label !== "head-64 binary+rescore×4") throw new Error(label);
  * ```
  */
 export function rowLabel(method: string, dim: number, v: StorageVariant): string {
@@ -605,7 +606,7 @@ export function trainOverlap(
  * ```ts
  * import { symmetricEigen } from "./compare.ts";
  * const { values } = symmetricEigen(new Float64Array([2, 1, 1, 2]), 2);
- * console.log(values); // ≈ [3, 1]
+ * if (Math.abs(values[0] - 3) > 1e-12 || Math.abs(values[1] - 1) > 1e-12) throw new Error(`${values}`);
  * ```
  */
 export function symmetricEigen(
