@@ -21,12 +21,6 @@ import "@tensorflow/tfjs-backend-wasm";
 
 /**
  * Where to run the tfjs kernels.
- *
- * @example
- * ```ts
- * import type { Device } from "./backend.ts";
- * const device: Device = "auto";
- * ```
  */
 export type Device = "auto" | "wasm" | "cpu" | "gpu";
 

@@ -17,12 +17,6 @@ import { atomicWrite } from "./fs.ts";
 
 /**
  * One tensor: dtype (F32 only), shape and row-major values.
- *
- * @example
- * ```ts
- * import type { SafeTensor } from "./safetensors.ts";
- * const t: SafeTensor = { dtype: "F32", shape: [2, 2], data: new Float32Array([1, 0, 0, 1]) };
- * ```
  */
 export interface SafeTensor {
   /** Element type; only "F32" (little-endian float32) is supported. */

@@ -14,13 +14,6 @@ import { Rng } from "../core/rng.ts";
 
 /**
  * A hard negative with its resolved weight (≥ 0) and the features in which it differs.
- *
- * @example
- * ```ts
- * import type { Negative } from "./dataset.ts";
- * const n: Negative = { text: "Cho thuê phòng trọ q3", weight: 2.5, differs: ["district"] };
- * console.log(n.weight);
- * ```
  */
 export interface Negative {
   /** The negative listing's text. */
@@ -33,13 +26,6 @@ export interface Negative {
 
 /**
  * One training example: a query, its positive passage and its hard negatives.
- *
- * @example
- * ```ts
- * import type { Example } from "./dataset.ts";
- * const e: Example = { id: 0, query: "phong tro q10", positive: "Phòng trọ Q.10", negatives: [] };
- * console.log(e.query);
- * ```
  */
 export interface Example {
   /** Position in the loaded dataset (0-based, in file order). */
@@ -75,13 +61,6 @@ export interface Dataset {
 
 /**
  * Feature name → weight of a hard negative differing in that feature, e.g. `{ district: 2.5 }`.
- *
- * @example
- * ```ts
- * import type { WeightConfig } from "./dataset.ts";
- * const w: WeightConfig = { district: 2.5, price: 2.0 };
- * console.log(w.district);
- * ```
  */
 export type WeightConfig = Record<string, number>;
 
@@ -1115,13 +1094,6 @@ export function queryGroups(examples: readonly Example[]): number[] {
 
 /**
  * Options of {@link splitDataset}.
- *
- * @example
- * ```ts
- * import type { SplitOptions } from "./dataset.ts";
- * const opts: SplitOptions = { valFraction: 0.2, seed: 1 };
- * console.log(opts);
- * ```
  */
 export interface SplitOptions {
   /** Target fraction of examples in validation, in [0, 1) (default 0.1). */
@@ -1203,13 +1175,6 @@ export interface Batch {
 
 /**
  * Options of {@link batches}.
- *
- * @example
- * ```ts
- * import type { BatchOptions } from "./dataset.ts";
- * const opts: BatchOptions = { batchSize: 32, negatives: 7, seed: 42, epoch: 0, fill: "mask" };
- * console.log(opts);
- * ```
  */
 export interface BatchOptions {
   /** Rows per batch (B ≥ 1). */

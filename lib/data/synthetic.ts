@@ -17,14 +17,6 @@ import { Rng } from "../core/rng.ts";
 
 /**
  * Structured features of one listing. Prices are in triệu/tháng, areas in m².
- *
- * @example
- * ```ts
- * import type { Features } from "./synthetic.ts";
- * const f: Features = { city: "Hà Nội", district: "Cầu Giấy", landmark: "ĐH Quốc Gia Hà Nội",
- *   price: 4, area: 25, room_type: "chung cư mini", amenities: ["thang máy"], rules: [] };
- * console.log(f.price);
- * ```
  */
 export interface Features {
   /** City (`Hà Nội` or `Hồ Chí Minh`). */
@@ -47,13 +39,6 @@ export interface Features {
 
 /**
  * The constraints a query names; a listing satisfies the query when it meets all of them.
- *
- * @example
- * ```ts
- * import type { Constraints } from "./synthetic.ts";
- * const c: Constraints = { district: "Quận 10", price: { max: 3 }, amenities: ["WC riêng"] };
- * console.log(c);
- * ```
  */
 export interface Constraints {
   /** The city asked for. */
@@ -969,13 +954,6 @@ function makeNegatives(
 
 /**
  * Options of {@link generate}.
- *
- * @example
- * ```ts
- * import { generate, type GenerateOptions } from "./synthetic.ts";
- * const opts: GenerateOptions = { count: 10, seed: 42 };
- * console.log(generate(opts).length);
- * ```
  */
 export interface GenerateOptions {
   /** Number of examples. */

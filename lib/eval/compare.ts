@@ -28,13 +28,6 @@ import { Rng } from "../core/rng.ts";
 
 /**
  * One way to turn base embeddings into search vectors.
- *
- * @example
- * ```ts
- * import type { CompareMethod } from "./compare.ts";
- * const base: CompareMethod = { method: "base", dim: 1024, project: (x) => x };
- * console.log(base.method);
- * ```
  */
 export interface CompareMethod {
   /** Line label in tables and plots, e.g. `base`, `pca`, `head`, `head (mined)`. */
@@ -49,13 +42,6 @@ export interface CompareMethod {
 
 /**
  * A storage variant: a quantisation, with re-scoring (binary) or not.
- *
- * @example
- * ```ts
- * import type { StorageVariant } from "./compare.ts";
- * const v: StorageVariant = { quantization: "binary", rescore: 4 };
- * console.log(v);
- * ```
  */
 export interface StorageVariant {
   /** How vectors are stored: fp32, int8 or binary. */

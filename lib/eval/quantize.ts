@@ -31,13 +31,6 @@ import { topK, type TopKResult } from "./metrics.ts";
 
 /**
  * How vectors are stored for search.
- *
- * @example
- * ```ts
- * import type { Quantization } from "./quantize.ts";
- * const q: Quantization = "binary";
- * console.log(q);
- * ```
  */
 export type Quantization = "fp32" | "int8" | "binary";
 
@@ -399,13 +392,6 @@ export function buildIndex(
 
 /**
  * Options of {@linkcode searchIndex}.
- *
- * @example
- * ```ts
- * import type { SearchIndexOptions } from "./quantize.ts";
- * const o: SearchIndexOptions = { k: 10, rescore: 4 };
- * console.log(o);
- * ```
  */
 export interface SearchIndexOptions {
   /** Results per query. */

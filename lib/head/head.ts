@@ -17,23 +17,11 @@ import { Rng } from "../core/rng.ts";
 
 /**
  * How the head's weight is initialised.
- *
- * @example
- * ```ts
- * import type { HeadInit } from "./head.ts";
- * const init: HeadInit = "orthogonal";
- * ```
  */
 export type HeadInit = "orthogonal" | "pca";
 
 /**
  * Options of {@link ProjectionHead.create}.
- *
- * @example
- * ```ts
- * import type { HeadOptions } from "./head.ts";
- * const opts: HeadOptions = { inDim: 1024, outDim: 256, init: "orthogonal", seed: 42 };
- * ```
  */
 export interface HeadOptions {
   /** Input (encoder) dimension. Default 1024. */

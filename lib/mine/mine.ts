@@ -52,25 +52,11 @@ import { Rng } from "../core/rng.ts";
 
 /**
  * Structured features of a listing: feature name → value (string, number or list).
- *
- * @example
- * ```ts
- * import type { Features } from "./mine.ts";
- * const f: Features = { district: "Quận 10", price: 3.5, amenities: ["máy lạnh"] };
- * console.log(f.district);
- * ```
  */
 export type Features = Record<string, unknown>;
 
 /**
  * Options of {@linkcode mineHardNegatives}.
- *
- * @example
- * ```ts
- * import type { MineOptions } from "./mine.ts";
- * const o: MineOptions = { range: [10, 100], numNegatives: 7, margin: 0.05, sample: "random", seed: 42 };
- * console.log(o.range);
- * ```
  */
 export interface MineOptions {
   /** 0-based rank window `[lo, hi)` (FlagEmbedding's `10-100` is `[10, 100]`). */
@@ -97,13 +83,6 @@ export interface MineOptions {
 /**
  * What a query asks for, feature by feature: a value (equality), a list
  * (every item present), or a `{ min?, max? }` range (inclusive).
- *
- * @example
- * ```ts
- * import type { Constraints } from "./mine.ts";
- * const c: Constraints = { district: "Quận 10", price: { max: 3.5 }, amenities: ["WC riêng"] };
- * console.log(c);
- * ```
  */
 export type Constraints = Record<string, unknown>;
 
@@ -152,13 +131,6 @@ export interface MineReport {
 
 /**
  * One output line: FlagEmbedding JSONL plus `neg_weights` and, with features, `neg_differs`.
- *
- * @example
- * ```ts
- * import type { MinedRecord } from "./mine.ts";
- * const r: MinedRecord = { query: "phòng q10", pos: ["Phòng trọ Q.10"], neg: ["Phòng trọ Q.3"], neg_weights: [2.5] };
- * console.log(JSON.stringify(r));
- * ```
  */
 export interface MinedRecord {
   /** The query. */

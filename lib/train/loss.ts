@@ -40,23 +40,11 @@ import * as tf from "../core/tf.ts";
 /**
  * How a hard negative's weight enters the loss: "exp" (`w · exp(s)`, correct)
  * or "logit" (`exp(w · s)`, the original bug).
- *
- * @example
- * ```ts
- * import type { Weighting } from "./loss.ts";
- * const weighting: Weighting = "exp";
- * ```
  */
 export type Weighting = "exp" | "logit";
 
 /**
  * Options of {@link weightedInfoNCE} and {@link lossDirections}.
- *
- * @example
- * ```ts
- * import type { InfoNCEOptions } from "./loss.ts";
- * const opts: InfoNCEOptions = { temperature: 0.05, symmetric: true, weighting: "exp" };
- * ```
  */
 export interface InfoNCEOptions {
   /** Softmax temperature τ; similarities are divided by it. Default 0.05. */
@@ -169,12 +157,6 @@ export function weightedInfoNCE(
 
 /**
  * Options of {@link matryoshkaInfoNCE}: the InfoNCE options plus the prefixes.
- *
- * @example
- * ```ts
- * import type { MatryoshkaOptions } from "./loss.ts";
- * const opts: MatryoshkaOptions = { dims: [256, 128, 64], dimWeights: [1, 1, 1] };
- * ```
  */
 export interface MatryoshkaOptions extends InfoNCEOptions {
   /** Prefix lengths of the last axis (each ≤ D). */

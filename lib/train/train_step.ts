@@ -53,12 +53,6 @@ type TensorProto = onnxProto.onnx.ITensorProto;
 
 /**
  * What defines the loss of a step.
- *
- * @example
- * ```ts
- * import type { LossSpec } from "./train_step.ts";
- * const spec: LossSpec = { temperature: 0.05, symmetric: true, weighting: "exp", dims: [256, 64], dimWeights: [1, 1] };
- * ```
  */
 export interface LossSpec {
   /** Softmax temperature τ. */
@@ -304,12 +298,6 @@ export function stepGraph(shape: StepShape, spec: LossSpec, withGrad: boolean): 
 /**
  * One batch as the step consumes it: the gathered rows `x` (queries,
  * positives, then negatives row-major by query) and the loss inputs.
- *
- * @example
- * ```ts
- * import type { StepBatch } from "./train_step.ts";
- * const b: StepBatch = { x: new Float32Array(4 * 8), size: 2, weights: new Float32Array(0), ids: [0, 1] };
- * ```
  */
 export interface StepBatch {
   /** Row-major `[B(2+K), inDim]`. */
