@@ -512,7 +512,7 @@ function sortHeaps(
  * import { rankingMetrics } from "./metrics.ts";
  * // 2 queries, k = 3: relevant doc at rank 1, then at rank 3
  * const m = rankingMetrics(new Int32Array([7, 1, 2, 4, 5, 9]), 3, new Int32Array([7, 9]));
- * console.log(m["recall@1"], m["mrr@10"]); // 0.5 0.6666…
+ * if (m["recall@1"] !== 0.5 || Math.abs(m["mrr@10"] - (1 + 1 / 3) / 2) > 1e-12) throw new Error(JSON.stringify(m));
  * ```
  */
 export function rankingMetrics(

@@ -91,9 +91,10 @@ export async function findMissingTools(
  * @example
  * ```ts
  * import { installLine } from "./notebook.ts";
- * console.log(installLine([{ tool: "chromium", aptPackage: "chromium" }]));
- * // missing for the notebook tests: chromium
- * // install: sudo apt-get install -y chromium
+ * const line = installLine([{ tool: "chromium", aptPackage: "chromium" }]);
+ * if (line !== "missing for the notebook tests: chromium\ninstall: sudo apt-get install -y chromium") {
+ *   throw new Error(line);
+ * }
  * ```
  */
 export function installLine(missing: MissingTool[]): string {
@@ -310,8 +311,10 @@ export function outputSignature(nb: NotebookJson): Record<number, string[]> {
  * @example
  * ```ts
  * import { compareOutputs } from "./notebook.ts";
- * console.log(compareOutputs({ 1: ["display_data:text/plain"] }, { 1: [] }));
- * // ["cell 1: 0 outputs [] instead of 1 [display_data:text/plain]"]
+ * const diff = compareOutputs({ 1: ["display_data:text/plain"] }, { 1: [] });
+ * if (JSON.stringify(diff) !== JSON.stringify(["cell 1: 0 outputs [] instead of 1 [display_data:text/plain]"])) {
+ *   throw new Error(JSON.stringify(diff));
+ * }
  * ```
  */
 export function compareOutputs(

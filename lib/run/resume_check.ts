@@ -117,6 +117,7 @@ export function formatResumeChanges(changes: ResumeChange[]): string {
  * ```ts
  * import { resumeRefusal } from "./resume_check.ts";
  * const err = resumeRefusal("checkpoints/x", [{ field: "--data", from: "a", to: "b", kind: "refuse" }], false);
+ * if (!err?.message.includes("--data")) throw new Error("the refusal names the changed field");
  * console.log(err?.message);
  * ```
  */

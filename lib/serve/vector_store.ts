@@ -327,8 +327,8 @@ export interface UpsertResult {
  * @example
  * ```ts
  * import { inferColumns } from "./vector_store.ts";
- * console.log(inferColumns([{ id: "a", text: "x", meta: { city: "Hà Nội", price: 3 } }]));
- * // { city: "string", price: "number" }
+ * const cols = inferColumns([{ id: "a", text: "x", meta: { city: "Hà Nội", price: 3 } }]);
+ * if (JSON.stringify(cols) !== JSON.stringify({ city: "string", price: "number" })) throw new Error(JSON.stringify(cols));
  * ```
  */
 export function inferColumns(listings: Listing[]): Record<string, MetaType> {

@@ -258,7 +258,8 @@ export class ConfigError extends Error {
  * @example
  * ```ts
  * import { validateConfigObject } from "./config.ts";
- * console.log(validateConfigObject({ epochs: 3, "batch-size": 64 }, "cfg.json"));
+ * const cfg = validateConfigObject({ epochs: 3, "batch-size": 64 }, "cfg.json"); // flag names become fields
+ * if (cfg.epochs !== 3 || cfg.batchSize !== 64) throw new Error(JSON.stringify(cfg));
  * ```
  */
 export function validateConfigObject(obj: unknown, source: string): Partial<TrainConfig> {

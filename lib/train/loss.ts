@@ -235,8 +235,10 @@ export function matryoshkaInfoNCE(
  * ```ts
  * import { negativeShare } from "./loss.ts";
  * // exp: raising the weight raises the share; logit: for sim < 0 it lowers it.
- * console.log(negativeShare(-0.2, 1, { temperature: 0.5 }), negativeShare(-0.2, 3, { temperature: 0.5 }));
- * console.log(negativeShare(-0.2, 3, { temperature: 0.5, weighting: "logit" }));
+ * const at = (w: number, weighting?: "exp" | "logit") =>
+ *   negativeShare(-0.2, w, { temperature: 0.5, weighting });
+ * if (!(at(3) > at(1))) throw new Error("exp: a larger weight must raise the share");
+ * if (!(at(3, "logit") < at(1, "logit"))) throw new Error("logit: for sim < 0 it lowers it");
  * ```
  */
 export function negativeShare(

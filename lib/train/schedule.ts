@@ -13,8 +13,8 @@
  * @example
  * ```ts
  * import { learningRate } from "./schedule.ts";
- * console.log(learningRate(0, 100, 1e-3, 0.1)); // 1e-4, first warm-up step
- * console.log(learningRate(10, 100, 1e-3, 0.1)); // 1e-3, the peak
+ * if (Math.abs(learningRate(0, 100, 1e-3, 0.1) - 1e-4) > 1e-15) throw new Error("first warm-up step");
+ * if (learningRate(10, 100, 1e-3, 0.1) !== 1e-3) throw new Error("the peak");
  * ```
  */
 export function learningRate(
