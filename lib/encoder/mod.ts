@@ -67,3 +67,6 @@ export {
   TextTokenizer,
   type TokenizedText,
 } from "./tokenizer.ts";
+
+// Types of other packages that this package's API uses, so that this entry point names them.
+export { type XlmrShape } from "../core/onnx_build.ts";

@@ -99,3 +99,13 @@ export {
   type CorpusSearchOptions,
   searchCorpus,
 } from "./search_corpus.ts";
+
+// Types of other packages that this package's API uses, so that this entry point names them.
+export { type Example, type Negative } from "../data/dataset.ts";
+export {
+  CHECKPOINT_FORMAT,
+  type EpochRecord,
+  type LoadedCheckpoint,
+  type RunInfo,
+} from "../run/checkpoint.ts";
+export { type TrainConfig } from "../train/config.ts";

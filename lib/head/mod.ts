@@ -23,3 +23,22 @@ export {
   type ProjectionModel,
 } from "./inference.ts";
 export { exportHead } from "./export.ts";
+
+// Types of other packages that this package's API uses, so that this entry point names them.
+export { UsageError } from "../core/errors.ts";
+export {
+  type Embeddings,
+  type EncodedChunk,
+  type EncodeOptions,
+  type Encoder,
+  type EncodeRate,
+  type EncoderConfig,
+  type EncodeTimings,
+} from "../encoder/encoder.ts";
+export {
+  CHECKPOINT_FORMAT,
+  type EpochRecord,
+  type LoadedCheckpoint,
+  type RunInfo,
+} from "../run/checkpoint.ts";
+export { type TrainConfig } from "../train/config.ts";

@@ -26,3 +26,6 @@ export {
   readFeatures,
   sameFeatureValue,
 } from "./mine.ts";
+
+// Types of other packages that this package's API uses, so that this entry point names them.
+export { type Example, type Negative, type WeightConfig } from "../data/dataset.ts";

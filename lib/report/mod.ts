@@ -38,3 +38,9 @@ export {
   showOutput,
 } from "./plots.ts";
 export { renderReport, type ReportInput, writeReport } from "./report.ts";
+
+// Types of other packages that this package's API uses, so that this entry point names them.
+export { type CompareRow } from "../eval/compare.ts";
+export { type FeatureErrors, type Metrics } from "../eval/metrics.ts";
+export { type Quantization } from "../eval/quantize.ts";
+export { type EpochRecord } from "../run/checkpoint.ts";

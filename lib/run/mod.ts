@@ -52,3 +52,6 @@ export {
   type TrainState,
 } from "./run_dir.ts";
 export { RunLock } from "./run_lock.ts";
+
+// Types of other packages that this package's API uses, so that this entry point names them.
+export { type TrainConfig } from "../train/config.ts";

@@ -55,3 +55,22 @@ export {
   VectorStore,
 } from "./vector_store.ts";
 export { openQuerySide, type QuerySide, type QuerySideOptions } from "./query_side.ts";
+
+// Types of other packages that this package's API uses, so that this entry point names them.
+export { type Listing, type MetaValue } from "../data/listings.ts";
+export {
+  type Embeddings,
+  type EncodedChunk,
+  type EncodeOptions,
+  type Encoder,
+  type EncodeRate,
+  type EncoderConfig,
+  type EncodeTimings,
+} from "../encoder/encoder.ts";
+export {
+  CHECKPOINT_FORMAT,
+  type EpochRecord,
+  type LoadedCheckpoint,
+  type RunInfo,
+} from "../run/checkpoint.ts";
+export { type TrainConfig } from "../train/config.ts";

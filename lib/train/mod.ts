@@ -76,3 +76,14 @@ export {
 } from "./validator.ts";
 export { TfjsStep } from "./train_step_tfjs.ts";
 export type { PreparedData, TrainEvent, TrainResult } from "./types.ts";
+
+// Types of other packages that this package's API uses, so that this entry point names them.
+export { type PathNeed } from "../cli/permissions.ts";
+export { UsageError } from "../core/errors.ts";
+export { type Dataset, type Example, type Negative } from "../data/dataset.ts";
+export { type Comparison, type EmbeddingTable, type RetrievalTask } from "../eval/evaluation.ts";
+export { type FeatureErrors, type Metrics } from "../eval/metrics.ts";
+export { type Figure } from "../report/plots.ts";
+export { CHECKPOINT_FORMAT, type EpochRecord, type RunInfo } from "../run/checkpoint.ts";
+export { type Manifest, MANIFEST_FORMAT, type ManifestEntry } from "../run/manifest.ts";
+export { RunDir, type TrainState } from "../run/run_dir.ts";
