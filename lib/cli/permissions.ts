@@ -114,7 +114,8 @@ export async function missingPermissions(needs: PathNeed[]): Promise<MissingPerm
  * @example
  * ```ts
  * import { taskCommand } from "./permissions.ts";
- * console.log(taskCommand("train")); // "deno run --allow-read=. ... scripts/train.ts"
+ * const cmd = taskCommand("train"); // "deno run --allow-read=. ... scripts/train.ts"
+ * if (!cmd?.startsWith("deno run ") || !cmd.endsWith("scripts/train.ts")) throw new Error(cmd);
  * ```
  */
 export function taskCommand(task: string): string | undefined {

@@ -179,8 +179,8 @@ export const TASKS: Record<string, TaskSpec> = {
  * @example
  * ```ts
  * import { baseCommand } from "./tasks.ts";
- * console.log(baseCommand("gen-data"));
- * // deno run --allow-read=data --allow-write=data scripts/gen_data.ts
+ * const cmd = baseCommand("gen-data");
+ * if (cmd !== "deno run --allow-read=data --allow-write=data scripts/gen_data.ts") throw new Error(cmd);
  * ```
  */
 export function baseCommand(task: string): string | undefined {

@@ -527,7 +527,8 @@ export interface XlmrShape {
  * @example
  * ```ts
  * import { BGE_M3_SHAPE, xlmrParamCount } from "./onnx_build.ts";
- * console.log(xlmrParamCount(BGE_M3_SHAPE)); // ≈ 567M
+ * const params = xlmrParamCount(BGE_M3_SHAPE); // BGE-M3 (XLM-R large): about 567 million
+ * if (params < 566e6 || params > 569e6) throw new Error(`${params}`);
  * ```
  */
 export const BGE_M3_SHAPE: XlmrShape = {

@@ -325,7 +325,7 @@ const TYPE_NAMES = Object.keys(ROOM_TYPES);
  * @example
  * ```ts
  * import { AMENITIES } from "./synthetic.ts";
- * console.log(AMENITIES["WC riêng"].text); // ["wc riêng", "toilet riêng", ...]
+ * if (!AMENITIES["WC riêng"].text.includes("toilet riêng")) throw new Error("a listing's ways to write it");
  * ```
  */
 export const AMENITIES: Record<string, { text: string[]; query: string[] }> = {

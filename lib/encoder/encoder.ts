@@ -231,7 +231,7 @@ export class EncoderError extends Error {
  * @example
  * ```ts
  * import { howToGetModel } from "./encoder.ts";
- * console.log(howToGetModel("data/models/bge-m3")); // mentions `deno task fetch-model`
+ * if (!howToGetModel("data/models/bge-m3").includes("deno task fetch-model")) throw new Error("no hint");
  * ```
  */
 export function howToGetModel(dir: string): string {

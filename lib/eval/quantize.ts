@@ -40,7 +40,7 @@ export type Quantization = "fp32" | "int8" | "binary";
  * @example
  * ```ts
  * import { QUANTIZATIONS } from "./quantize.ts";
- * console.log(QUANTIZATIONS.join("|")); // fp32|int8|binary
+ * if (QUANTIZATIONS.join("|") !== "fp32|int8|binary") throw new Error(QUANTIZATIONS.join("|"));
  * ```
  */
 export const QUANTIZATIONS: readonly Quantization[] = ["fp32", "int8", "binary"];
@@ -146,7 +146,8 @@ export function quantizeInt8(
  * @example
  * ```ts
  * import { dequantizeInt8 } from "./quantize.ts";
- * console.log(dequantizeInt8(new Int8Array([127, -127]), 1, 2, new Float32Array([0.01, 0.02]))); // ≈ [1.27, -2.54]
+ * const x = dequantizeInt8(new Int8Array([127, -127]), 1, 2, new Float32Array([0.01, 0.02]));
+ * if (Math.abs(x[0] - 1.27) > 1e-6 || Math.abs(x[1] + 2.54) > 1e-6) throw new Error(`${x}`);
  * ```
  */
 export function dequantizeInt8(

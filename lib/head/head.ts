@@ -421,7 +421,9 @@ function choleskyQR(z: tf.Tensor2D): tf.Tensor2D {
  * @example
  * ```ts
  * import { choleskyQRFactor } from "./head.ts";
- * console.log(choleskyQRFactor(new Float64Array([4, 0, 0, 9]), 2)); // ≈ [0.5, 0, 0, 0.333]
+ * const r = choleskyQRFactor(new Float64Array([4, 0, 0, 9]), 2); // R⁻¹ of the Gram matrix's Cholesky factor
+ * const want = [0.5, 0, 0, 1 / 3];
+ * if (want.some((x, i) => Math.abs(r[i] - x) > 1e-7)) throw new Error(`${r}`); // float32
  * ```
  */
 export function choleskyQRFactor(g: Float64Array, k: number): Float32Array {

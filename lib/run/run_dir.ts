@@ -111,7 +111,8 @@ export class RunDirError extends Error {
  * @example
  * ```ts
  * import { defaultOutDir } from "./run_dir.ts";
- * console.log(defaultOutDir()); // checkpoints/2026-01-01T00-00-00-000
+ * const dir = defaultOutDir(); // e.g. checkpoints/2026-01-01T00-00-00-000
+ * if (!/^checkpoints\/\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}$/.test(dir)) throw new Error(dir);
  * ```
  */
 export function defaultOutDir(): string {

@@ -93,8 +93,8 @@ export function numericConstraints(query: string): { priceMax?: number; areaMin?
  * ```ts
  * import { matchingFeatures } from "./highlight.ts";
  * const meta = { city: "Hồ Chí Minh", district: "Quận 10", price: 3, amenities: ["máy lạnh", "WC riêng"] };
- * console.log(matchingFeatures("phòng trọ q10 dưới 3tr5 có máy lạnh", meta));
- * // ["district", "price", "amenities"]
+ * const found = matchingFeatures("phòng trọ q10 dưới 3tr5 có máy lạnh", meta);
+ * if (JSON.stringify(found) !== JSON.stringify(["district", "price", "amenities"])) throw new Error(`${found}`);
  * ```
  */
 export function matchingFeatures(query: string, meta: Record<string, MetaValue>): string[] {

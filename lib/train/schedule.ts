@@ -37,7 +37,7 @@ export function learningRate(
  * ```ts
  * import { scheduleCurve } from "./schedule.ts";
  * const { steps, lrs } = scheduleCurve(80, 2e-3, 0.1);
- * console.log(steps.length, Math.max(...lrs));
+ * if (steps.length !== 80 || Math.abs(Math.max(...lrs) - 2e-3) > 1e-15) throw new Error("80 steps peaking at lr");
  * ```
  */
 export function scheduleCurve(
