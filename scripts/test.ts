@@ -61,21 +61,37 @@ async function aptInstall(packages: string[]): Promise<boolean> {
   return true;
 }
 
-/** Install what is missing when possible; the tools still missing afterwards. */
-async function setUp(
-  missing: MissingTool[],
-  install: boolean,
-  tools: { jupyter?: string; chromium?: string },
-): Promise<MissingTool[]> {
-  if (missing.length === 0) return missing;
+/** The permissions of `deno task test` itself (deno.json), for {@link continueInNewProcess}. */
+const OWN_PERMISSIONS = "--allow-run=deno,jupyter,chromium,id,apt-get";
+
+/** Install what is missing when possible; true when apt-get ran and succeeded. */
+async function setUp(missing: MissingTool[], install: boolean): Promise<boolean> {
+  if (missing.length === 0) return false;
   const packages = [...new Set(missing.map((m) => m.aptPackage))];
-  if (!install || !await canAptInstall()) return missing;
+  if (!install || !await canAptInstall()) return false;
   console.log(
     `set-up: installing the test tools with apt-get: ${packages.join(" ")} ` +
       `(missing: ${missing.map((m) => m.tool).join(", ")})`,
   );
-  if (!await aptInstall(packages)) console.log("set-up: apt-get failed");
-  return await findMissingTools(tools);
+  if (await aptInstall(packages)) return true;
+  console.log("set-up: apt-get failed");
+  return false;
+}
+
+/**
+ * Run this script again, without the install step, in a new process: Deno
+ * resolved `--allow-run=jupyter,chromium` when this one started, before
+ * apt-get installed them, so this process may not start them.
+ */
+async function continueInNewProcess(): Promise<number> {
+  console.log("set-up: installed; continuing in a new process that can start the new tools");
+  const child = new Deno.Command("deno", {
+    args: ["run", OWN_PERMISSIONS, new URL(import.meta.url).pathname, "--no-setup", ...Deno.args],
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  return (await child.status).code;
 }
 
 async function main(): Promise<number> {
@@ -85,7 +101,8 @@ async function main(): Promise<number> {
     a !== "--no-setup" && !a.startsWith("--jupyter-bin=") && !a.startsWith("--chromium-bin=")
   );
   const install = !Deno.args.includes("--no-setup");
-  const missing = await setUp(await findMissingTools(tools), install, tools);
+  const missing = await findMissingTools(tools);
+  if (await setUp(missing, install)) return await continueInNewProcess();
   if (missing.length) {
     console.log(`${installLine(missing)}\nno test was run: install these first, then run again`);
     return 3;
