@@ -254,6 +254,29 @@ Deno.test("train_step: adamWUpdate follows the AdamW formula with clipping", () 
   assertThrows(() => adamWUpdate(s, new Float32Array(2), opts), RangeError, "2 values");
 });
 
+Deno.test("train_step: adamWUpdate with a decay target pulls toward it, not toward zero", () => {
+  const target = new Float32Array([1, -2, 0.5]);
+  const opts = { lr: 0.1, weightDecay: 0.5, clipNorm: 0, decayTarget: target };
+  // A zero gradient leaves only the decay: at the target nothing moves.
+  const s = createState(target.slice());
+  adamWUpdate(s, new Float32Array(3), opts);
+  assertEquals(Array.from(s.weight), Array.from(target));
+  // Away from it, each step shrinks the distance by lr·λ = 5 %.
+  const t = createState(new Float32Array([2, -2, 0]));
+  adamWUpdate(t, new Float32Array(3), opts);
+  const expected = [2 - 0.05 * 1, -2, 0 - 0.05 * -0.5];
+  for (let i = 0; i < 3; i++) assertLess(Math.abs(t.weight[i] - expected[i]), 1e-6, `w[${i}]`);
+  // Plain AdamW (no target) decays toward zero instead.
+  const z = createState(new Float32Array([2, -2, 0]));
+  adamWUpdate(z, new Float32Array(3), { ...opts, decayTarget: undefined });
+  assertLess(Math.abs(z.weight[1] - (-2 * 0.95)), 1e-6);
+  assertThrows(
+    () => adamWUpdate(t, new Float32Array(3), { ...opts, decayTarget: new Float32Array(2) }),
+    RangeError,
+    "decay target has 2 values",
+  );
+});
+
 Deno.test("train_step: onnxruntime and tfjs engines follow the same 5-step trajectory", async () => {
   const spec = { temperature: 0.1, symmetric: true, weighting: "exp" as const };
   const shape = { inDim: 12, outDim: 6, negatives: 2 };

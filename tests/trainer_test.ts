@@ -13,7 +13,7 @@ import { sampleByQuery } from "../lib/train/validator.ts";
 import { initBackend } from "../lib/core/backend.ts";
 import { uniqueTexts } from "../lib/data/dataset.ts";
 import { gatherRows, lookup, retrievalTask } from "../lib/eval/evaluation.ts";
-import { pcaDirections } from "../lib/head/head.ts";
+import { orthogonalRows, pcaDirections } from "../lib/head/head.ts";
 import { evaluateRetrieval } from "../lib/eval/metrics.ts";
 import { normalizeRows } from "../lib/train/train_step.ts";
 import { loadProjectionModel } from "../lib/head/inference.ts";
@@ -196,6 +196,37 @@ Deno.test("trainer: --device cpu (tfjs autodiff reference) follows the onnxrunti
     const x = fast.history[e].valLoss, y = ref.history[e].valLoss;
     assertLess(Math.abs(x - y) / y, 1e-5, `epoch ${e} val loss ${x} vs ${y}`);
   }
+});
+
+Deno.test("trainer: --split-seed keeps the split while --seed changes the run; by default it follows --seed", async () => {
+  const a = await setup(60, { epochs: 1, batchSize: 16, negatives: 3, seed: 1, splitSeed: 5 });
+  const b = await setup(60, { epochs: 1, batchSize: 16, negatives: 3, seed: 2, splitSeed: 5 });
+  const c = await setup(60, { epochs: 1, batchSize: 16, negatives: 3, seed: 2 });
+  const queries = (d: typeof a.data) => d.val.map((e) => e.query).sort().join("|");
+  assertEquals(queries(a.data), queries(b.data), "same split seed, same validation split");
+  assertEquals(c.config.splitSeed, 2, "without --split-seed the split follows --seed");
+  assert(queries(b.data) !== queries(c.data), "another split seed, another split");
+  const ra = await trainHead(a.config, a.data, { report: false });
+  const rb = await trainHead(b.config, b.data, { report: false });
+  assert(ra.history[1].trainLoss !== rb.history[1].trainLoss, "another seed, another run");
+  assertEquals(ra.baseMetrics, rb.baseMetrics, "one validation task for both seeds");
+  assertEquals((await readRunInfo(rb.outDir)).dataset.splitSeed, 5);
+});
+
+Deno.test("trainer: --decay-to init with a strong decay keeps the head near its start", async () => {
+  const flags = { epochs: 5, batchSize: 16, negatives: 3, decayTo: "init" as const };
+  const free = await setup(60, { ...flags, weightDecay: 0 });
+  const held = await setup(60, { ...flags, weightDecay: 400 });
+  const start = orthogonalRows(held.config.outDim, held.data.encoder.dim, held.config.seed);
+  const dist = async (r: Awaited<ReturnType<typeof trainHead>>) => {
+    const w = (await loadCheckpoint(r.outDir, { which: "final" })).weight;
+    let sq = 0;
+    for (let i = 0; i < w.length; i++) sq += (w[i] - start[i]) ** 2;
+    return Math.sqrt(sq);
+  };
+  const dFree = await dist(await trainHead(free.config, free.data, { report: false }));
+  const dHeld = await dist(await trainHead(held.config, held.data, { report: false }));
+  assertLess(dHeld, dFree / 2, `distance from the start: decay 400 ${dHeld}, no decay ${dFree}`);
 });
 
 Deno.test("trainer: sampleByQuery keeps every example of at most N seeded queries", () => {

@@ -34,12 +34,20 @@ export interface RunIdentity {
 }
 
 const IGNORED_ON_RESUME = new Set(["out", "cacheRoot", "encodeBatchSize"]);
-const REFUSED_ON_RESUME = new Set(["data", "weights", "model", "seed", "valFraction", "select"]);
+const REFUSED_ON_RESUME = new Set([
+  "data",
+  "weights",
+  "model",
+  "seed",
+  "splitSeed",
+  "valFraction",
+  "select",
+]);
 
 /**
  * Compare a committed run with the config (and data identity) of the command
  * that resumes it. Dataset-shaping settings (`--data`, `--weights`,
- * `--model`, `--seed`, `--val-fraction`, `--select`, and the sha256 of the
+ * `--model`, `--seed`, `--split-seed`, `--val-fraction`, `--select`, and the sha256 of the
  * data and weight files and the encoder fingerprint) are `refuse`; `--out-dim`
  * is `fatal`; other settings (e.g. `--epochs`, `--lr`) are `note`.
  *

@@ -17,6 +17,12 @@ export interface TrainConfig {
   lr: number;
   /** Decoupled (AdamW) weight decay. */
   weightDecay: number;
+  /**
+   * What weight decay pulls the weight toward: `zero` (plain AdamW) or `init`,
+   * the initial weight (orthogonal rows or PCA directions), so that a strong
+   * decay keeps the head near its start (the linear-adapter idea).
+   */
+  decayTo: "zero" | "init";
   /** Fraction of all steps spent in linear warm-up, before cosine decay. */
   warmupFraction: number;
   /** Global gradient-norm clip; 0 turns clipping off. */
@@ -37,8 +43,14 @@ export interface TrainConfig {
   outDim: number;
   /** Fraction of unique queries held out for validation. */
   valFraction: number;
-  /** Seed for the split, the shuffles and the initialisation. */
+  /** Seed for the shuffles, the batches and the initialisation. */
   seed: number;
+  /**
+   * Seed of the train/validation split (and of the validation batches and
+   * sample). Unless set, it follows {@link TrainConfig.seed}; set it to
+   * compare training seeds on one split.
+   */
+  splitSeed: number;
   /** Dataset: native JSON or FlagEmbedding JSONL. */
   data: string;
   /** Feature-weight config. */
@@ -75,6 +87,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   batchSize: 128,
   lr: 2e-3,
   weightDecay: 0.01,
+  decayTo: "zero",
   warmupFraction: 0.1,
   clipNorm: 1.0,
   temperature: 0.05,
@@ -86,6 +99,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   outDim: 256,
   valFraction: 0.1,
   seed: 42,
+  splitSeed: 42,
   data: "data/gen-data-set.json",
   weights: "data/weight-config.json",
   model: "",
@@ -105,6 +119,11 @@ export const TRAIN_FLAGS: Record<string, FlagSpec & { key?: keyof TrainConfig }>
   "batch-size": { type: "int", min: 2, help: "examples per step" },
   lr: { type: "number", min: 0, help: "peak learning rate (AdamW)" },
   "weight-decay": { type: "number", min: 0, help: "decoupled weight decay" },
+  "decay-to": {
+    type: "choice",
+    choices: ["zero", "init"],
+    help: "what weight decay pulls toward: zero (AdamW) or the initial weight",
+  },
   "warmup-fraction": { type: "number", min: 0, help: "share of steps in linear warm-up" },
   "clip-norm": { type: "number", min: 0, help: "global gradient-norm clip (0 = off)" },
   temperature: { type: "number", min: 1e-6, help: "InfoNCE temperature" },
@@ -127,7 +146,11 @@ export const TRAIN_FLAGS: Record<string, FlagSpec & { key?: keyof TrainConfig }>
     min: 0,
     help: "validation share of unique queries (0: no validation, best = last epoch)",
   },
-  seed: { type: "int", help: "seed for split, shuffles and init" },
+  seed: {
+    type: "int",
+    help: "seed for shuffles, batches and init (and the split, unless --split-seed)",
+  },
+  "split-seed": { type: "int", help: "seed of the train/val split (default: --seed)" },
   data: { type: "string", help: "dataset: native JSON or FlagEmbedding JSONL" },
   weights: { type: "string", help: "feature weight config JSON" },
   model: { type: "string", help: "encoder model dir (default: offline lexical-1024)" },
@@ -185,6 +208,7 @@ export const TRAIN_COMMAND: CommandSpec = {
 
 function defaultFor(flag: string): unknown {
   const key = flagKey(flag);
+  if (key === "splitSeed") return ""; // follows --seed (its help says so)
   const value = key ? DEFAULT_CONFIG[key] : undefined;
   return Array.isArray(value) ? (value.length ? value.join(",") : "") : value;
 }
@@ -356,6 +380,8 @@ export function resolveConfig(
   flags: Partial<TrainConfig> = {},
 ): TrainConfig {
   const cfg = { ...DEFAULT_CONFIG, ...file, ...flags } as TrainConfig;
+  // The split follows the seed unless it is set itself (runs before 0.10 have no splitSeed).
+  if (file.splitSeed === undefined && flags.splitSeed === undefined) cfg.splitSeed = cfg.seed;
   cfg.matryoshka = parseNumberList(cfg.matryoshka, "--matryoshka", true);
   cfg.dimsWeights = parseNumberList(cfg.dimsWeights, "--dims-weights", false);
   checkMatryoshka(cfg);

@@ -60,6 +60,11 @@ export interface AdamWOptions {
   weightDecay: number;
   /** Global-norm clip; 0 = off. */
   clipNorm: number;
+  /**
+   * What the decay pulls toward (same layout as the weight): absent, zero
+   * (plain AdamW, `w -= lr·λ·w`); given, this target (`w -= lr·λ·(w − target)`).
+   */
+  decayTarget?: Float32Array;
   /** β₁ (default 0.9). */
   beta1?: number;
   /** β₂ (default 0.999). */
@@ -100,14 +105,20 @@ export function adamWUpdate(state: StepState, grad: Float32Array, opts: AdamWOpt
   state.step += 1;
   const t = state.step;
   const c1 = 1 / (1 - b1 ** t), c2 = 1 / (1 - b2 ** t);
-  const lr = opts.lr, wd = opts.weightDecay;
+  const lr = opts.lr, wd = opts.weightDecay, target = opts.decayTarget;
+  if (target && target.length !== w.length) {
+    throw new RangeError(
+      `adamWUpdate: decay target has ${target.length} values, weight ${w.length}`,
+    );
+  }
   for (let i = 0; i < w.length; i++) {
     const g = grad[i] * scale;
     const mi = b1 * m[i] + (1 - b1) * g;
     const vi = b2 * v[i] + (1 - b2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    w[i] -= lr * ((mi * c1) / (Math.sqrt(vi * c2) + eps) + wd * w[i]);
+    const decay = target ? w[i] - target[i] : w[i];
+    w[i] -= lr * ((mi * c1) / (Math.sqrt(vi * c2) + eps) + wd * decay);
   }
   return norm;
 }

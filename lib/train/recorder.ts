@@ -95,7 +95,7 @@ export class RunRecorder {
       examples: data.dataset.examples.length,
       train: data.train.length,
       val: data.val.length,
-      splitSeed: config.seed,
+      splitSeed: config.splitSeed,
       valFraction: config.valFraction,
       weightsSha256,
     };

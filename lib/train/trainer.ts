@@ -81,7 +81,7 @@ export async function prepareTraining(
   const dataset = await loadDataset(config.data, { weights });
   const { train, val } = splitDataset(dataset.examples, {
     valFraction: config.valFraction,
-    seed: config.seed,
+    seed: config.splitSeed,
   });
   checkTrainSplit(config, dataset.path, dataset.examples, train, val);
   const modelDir = config.model || await ensureDefaultModel();
@@ -319,10 +319,12 @@ async function trainInRun(
   // The run's record: new, or the run's own after the resume check.
   const recorder = await RunRecorder.start(run, { config, data, backend, force: opts.force, emit });
   // Trainable state [outDim, inDim] (weight, AdamW moments, step), restored when resuming.
-  const opt = new AdamW(initialWeight(config, data), {
+  const init = initialWeight(config, data);
+  const opt = new AdamW(config.decayTo === "init" ? init.slice() : init, {
     lr: config.lr,
     weightDecay: config.weightDecay,
     clipNorm: config.clipNorm,
+    decayTarget: config.decayTo === "init" ? init : undefined,
   });
   if (recorder.resumed) opt.restore(await run.loadState([config.outDim, dim]));
   const engine = await createStepEngine(config, dim);
@@ -333,7 +335,7 @@ async function trainInRun(
       engine,
       val: data.val,
       table: { dim, data: data.embeddings, rowOf: data.rowOf },
-      batches: toRowBatches(data.val, data.rowOf, config, config.seed, 0),
+      batches: toRowBatches(data.val, data.rowOf, config, config.splitSeed, 0),
       gather,
     });
     describeValidation(validator, data, emit);
@@ -509,7 +511,7 @@ async function renderRunReport(r: {
   const { config, validator: v } = r;
   const { steps, lrs } = scheduleCurve(r.totalSteps, config.lr, config.warmupFraction);
   const compareTask = v.task.docs.length > REPORT_COMPARE_MAX_DOCS
-    ? retrievalTask(sampleByQuery(v.examples, REPORT_COMPARE_QUERIES, config.seed))
+    ? retrievalTask(sampleByQuery(v.examples, REPORT_COMPARE_QUERIES, config.splitSeed))
     : v.task;
   const compare = v.hasVal
     ? await compareHead({

@@ -144,7 +144,7 @@ export class Validator {
 
   /**
    * Build the task from `val` (sampled to `VAL_RETRIEVAL_MAX_QUERIES` queries
-   * with `config.seed`) and measure the base encoder once.
+   * with `config.splitSeed`) and measure the base encoder once.
    */
   static async create(opts: {
     config: TrainConfig;
@@ -154,7 +154,7 @@ export class Validator {
     batches: RowBatch[];
     gather: Gather;
   }): Promise<Validator> {
-    const examples = sampleByQuery(opts.val, VAL_RETRIEVAL_MAX_QUERIES, opts.config.seed);
+    const examples = sampleByQuery(opts.val, VAL_RETRIEVAL_MAX_QUERIES, opts.config.splitSeed);
     const v = new Validator({ ...opts, examples, hasVal: opts.val.length > 0 });
     if (v.hasVal) {
       Object.assign(v.baseMetrics, await v.#evaluate(v.#baseQ, v.#baseD, v.table.dim));
