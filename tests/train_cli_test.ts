@@ -43,8 +43,13 @@ Deno.test("train CLI: --epochs 2 on a small dataset writes every file", async ()
   ) {
     assert((await Deno.stat(`${out}/${f}`)).size > 0, f);
   }
-  // A second run finds every embedding in the cache.
+  // A second run finds every embedding in the cache; it starts at PCA (tfjs, which the
+  // onnxruntime step path does not start itself) and decays toward it.
   const again = await runScript("train.ts", [
+    "--init",
+    "pca",
+    "--decay-to",
+    "init",
     "--epochs",
     "1",
     "--batch-size",
@@ -65,6 +70,8 @@ Deno.test("train CLI: --epochs 2 on a small dataset writes every file", async ()
   const epochs = again.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assertEquals(epochs[0].epoch, 0);
   assertEquals(epochs.at(-1).done, true);
+  const info = await readRunInfo(`${fx.dir}/run2`);
+  assertEquals([info.config.init, info.config.decayTo], ["pca", "init"]);
 });
 
 Deno.test("train CLI: bad flags name the flag and the allowed values", async () => {

@@ -196,7 +196,7 @@ export async function runRecipe(
       baseVal: result.baseMetrics,
     };
   } finally {
-    await Deno.remove(out, { recursive: true });
+    await Deno.remove(out, { recursive: true }).catch(() => {}); // a failed run removes its own
   }
 }
 

@@ -319,7 +319,7 @@ async function trainInRun(
   // The run's record: new, or the run's own after the resume check.
   const recorder = await RunRecorder.start(run, { config, data, backend, force: opts.force, emit });
   // Trainable state [outDim, inDim] (weight, AdamW moments, step), restored when resuming.
-  const init = initialWeight(config, data);
+  const init = await initialWeight(config, data);
   const opt = new AdamW(config.decayTo === "init" ? init.slice() : init, {
     lr: config.lr,
     weightDecay: config.weightDecay,
@@ -536,9 +536,11 @@ async function renderRunReport(r: {
 }
 
 /** The initial weight `[outDim, inDim]`: seeded orthonormal rows or PCA directions. */
-function initialWeight(config: TrainConfig, data: PreparedData): Float32Array {
+async function initialWeight(config: TrainConfig, data: PreparedData): Promise<Float32Array> {
   const dim = data.encoder.dim;
   if (config.init === "pca") {
+    // The PCA runs on tfjs, which the onnxruntime step path has not started.
+    if (usesOrt(config)) await initBackend("auto");
     return pcaDirections(trainCorpus(data), dim, config.outDim, { seed: config.seed });
   }
   if (config.init !== "orthogonal") {
