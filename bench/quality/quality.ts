@@ -25,7 +25,8 @@ import { resolveConfig, type TrainConfig } from "../../lib/train/config.ts";
 import { createStepEngine, prepareTraining, trainHead } from "../../lib/train/trainer.ts";
 import type { PreparedData } from "../../lib/train/types.ts";
 import { loadCheckpoint } from "../../lib/run/checkpoint.ts";
-import { loadDataset } from "../../lib/data/dataset.ts";
+import { loadDataset, loadWeightConfig, uniqueTexts } from "../../lib/data/dataset.ts";
+import { writeSyntheticDataset } from "../../lib/data/synthetic.ts";
 import { embedTexts } from "../../lib/encoder/cache.ts";
 import { loadEncoder } from "../../lib/encoder/encoder.ts";
 import { ensureDefaultModel } from "../../lib/encoder/default_model.ts";
@@ -45,26 +46,103 @@ export interface Recipe {
   config: Partial<TrainConfig>;
   /** Hard negatives weighted 1 (no feature weights): sentence-transformers' MNRL. */
   uniformWeights?: boolean;
+  /**
+   * More training data: this many generator examples (`gen-data --count N`, another seed)
+   * added to the training split only, so the validation split stays the same.
+   */
+  extraTrain?: number;
 }
 
-/** The recipes of the bench. `original` and `mnrl` are the anchors. */
+/**
+ * The original recipe, spelled out (the defaults up to 0.9): orthogonal start,
+ * plain AdamW decay 0.01, symmetric loss with weighted hard negatives, 10
+ * epochs, best epoch by validation loss.
+ */
+export const ORIGINAL: Readonly<Partial<TrainConfig>> = Object.freeze({
+  epochs: 10,
+  init: "orthogonal",
+  weightDecay: 0.01,
+  decayTo: "zero",
+  symmetric: true,
+  select: "val_loss",
+});
+
+/**
+ * The adapter recipe (the default from 0.10): start at the PCA of the training
+ * listings, decay toward that start (λ = 5), query→listing loss only, 30
+ * epochs, best epoch by validation MRR@10.
+ */
+export const ADAPTER: Readonly<Partial<TrainConfig>> = Object.freeze({
+  epochs: 30,
+  init: "pca",
+  weightDecay: 5,
+  decayTo: "init",
+  symmetric: false,
+  select: "mrr@10",
+});
+
+/**
+ * The recipes of the bench: the two anchors (`original`, `mnrl`), each lever
+ * added to the original alone, the adapter recipe, and the adapter with one
+ * lever taken out or one more added (ablations).
+ */
 export const RECIPES: readonly Recipe[] = [
-  {
-    name: "original",
-    about:
-      "the original recipe (0.9 defaults): weighted hard negatives, symmetric, val-loss select",
-    config: {},
-  },
+  { name: "original", about: "the original recipe (defaults up to 0.9)", config: ORIGINAL },
   {
     name: "mnrl",
     about: "sentence-transformers MNRL: one direction, hard negatives weighted 1, scale 20",
-    config: { symmetric: false },
+    config: { ...ORIGINAL, symmetric: false },
     uniformWeights: true,
   },
   {
-    name: "select-mrr",
+    name: "original+select-mrr",
     about: "original, best epoch by val MRR@10",
-    config: { select: "mrr@10" },
+    config: { ...ORIGINAL, select: "mrr@10" },
+  },
+  {
+    name: "original+30-epochs",
+    about: "original, 30 epochs, best by val MRR@10",
+    config: { ...ORIGINAL, epochs: 30, select: "mrr@10" },
+  },
+  { name: "original+pca", about: "original, PCA start", config: { ...ORIGINAL, init: "pca" } },
+  {
+    name: "original+one-direction",
+    about: "original, query→listing loss only",
+    config: { ...ORIGINAL, symmetric: false },
+  },
+  { name: "adapter", about: "the adapter recipe (default from 0.10)", config: ADAPTER },
+  {
+    name: "adapter-pca",
+    about: "adapter with an orthogonal start (decay toward it)",
+    config: { ...ADAPTER, init: "orthogonal" },
+  },
+  {
+    name: "adapter-decay",
+    about: "adapter with plain AdamW decay 0.01 toward zero",
+    config: { ...ADAPTER, weightDecay: 0.01, decayTo: "zero" },
+  },
+  {
+    name: "adapter+symmetric",
+    about: "adapter with the symmetric loss",
+    config: { ...ADAPTER, symmetric: true },
+  },
+  {
+    name: "adapter+uniform-negatives",
+    about: "adapter with hard negatives weighted 1 (MNRL's)",
+    config: ADAPTER,
+    uniformWeights: true,
+  },
+  {
+    name: "adapter+4k-data",
+    about: "adapter with 4,000 more generator examples in the training split (data, not recipe)",
+    config: ADAPTER,
+    extraTrain: 4000,
+  },
+  {
+    name: "adapter+16k-data",
+    about: "adapter with 16,000 more generator examples in the training split (data, not recipe)",
+    config: ADAPTER,
+    extraTrain: 16000,
   },
 ];
 
@@ -78,6 +156,8 @@ export interface RunNumbers {
   epoch: number;
   /** Validation metrics of the selected checkpoint. */
   val: Record<string, number>;
+  /** Validation metrics of the last epoch (no selection on the validation split). */
+  last: Record<string, number>;
   /** MRR@10 (and the rest) of the selected checkpoint on the OOD set. */
   ood: Record<string, number>;
   /** Seconds of training. */
@@ -165,6 +245,74 @@ export function withUniformWeights(data: PreparedData): PreparedData {
   return { ...data, train: flat(data.train), val: flat(data.val) };
 }
 
+/** Generator seed of the extra training data (the committed dataset uses 42). */
+const EXTRA_SEED = 7;
+
+/**
+ * `data` with `count` more generator examples in its training split. Examples that share a
+ * query or any listing with the validation split are dropped (no leak); their texts are
+ * embedded through the cache.
+ */
+export async function withExtraTraining(
+  data: PreparedData,
+  config: TrainConfig,
+  count: number,
+): Promise<PreparedData> {
+  const path = await Deno.makeTempFile({ prefix: "quality-extra-", suffix: ".json" });
+  try {
+    await writeSyntheticDataset(path, { count, seed: EXTRA_SEED });
+    const weights = await loadWeightConfig(config.weights);
+    const extra = (await loadDataset(path, { weights })).examples;
+    const valTexts = new Set(uniqueTexts(data.val));
+    const firstId = data.dataset.examples.length;
+    const kept = extra.filter((e) =>
+      !valTexts.has(e.query) && !valTexts.has(e.positive) &&
+      !e.negatives.some((n) => valTexts.has(n.text))
+    ).map((e, i) => ({ ...e, id: firstId + i }));
+    const fresh = uniqueTexts(kept).filter((t) => !data.rowOf.has(t));
+    const encoder = await loadEncoder(data.encoder.dir);
+    const emb = await embedTexts(encoder, fresh, { cacheRoot: config.cacheRoot });
+    await encoder.dispose();
+    const embeddings = new Float32Array(data.embeddings.length + emb.data.length);
+    embeddings.set(data.embeddings);
+    embeddings.set(emb.data, data.embeddings.length);
+    const rowOf = new Map(data.rowOf);
+    fresh.forEach((t, i) => rowOf.set(t, data.texts.length + i));
+    return {
+      ...data,
+      train: [...data.train, ...kept],
+      texts: [...data.texts, ...fresh],
+      embeddings,
+      rowOf,
+    };
+  } finally {
+    await Deno.remove(path).catch(() => {});
+  }
+}
+
+const prepared = new WeakMap<PreparedData, Map<string, Promise<PreparedData>>>();
+
+/** The data a recipe trains on (built once per recipe's data options and reused by its seeds). */
+function recipeData(
+  recipe: Recipe,
+  data: PreparedData,
+  config: TrainConfig,
+): Promise<PreparedData> {
+  const key = `${recipe.uniformWeights ?? false}/${recipe.extraTrain ?? 0}`;
+  if (!prepared.has(data)) prepared.set(data, new Map());
+  const memo = prepared.get(data)!;
+  if (!memo.has(key)) {
+    memo.set(
+      key,
+      (async () => {
+        const d = recipe.uniformWeights ? withUniformWeights(data) : data;
+        return recipe.extraTrain ? await withExtraTraining(d, config, recipe.extraTrain) : d;
+      })(),
+    );
+  }
+  return memo.get(key)!;
+}
+
 /** Train one recipe with one seed in a temporary directory; its selected checkpoint's numbers. */
 export async function runRecipe(
   recipe: Recipe,
@@ -176,13 +324,9 @@ export async function runRecipe(
   const out = await Deno.makeTempDir({ prefix: `quality-${recipe.name}-${seed}-` });
   try {
     const config = resolveConfig({}, { ...base, ...recipe.config, seed, out });
-    const result = await trainHead(
-      config,
-      recipe.uniformWeights ? withUniformWeights(data) : data,
-      {
-        report: false,
-      },
-    );
+    const result = await trainHead(config, await recipeData(recipe, data, config), {
+      report: false,
+    });
     const best = result.best;
     if (!best) throw new Error(`${recipe.name} seed ${seed}: no selected checkpoint`);
     const ckpt = await loadCheckpoint(out, { which: "best" });
@@ -191,6 +335,7 @@ export async function runRecipe(
       seed,
       epoch: best.epoch,
       val: best.record.metrics ?? {},
+      last: result.history.at(-1)?.metrics ?? {},
       ood: await oodMetrics(ood, config, data.encoder.dim, ckpt.weight),
       seconds: result.seconds,
       baseVal: result.baseMetrics,
@@ -218,6 +363,7 @@ export function qualityTable(
     ["val R@1", (r) => r.val["recall@1"]],
     ["val MRR@10", (r) => r.val["mrr@10"]],
     ["val nDCG@10", (r) => r.val["ndcg@10"]],
+    ["val MRR@10, last epoch", (r) => r.last["mrr@10"]],
     ["OOD MRR@10", (r) => r.ood["mrr@10"]],
     ["epoch", (r) => r.epoch],
   ];
@@ -226,7 +372,13 @@ export function qualityTable(
     `|---|---:|${cols.map(() => "---:").join("|")}|`,
   ];
   if (base) {
-    const b = [base.val["recall@1"], base.val["mrr@10"], base.val["ndcg@10"], base.ood["mrr@10"]];
+    const b = [
+      base.val["recall@1"],
+      base.val["mrr@10"],
+      base.val["ndcg@10"],
+      base.val["mrr@10"],
+      base.ood["mrr@10"],
+    ];
     lines.push(`| base encoder (no head) | – | ${b.map((x) => x.toFixed(4)).join(" | ")} | – |`);
   }
   const names = [...new Set(runs.map((r) => r.recipe))];
